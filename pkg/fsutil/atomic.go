@@ -49,6 +49,11 @@ func CreateAtomic(path string, perm os.FileMode) (*AtomicFile, error) {
 	return a, nil
 }
 
+// SetMode overrides the permission bits the file gets on Commit (by default
+// the replaced file's, or the perm given to CreateAtomic). The owner of a
+// replaced file is still kept.
+func (a *AtomicFile) SetMode(m os.FileMode) { a.mode = m }
+
 // Commit flushes the temp file to disk and renames it over Path.
 func (a *AtomicFile) Commit() error {
 	if a.done {
