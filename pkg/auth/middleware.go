@@ -1,0 +1,167 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/servagent/servagent/pkg/secret"
+)
+
+// OAuthVerifier checks an OAuth access token (nil when OAuth is off).
+type OAuthVerifier func(ctx context.Context, token string) (*sdkauth.TokenInfo, error)
+
+// Options configure the middleware.
+type Options struct {
+	APIKey            string
+	OAuth             OAuthVerifier
+	BasicUser         string // OAuth CLIENT_ID
+	BasicPassword     string // OAuth CLIENT_SECRET
+	ResourceMetadata  string // URL for WWW-Authenticate resource_metadata=
+	Scopes            []string
+	InsecureNoAuth    bool // every rule is public (loopback-only, enforced by serve)
+	OnAuthenticated   func(r *http.Request, m Method)
+	OnAuthFailure     func(r *http.Request, reason string)
+	apiKeyLifetimeEnd time.Time
+}
+
+type methodKey struct{}
+
+// MethodFrom returns the method that authenticated the request's context.
+func MethodFrom(ctx context.Context) Method {
+	m, _ := ctx.Value(methodKey{}).(Method)
+	return m
+}
+
+// Middleware enforces Matrix in front of next.
+func Middleware(opts Options, next http.Handler) http.Handler {
+	// API-key sessions carry a far expiry: the key has no lifetime of its own.
+	opts.apiKeyLifetimeEnd = time.Now().AddDate(100, 0, 0)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rule := Lookup(r.URL.Path)
+		if rule == nil {
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint", "")
+			return
+		}
+		if rule.Allows(Public) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), methodKey{}, Public)))
+			return
+		}
+		if opts.InsecureNoAuth {
+			info := &sdkauth.TokenInfo{UserID: "insecure-no-auth", Expiration: opts.apiKeyLifetimeEnd, Extra: map[string]any{"auth": string(NoAuth)}}
+			serveAuthenticated(w, r, next, NoAuth, info, opts)
+			return
+		}
+		if rule.Allows(Basic) {
+			user, pass, ok := r.BasicAuth()
+			if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
+				fail(w, r, opts, "missing or wrong Basic credentials")
+				w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
+				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret", "")
+				return
+			}
+			serveAuthenticated(w, r, next, Basic, nil, opts)
+			return
+		}
+		token, ok := bearer(r)
+		if !ok {
+			fail(w, r, opts, "no bearer token")
+			unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
+			return
+		}
+		if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
+			info := &sdkauth.TokenInfo{UserID: "api-key", Expiration: opts.apiKeyLifetimeEnd, Extra: map[string]any{"auth": string(APIKey)}}
+			serveAuthenticated(w, r, next, APIKey, info, opts)
+			return
+		}
+		if rule.Allows(OAuth) && opts.OAuth != nil {
+			info, err := opts.OAuth(r.Context(), token)
+			if err == nil && info != nil && info.Expiration.After(time.Now()) {
+				if info.Extra == nil {
+					info.Extra = map[string]any{}
+				}
+				info.Extra["auth"] = string(OAuth)
+				serveAuthenticated(w, r, next, OAuth, info, opts)
+				return
+			}
+			if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
+				writeError(w, http.StatusInternalServerError, "server_error", "token verification failed", "")
+				return
+			}
+		}
+		fail(w, r, opts, "invalid bearer token")
+		unauthorized(w, rule, opts, "invalid or expired token")
+	})
+}
+
+// serveAuthenticated records the method and, for MCP endpoints, hands the
+// token info to the go-sdk the only way it accepts it: through its own
+// RequireBearerToken middleware, fed with the result we already verified.
+// The SDK then binds each session to TokenInfo.UserID, so one client cannot
+// drive another client's session.
+func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handler, m Method, info *sdkauth.TokenInfo, opts Options) {
+	if opts.OnAuthenticated != nil {
+		opts.OnAuthenticated(r, m)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), methodKey{}, m))
+	if info == nil {
+		next.ServeHTTP(w, r)
+		return
+	}
+	if _, hasBearer := bearer(r); !hasBearer {
+		// --insecure-no-auth without a header: nothing for the SDK to read.
+		next.ServeHTTP(w, r)
+		return
+	}
+	sdkauth.RequireBearerToken(func(context.Context, string, *http.Request) (*sdkauth.TokenInfo, error) {
+		return info, nil
+	}, nil)(next).ServeHTTP(w, r)
+}
+
+func fail(_ http.ResponseWriter, r *http.Request, opts Options, reason string) {
+	if opts.OnAuthFailure != nil {
+		opts.OnAuthFailure(r, reason)
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func unauthorized(w http.ResponseWriter, rule *Rule, opts Options, msg string) {
+	challenge := `Bearer realm="servagent"`
+	if rule.Allows(OAuth) && opts.OAuth != nil && opts.ResourceMetadata != "" {
+		challenge = fmt.Sprintf(`Bearer resource_metadata=%q`, opts.ResourceMetadata)
+		if len(opts.Scopes) > 0 {
+			challenge += fmt.Sprintf(`, scope=%q`, strings.Join(opts.Scopes, " "))
+		}
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeError(w, http.StatusUnauthorized, "unauthorized", msg, "")
+}
+
+// writeError writes a JSON error body.
+func writeError(w http.ResponseWriter, code int, errCode, msg, _ string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": errCode, "error_description": msg})
+}
+
+// BasicHeader builds an Authorization value for HTTP Basic (tests, clients).
+func BasicHeader(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}

@@ -1,0 +1,32 @@
+// Package clientconfig renders the ready-to-paste snippets that connect MCP
+// clients to a servagent endpoint. serve (generated key) and install print it.
+package clientconfig
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Render returns the Claude Code command and the JSON block for Claude
+// Desktop / LM Studio for the given /mcp URL and API key.
+func Render(mcpURL, apiKey string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "MCP endpoint:  %s\n", mcpURL)
+	fmt.Fprintf(&b, "API key:       %s\n\n", apiKey)
+	b.WriteString("Claude Code:\n")
+	fmt.Fprintf(&b, "  claude mcp add --transport http servagent %s --header \"Authorization: Bearer %s\"\n\n", mcpURL, apiKey)
+	b.WriteString("Claude Desktop / LM Studio (mcpServers entry):\n")
+	block := map[string]any{
+		"mcpServers": map[string]any{
+			"servagent": map[string]any{
+				"type":    "streamable-http",
+				"url":     mcpURL,
+				"headers": map[string]string{"Authorization": "Bearer " + apiKey},
+			},
+		},
+	}
+	js, _ := json.MarshalIndent(block, "  ", "  ")
+	b.WriteString("  " + string(js) + "\n")
+	return b.String()
+}

@@ -1,0 +1,433 @@
+// Package server wires servagent's HTTP surface: routes, the middleware
+// order (recover → host check → auth → routes), the MCP transports, TLS and
+// graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/servagent/servagent/pkg/auth"
+	"github.com/servagent/servagent/pkg/buildinfo"
+	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/runner"
+	"github.com/servagent/servagent/pkg/tools"
+	"github.com/servagent/servagent/pkg/upload"
+)
+
+// OAuthProvider is the authorization server as the HTTP layer sees it.
+type OAuthProvider interface {
+	Register(mux *http.ServeMux)
+	VerifyAccessToken(ctx context.Context, token string) (*sdkauth.TokenInfo, error)
+	ResourceMetadataURL() string
+	Scopes() []string
+}
+
+// ChallengeSolver answers ACME challenges from the running listeners.
+type ChallengeSolver interface {
+	HTTPHandler(fallback http.Handler) http.Handler
+	ChallengeCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Config       *config.Config
+	Logger       *slog.Logger
+	Instructions func() string // called for each new MCP session
+	OAuth        OAuthProvider // nil when OAuth is off
+	ACME         ChallengeSolver
+	// ShutdownTimeout bounds how long in-flight tool calls may run after a
+	// shutdown signal before their processes are killed.
+	ShutdownTimeout time.Duration
+	Runner          *runner.Runner
+}
+
+// Server is a configured servagent HTTP server.
+type Server struct {
+	opts     Options
+	cfg      *config.Config
+	log      *slog.Logger
+	env      *tools.Env
+	cache    *mcp.SchemaCache
+	handler  http.Handler
+	inflight sync.WaitGroup
+	certs    *certReloader
+}
+
+// New builds the server. It does not listen yet.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil {
+		return nil, errors.New("server: no config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Instructions == nil {
+		opts.Instructions = func() string { return "" }
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	if opts.Runner == nil {
+		opts.Runner = runner.New()
+	}
+	cfg := opts.Config
+	if cfg.APIKey == "" && !cfg.InsecureNoAuth && opts.OAuth == nil {
+		return nil, errors.New("server: refusing to serve without a credential (no API key, no OAuth)")
+	}
+	s := &Server{
+		opts:  opts,
+		cfg:   cfg,
+		log:   opts.Logger,
+		cache: mcp.NewSchemaCache(),
+		env: &tools.Env{
+			WorkDir:        cfg.WorkDir,
+			CommandTimeout: cfg.CommandTimeout,
+			MaxOutputSize:  cfg.MaxOutputSize,
+			UploadMaxSize:  cfg.UploadMaxSize,
+			Runner:         opts.Runner,
+			Logger:         opts.Logger,
+			SecretEnv:      SecretEnvNames(),
+		},
+	}
+	if cfg.TLSEnabled() {
+		r, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.certs = r
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// SecretEnvNames lists the settings whose values never reach the model or a
+// child process.
+func SecretEnvNames() []string {
+	var out []string
+	for _, v := range config.Vars {
+		if v.Secret {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// Handler returns the full HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	cfg := s.cfg
+	// The SDK rejects a non-loopback Host on a loopback connection (DNS
+	// rebinding). Behind a reverse proxy on 127.0.0.1 that rule would reject
+	// every request, so it is lifted when the proxy's hosts are listed in
+	// SERVAGENT_ALLOWED_HOSTS (checked by hostCheck below) or, as in the
+	// reference, when servagent listens on loopback with authentication on.
+	disableRebinding := len(cfg.AllowedHosts) > 0 || (cfg.LoopbackOnly() && !cfg.InsecureNoAuth)
+
+	streamable := mcp.NewStreamableHTTPHandler(s.newMCPServer, &mcp.StreamableHTTPOptions{
+		SessionTimeout:             cfg.SessionTimeout,
+		DisableLocalhostProtection: disableRebinding,
+	})
+	sse := mcp.NewSSEHandler(s.newMCPServer, &mcp.SSEOptions{DisableLocalhostProtection: disableRebinding})
+
+	mux.HandleFunc("GET /healthz", s.health)
+	mux.Handle("/mcp", streamable)
+	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "GET /sse opens the event stream; POST messages to the announced /messages/ URL"})
+			return
+		}
+		// The SDK announces an endpoint relative to the GET's URL; present
+		// the GET as /messages/ so clients are told /messages/?sessionid=….
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/messages/"
+		r2.URL.RawPath = ""
+		sse.ServeHTTP(w, r2)
+	})
+	mux.HandleFunc("/messages/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST JSON-RPC messages here"})
+			return
+		}
+		// Accept the reference's session_id spelling as well.
+		q := r.URL.Query()
+		if q.Get("sessionid") == "" && q.Get("session_id") != "" {
+			q.Set("sessionid", q.Get("session_id"))
+			r.URL.RawQuery = q.Encode()
+		}
+		sse.ServeHTTP(w, r)
+	})
+	mux.Handle("/upload", &upload.Handler{WorkDir: cfg.WorkDir, MaxSize: cfg.UploadMaxSize, Logger: s.log})
+	if s.opts.OAuth != nil {
+		s.opts.OAuth.Register(mux)
+	}
+
+	var h http.Handler = mux
+	authOpts := auth.Options{
+		APIKey:         cfg.APIKey,
+		BasicUser:      cfg.OAuthClientID,
+		BasicPassword:  cfg.OAuthClientSecret,
+		InsecureNoAuth: cfg.InsecureNoAuth,
+		OnAuthFailure: func(r *http.Request, reason string) {
+			s.log.Warn("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", reason)
+		},
+	}
+	if s.opts.OAuth != nil {
+		authOpts.OAuth = s.opts.OAuth.VerifyAccessToken
+		authOpts.ResourceMetadata = s.opts.OAuth.ResourceMetadataURL()
+		authOpts.Scopes = s.opts.OAuth.Scopes()
+	}
+	h = auth.Middleware(authOpts, h)
+	h = s.hostCheck(h)
+	if s.opts.ACME != nil && !cfg.TLSEnabled() {
+		// Plain HTTP on the main port can still answer HTTP-01.
+		h = s.opts.ACME.HTTPHandler(h)
+	}
+	return recoverer(s.log, h)
+}
+
+// newMCPServer builds the MCP server of one session: fresh instructions (so
+// skills edited on disk apply to the next session) and the selected tools.
+func (s *Server) newMCPServer(*http.Request) *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "servagent", Title: "servagent", Version: buildinfo.Version}, &mcp.ServerOptions{
+		Instructions: s.opts.Instructions(),
+		SchemaCache:  s.cache,
+		Capabilities: &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}},
+	})
+	if err := tools.Register(srv, s.env, s.cfg.Tools); err != nil {
+		s.log.Error("registering tools", "error", err)
+		return nil
+	}
+	srv.AddReceivingMiddleware(s.audit)
+	return srv
+}
+
+// audit writes one log line per tool call and counts calls in flight for
+// graceful shutdown.
+func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method != "tools/call" {
+			return next(ctx, method, req)
+		}
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		start := time.Now()
+		res, err := next(ctx, method, req)
+		name, args := "", ""
+		if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && p != nil {
+			name, args = p.Name, summarizeArgs(p.Arguments)
+		}
+		outcome := "ok"
+		if err != nil {
+			outcome = "protocol_error"
+		} else if r, ok := res.(*mcp.CallToolResult); ok && r.IsError {
+			outcome = "tool_error"
+		}
+		authMethod := "api_key" // the SSE transport carries no token info; only the API key reaches it
+		if s.cfg.InsecureNoAuth {
+			authMethod = "none"
+		}
+		if ex := req.GetExtra(); ex != nil && ex.TokenInfo != nil {
+			if m, ok := ex.TokenInfo.Extra["auth"].(string); ok {
+				authMethod = m
+			}
+		}
+		sid := ""
+		if ss := req.GetSession(); ss != nil {
+			sid = ss.ID()
+		}
+		s.log.Info("tool call", "tool", name, "session", sid, "auth", authMethod,
+			"duration_ms", time.Since(start).Milliseconds(), "outcome", outcome, "args", args)
+		return res, err
+	}
+}
+
+// summarizeArgs describes arguments without printing content that may hold
+// secrets: paths and names are shown, free text only by size; a command
+// shows its first word.
+func summarizeArgs(raw json.RawMessage) string {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return fmt.Sprintf("<%d bytes, not an object>", len(raw))
+	}
+	shown := map[string]bool{"path": true, "source_path": true, "destination_path": true, "source": true, "destination": true,
+		"work_dir": true, "service": true, "action": true, "pid": true, "signal": true, "journalctl_unit": true,
+		"offset": true, "limit": true, "lines": true, "follow": true, "recursive": true, "timeout": true, "sort_by": true}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		v := m[k]
+		switch {
+		case k == "command":
+			str, _ := v.(string)
+			first := strings.Fields(str)
+			prog := ""
+			if len(first) > 0 {
+				prog = first[0]
+				if len(prog) > 40 {
+					prog = prog[:40]
+				}
+			}
+			parts = append(parts, fmt.Sprintf("command=%q…(%d chars)", prog, len(str)))
+		case shown[k]:
+			b, _ := json.Marshal(v)
+			if len(b) > 200 {
+				b = append(b[:200], "…"...)
+			}
+			parts = append(parts, k+"="+string(b))
+		default:
+			b, _ := json.Marshal(v)
+			parts = append(parts, fmt.Sprintf("%s=<%d bytes>", k, len(b)))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Version})
+}
+
+// hostCheck enforces SERVAGENT_ALLOWED_HOSTS when set.
+func (s *Server) hostCheck(next http.Handler) http.Handler {
+	if len(s.cfg.AllowedHosts) == 0 {
+		return next
+	}
+	allowed := map[string]bool{}
+	for _, h := range s.cfg.AllowedHosts {
+		allowed[strings.ToLower(h)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := strings.ToLower(r.Host)
+		bare := host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			bare = h
+		}
+		if r.URL.Path == "/healthz" || allowed[host] || allowed[bare] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "Host header not in SERVAGENT_ALLOWED_HOSTS"})
+	})
+}
+
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// TLSConfig returns the TLS configuration when HTTPS is on, else nil.
+func (s *Server) TLSConfig() *tls.Config {
+	if s.certs == nil {
+		return nil
+	}
+	get := s.certs.GetCertificate
+	protos := []string{"h2", "http/1.1"}
+	if s.opts.ACME != nil {
+		base := get
+		get = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c, err := s.opts.ACME.ChallengeCertificate(hello); c != nil || err != nil {
+				return c, err
+			}
+			return base(hello)
+		}
+		protos = append(protos, acmeTLSProto)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get, NextProtos: protos}
+}
+
+const acmeTLSProto = "acme-tls/1"
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// stop accepting, let tool calls finish for up to ShutdownTimeout, kill the
+// process groups still running, close every connection.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 15 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if tc := s.TLSConfig(); tc != nil {
+		hs.TLSConfig = tc
+		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+			acmeTLSProto: func(_ *http.Server, c *tls.Conn, _ http.Handler) { c.Close() },
+		}
+		if s.opts.ACME == nil {
+			hs.TLSNextProto = nil
+		}
+		ln = tls.NewListener(ln, tc)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout.String())
+	shutdownDone := make(chan struct{})
+	go func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+		defer cancel()
+		hs.Shutdown(sctx)
+		close(shutdownDone)
+	}()
+	callsDone := make(chan struct{})
+	go func() { s.inflight.Wait(); close(callsDone) }()
+	select {
+	case <-callsDone:
+	case <-time.After(s.opts.ShutdownTimeout):
+		s.log.Warn("tool calls still running after the grace period; killing their processes")
+	}
+	s.opts.Runner.Shutdown()
+	hs.Close() // ends hanging event streams
+	<-shutdownDone
+	return nil
+}
+
+// ListenAndServe listens on the configured address and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.Addr(), err)
+	}
+	return s.Serve(ctx, ln)
+}
