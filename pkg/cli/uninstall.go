@@ -1,15 +1,86 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/servagent/servagent/pkg/system"
 )
 
-// Placeholder until the lifecycle commands land; owned by the install work.
-type UninstallOptions struct{ IO IO }
+// UninstallOptions are the inputs of `servagent uninstall`.
+type UninstallOptions struct {
+	IO        IO
+	Ctx       context.Context
+	Yes       bool
+	KeepCerts bool
+	Lifecycle lifecycleDeps
+}
 
 func newUninstallCmd(ios IO, runF func(*UninstallOptions) error) *cobra.Command {
-	return &cobra.Command{Use: "uninstall", Short: "(not available yet)", Hidden: true,
-		RunE: func(cmd *cobra.Command, args []string) error { return errors.New("uninstall is not available in this build yet") }}
+	opts := &UninstallOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+	cmd := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove the servagent service, its user and files (needs root)",
+		Long: `Remove what servagent install created: the service (stopped, disabled and its
+unit removed), /etc/sudoers.d/servagent, /opt/servagent (binary, .env with the
+API key, skills, state), the /usr/local/bin/servagent link and the system user
+servagent. Anything install did not create is left alone and listed, such as a
+user that existed before or your unit drop-ins.
+
+--keep-certs moves the ACME account and certificates to ` + system.KeptCertsDir + `
+first. Running uninstall again reports that nothing is left and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return runUninstall(opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&opts.KeepCerts, "keep-certs", false, "keep the ACME account and certificates (moved to "+system.KeptCertsDir+")")
+	return cmd
+}
+
+func runUninstall(o *UninstallOptions) error {
+	d := o.Lifecycle
+	if err := requireRoot(d, "servagent uninstall"); err != nil {
+		return err
+	}
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	plan, err := system.PlanUninstall(d.Layout, d.Host)
+	if err != nil {
+		return exitf(1, "uninstall: %v", err)
+	}
+	if plan.Empty() {
+		fmt.Fprintln(o.IO.Out, "servagent is not installed: nothing to remove.")
+		for _, s := range plan.Left {
+			fmt.Fprintf(o.IO.Out, "  left alone: %s\n", s)
+		}
+		return nil
+	}
+	if !o.Yes {
+		desc := "This removes:\n  - " + strings.Join(plan.Items(), "\n  - ")
+		if !d.IsTTY() {
+			return exitf(1, "uninstall needs confirmation: run it on a terminal or pass --yes")
+		}
+		ok, err := d.Confirm("Uninstall servagent?", desc, false)
+		if err != nil || !ok {
+			fmt.Fprintln(o.IO.Out, "Nothing removed.")
+			return nil
+		}
+	}
+	fmt.Fprintln(o.IO.Out, "Uninstalling servagent")
+	if err := system.Uninstall(ctx, system.UninstallOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out, KeepCerts: o.KeepCerts}, plan); err != nil {
+		return exitf(1, "uninstall failed: %v", err)
+	}
+	fmt.Fprintln(o.IO.Out, "servagent is uninstalled.")
+	return nil
 }

@@ -1,0 +1,74 @@
+package system
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+// Host is every side effect on the machine that is not a file under
+// Layout.Root: commands (useradd, systemctl, visudo, journalctl), the user
+// database and ownership. Tests substitute a recorder.
+type Host interface {
+	// Run runs a command and returns its combined output.
+	Run(ctx context.Context, name string, args ...string) (string, error)
+	// LookupUser returns the uid and gid of a user, ok=false if it does not exist.
+	LookupUser(name string) (uid, gid int, ok bool, err error)
+	// Chown changes the owner of path (not following symlinks).
+	Chown(path string, uid, gid int) error
+}
+
+// RealHost acts on the running system.
+type RealHost struct{}
+
+func (RealHost) Run(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// systemctl and journalctl must never wait on a pager or a password agent.
+	cmd.Env = append(os.Environ(), "SYSTEMD_PAGER=", "SYSTEMD_ASK_PASSWORD_AGENT=0", "LC_ALL=C")
+	err := cmd.Run()
+	if err != nil {
+		err = fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out.String(), err
+}
+
+func (RealHost) LookupUser(name string) (int, int, bool, error) {
+	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, true, nil
+}
+
+func (RealHost) Chown(path string, uid, gid int) error { return os.Lchown(path, uid, gid) }
+
+// systemctl runs systemctl with the arguments and folds its output into the error.
+func systemctl(ctx context.Context, h Host, args ...string) error {
+	out, err := h.Run(ctx, "systemctl", args...)
+	if err != nil {
+		if s := strings.TrimSpace(out); s != "" {
+			return fmt.Errorf("%w: %s", err, s)
+		}
+	}
+	return err
+}
+
+// JournalTail returns the last n journal lines of the unit, for failure reports.
+func JournalTail(ctx context.Context, h Host, n int) string {
+	out, _ := h.Run(ctx, "journalctl", "-u", UnitName, "-n", strconv.Itoa(n), "--no-pager", "-o", "cat")
+	return strings.TrimRight(out, "\n")
+}

@@ -1,0 +1,116 @@
+package system
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// UnitConfig are the inputs of the generated systemd unit.
+type UnitConfig struct {
+	// FullAccess drops every option that makes sudo fail inside the service.
+	FullAccess bool
+	// BindPrivileged grants CAP_NET_BIND_SERVICE (port 443 or any port < 1024).
+	BindPrivileged bool
+	// ReadWritePaths are extra paths from SERVAGENT_READ_WRITE_PATHS.
+	ReadWritePaths []string
+}
+
+// ValidateReadWritePath rejects what would break the unit file: systemd splits
+// ReadWritePaths= on whitespace and expands % specifiers.
+func ValidateReadWritePath(p string) error {
+	if !filepath.IsAbs(p) || strings.ContainsAny(p, " \t\n\"'%\\") {
+		return fmt.Errorf("invalid SERVAGENT_READ_WRITE_PATHS entry %q: expected an absolute path without spaces, quotes or %%", p)
+	}
+	return nil
+}
+
+// RenderUnit returns the servagent.service text.
+func RenderUnit(c UnitConfig) (string, error) {
+	for _, p := range c.ReadWritePaths {
+		if err := ValidateReadWritePath(p); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# %s: rewritten by every `servagent install`, `servagent tls setup`.", Marker)
+	w("# Put local changes in a drop-in (systemctl edit servagent), which install keeps.")
+	w("[Unit]")
+	w("Description=servagent MCP server")
+	w("Documentation=https://github.com/servagent/servagent")
+	w("Wants=network-online.target")
+	w("After=network-online.target")
+	w("")
+	w("[Service]")
+	w("Type=simple")
+	w("User=%s", ServiceUser)
+	w("Group=%s", ServiceUser)
+	w("WorkingDirectory=%s", InstallDir)
+	w("ExecStart=%s serve --env-file %s", BinPath, EnvFile)
+	w("Restart=on-failure")
+	w("RestartSec=2s")
+	if c.FullAccess {
+		// Everything systemd implements with seccomp or a capability bounding set
+		// sets no_new_privs (or removes setuid/setgid) for a non-root User=, and
+		// sudo then refuses to run; the mount-namespace options would also apply
+		// to commands run under sudo (root could not write /usr, /etc or /home).
+		// So the only isolation left is a private /tmp.
+		w("# --full-access: the servagent user may sudo; no sandbox that would stop it.")
+		w("PrivateTmp=true")
+		if c.BindPrivileged {
+			w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+		}
+	} else {
+		w("# Hardened without taking away what plain Linux permissions grant the")
+		w("# servagent user (group write on a web root, files it owns under /srv):")
+		w("# ProtectSystem=full, not strict. For a tighter box see `servagent install --help`.")
+		w("NoNewPrivileges=true")
+		if c.BindPrivileged {
+			w("CapabilityBoundingSet=CAP_NET_BIND_SERVICE")
+			w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+		} else {
+			w("CapabilityBoundingSet=")
+		}
+		w("ProtectSystem=full")
+		w("ProtectHome=read-only")
+		w("PrivateTmp=true")
+		w("PrivateDevices=true")
+		rw := []string{StateDir}
+		for _, p := range c.ReadWritePaths {
+			rw = append(rw, "-"+p) // "-": a missing path must not stop the service
+		}
+		w("ReadWritePaths=%s", strings.Join(rw, " "))
+		w("ProtectKernelTunables=true")
+		w("ProtectKernelModules=true")
+		w("ProtectKernelLogs=true")
+		w("ProtectControlGroups=true")
+		w("ProtectClock=true")
+		w("ProtectHostname=true")
+		w("RestrictNamespaces=true")
+		w("RestrictRealtime=true")
+		w("RestrictSUIDSGID=true")
+		w("LockPersonality=true")
+		// AF_NETLINK: `ip addr` and `ss` are everyday diagnostics of the commands it runs.
+		w("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK")
+		w("SystemCallArchitectures=native")
+		// Not ~@privileged/@resources and no MemoryDenyWriteExecute: the filter is
+		// inherited by every command the AI runs (chown to a shared group, nice,
+		// node/java JITs), which ordinary permissions allow.
+		w("SystemCallFilter=@system-service")
+		w("SystemCallErrorNumber=EPERM")
+	}
+	w("")
+	w("[Install]")
+	w("WantedBy=multi-user.target")
+	return b.String(), nil
+}
+
+// StrictDropIn is the documented override for operators who want
+// ProtectSystem=strict: only the state dir and the listed paths stay writable.
+const StrictDropIn = `# /etc/systemd/system/servagent.service.d/strict.conf
+[Service]
+ProtectSystem=strict
+ProtectHome=true
+ReadWritePaths=/opt/servagent/state /srv/www
+`

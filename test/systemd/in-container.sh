@@ -1,0 +1,106 @@
+#!/bin/bash
+# Runs as root inside a booted throw-away systemd (see run.sh), in a directory
+# holding the freshly built ./servagent. Every check exits non-zero on failure.
+set -euo pipefail
+VERSION="$1"
+PORT=8765
+step() { printf '\n=== %s (t=%ss)\n' "$*" "$SECONDS"; }
+fail() { echo "FAIL: $*"; journalctl -u servagent.service -n 40 --no-pager -o cat || true; exit 1; }
+
+# mcp KEY COMMAND: MCP initialize + tools/call execute_command over HTTP;
+# prints the tool result (JSON or SSE text).
+mcp() {
+	local key="$1" cmd="$2" h sid
+	h="$(mktemp)"
+	local common=(-sS --max-time 20 -H "Authorization: Bearer $key" -H 'Content-Type: application/json'
+		-H 'Accept: application/json, text/event-stream')
+	curl "${common[@]}" -D "$h" -o /dev/null "http://127.0.0.1:$PORT/mcp" \
+		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"systemd-test","version":"1"}}}'
+	grep -q '^HTTP/[0-9.]* 200' "$h" || { cat "$h"; fail "MCP initialize was refused"; }
+	sid="$(grep -i '^mcp-session-id:' "$h" | awk '{print $2}' | tr -d '\r')"
+	common+=(-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18')
+	curl "${common[@]}" -o /dev/null "http://127.0.0.1:$PORT/mcp" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	curl "${common[@]}" "http://127.0.0.1:$PORT/mcp" \
+		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":{\"command\":\"$cmd\"}}}"
+	rm -f "$h"
+}
+
+key_from() { grep -A1 '^API key (shown only now' "$1" | tail -n1 | tr -d ' '; }
+
+step "sanity: PID 1 is systemd"
+test "$(ps -p 1 -o comm=)" = systemd || fail "PID 1 is not systemd"
+
+step "needs root: exit 1 with one line"
+set +e
+out="$(setpriv --reuid=65534 --regid=65534 --clear-groups ./servagent install --yes 2>&1)"; rc=$?
+set -e
+echo "$out"
+[[ $rc -eq 1 && "$(printf '%s\n' "$out" | wc -l)" -eq 1 && "$out" == *root* ]] || fail "non-root install: rc=$rc"
+
+step "install (hardened, no sudo)"
+./servagent install --yes | tee install1.log
+KEY="$(key_from install1.log)"
+[[ ${#KEY} -ge 20 ]] || fail "no API key printed"
+grep -q "claude mcp add --transport http servagent http://.*:$PORT/mcp --header \"Authorization: Bearer $KEY\"" install1.log || fail "no Claude Code command"
+systemctl is-active -q servagent.service || fail "unit not active"
+systemctl is-enabled -q servagent.service || fail "unit not enabled"
+test "$(systemctl show -P User servagent.service)" = servagent || fail "unit User"
+getent passwd servagent | grep -q ':/opt/servagent:/usr/sbin/nologin$' || fail "user home/shell: $(getent passwd servagent)"
+test "$(stat -c '%a %U' /opt/servagent/.env)" = "600 servagent" || fail ".env mode/owner: $(stat -c '%a %U' /opt/servagent/.env)"
+test "$(readlink /usr/local/bin/servagent)" = /opt/servagent/bin/servagent || fail symlink
+test ! -e /etc/sudoers.d/servagent || fail "sudoers written without --full-access"
+verify_err="$(systemd-analyze verify /etc/systemd/system/servagent.service 2>&1 >/dev/null)" || fail "systemd-analyze verify rc"
+[[ -z "$verify_err" ]] || fail "systemd-analyze verify: $verify_err"
+systemd-analyze security --no-pager servagent.service | tail -n1
+# (no `tee /dev/stderr`: it would reopen and truncate the captured log)
+health="$(curl -fsS "http://127.0.0.1:$PORT/healthz")" || fail "healthz unreachable"
+echo "$health"
+grep -q "\"version\":\"$VERSION\"" <<<"$health" || fail "healthz: $health"
+res="$(mcp "$KEY" 'id -un; sudo -n true && echo SUDO_OK || echo SUDO_DENIED')"
+echo "$res"
+grep -q 'servagent' <<<"$res" || fail "tool call did not run as servagent"
+grep -q 'SUDO_DENIED' <<<"$res" || fail "sudo worked from the hardened service"
+! grep -q 'SUDO_OK' <<<"$res" || fail "sudo worked from the hardened service"
+# A wrong key is refused.
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' "http://127.0.0.1:$PORT/mcp" -d '{"jsonrpc":"2.0","id":1,"method":"ping"}')"
+[[ $code == 401 ]] || fail "wrong key answered $code"
+# Outside the service too: no rule for servagent.
+! sudo -n -u servagent sudo -n true 2>/dev/null || fail "servagent can sudo without --full-access"
+
+step "install again: idempotent, key kept and not printed"
+./servagent install --yes | tee install2.log
+! grep -q "$KEY" install2.log || fail "second install printed the key"
+grep -q "^SERVAGENT_API_KEY=$KEY\$" /opt/servagent/.env || fail "second install changed the key"
+grep -q 'API key unchanged' install2.log || fail "no 'unchanged' notice"
+systemctl is-active -q servagent.service || fail "not active after re-install"
+
+step "install --full-access"
+./servagent install --yes --full-access | tee install3.log
+test "$(stat -c '%a %U' /etc/sudoers.d/servagent)" = "440 root" || fail "sudoers mode"
+visudo -cf /etc/sudoers.d/servagent || fail "visudo -cf"
+verify_err="$(systemd-analyze verify /etc/systemd/system/servagent.service 2>&1 >/dev/null)" || fail "verify rc (full)"
+[[ -z "$verify_err" ]] || fail "systemd-analyze verify (full): $verify_err"
+systemd-analyze security --no-pager servagent.service | tail -n1
+res="$(mcp "$KEY" 'sudo -n true && echo SUDO_OK; sudo -n id -u')"
+echo "$res"
+grep -q 'SUDO_OK' <<<"$res" || fail "sudo -n true failed inside the full-access service"
+sudo -n -u servagent sudo -n true || fail "sudo -n -u servagent sudo -n true"
+sudo -l -U servagent | grep -q 'NOPASSWD: ALL' || fail "sudo -l"
+
+step "uninstall -y"
+./servagent uninstall -y | tee uninstall1.log
+! id servagent 2>/dev/null || fail "user left"
+test ! -e /etc/systemd/system/servagent.service || fail "unit file left"
+! systemctl is-active -q servagent.service || fail "service still active"
+test ! -e /etc/sudoers.d/servagent || fail "sudoers left"
+test ! -e /opt/servagent || fail "/opt/servagent left"
+test ! -L /usr/local/bin/servagent || fail "symlink left"
+! curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz" 2>/dev/null || fail "still answering"
+
+step "uninstall again: nothing left, exit 0"
+./servagent uninstall -y | tee uninstall2.log
+grep -q 'nothing to remove' uninstall2.log || fail "second uninstall output"
+
+echo
+echo "ALL SYSTEMD CHECKS PASSED in ${SECONDS}s"

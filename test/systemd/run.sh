@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# End-to-end test of `servagent install` / `uninstall` under a real systemd:
+# builds the binary, boots a throw-away systemd container over an overlay of
+# this machine's root (scripts/testinfra/systemd-boot-run.sh) and runs
+# test/systemd/in-container.sh inside it. Exit status: the test's.
+# Skips (prints SKIP, exits 0) only when not root or systemd-nspawn is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [[ $EUID -ne 0 ]]; then
+	echo "SKIP test/systemd: needs root (it boots a systemd container)"
+	exit 0
+fi
+if ! command -v systemd-nspawn >/dev/null; then
+	echo "SKIP test/systemd: systemd-nspawn missing (apt-get install -y --no-install-recommends systemd-container)"
+	exit 0
+fi
+# sudo is part of what is tested (visudo, sudo -n from the service): its
+# absence is a failure, not a skip.
+command -v visudo >/dev/null || { echo "FAIL test/systemd: sudo/visudo missing (apt-get install -y --no-install-recommends sudo)"; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/servagent-systemd-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+version="v0.0.0-systemdtest"
+start=$SECONDS
+CGO_ENABLED=0 go build -o "$work/servagent" \
+	-ldflags "-X github.com/servagent/servagent/pkg/buildinfo.Version=$version" ./cmd/servagent
+cp test/systemd/in-container.sh "$work/"
+echo "test/systemd: built in $((SECONDS - start))s; booting the container"
+set +e
+SYSTEMD_BOOT_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-180}" bash scripts/testinfra/systemd-boot-run.sh "$work" in-container.sh "$version"
+rc=$?
+set -e
+if [[ $rc -eq 0 ]]; then
+	echo "PASS test/systemd ($((SECONDS - start))s)"
+else
+	echo "FAIL test/systemd (rc=$rc, $((SECONDS - start))s)"
+fi
+exit $rc
