@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -129,6 +128,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		}
 	}
 	addr := ln.Addr().String()
+	if opts.Listener == nil {
+		addr = cfg.Addr() // keep 0.0.0.0 as configured rather than the dual-stack [::]
+	}
 	scheme := "http"
 	if cfg.TLSEnabled() {
 		scheme = "https"
@@ -138,7 +140,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 			"Set SERVAGENT_API_KEY in the environment or a .env file to keep one.\n\n%s\n",
 			clientconfig.Render(publicURL(scheme, addr, cfg)+"/mcp", cfg.APIKey))
 	}
-	logger.Info("servagent listening", "version", buildinfo.Version, "url", scheme+"://"+addr,
+	logger.Info("servagent listening", "version", buildinfo.Version, "url", scheme+"://"+addr+"/mcp",
 		"tools", strings.Join(cfg.Tools, ","), "oauth", cfg.OAuthEnabled(), "env_file", cfg.EnvFile)
 	if opts.Ready != nil {
 		opts.Ready(addr, cfg)
@@ -214,5 +216,3 @@ func (e *extras) close() {
 		e.closers[i]()
 	}
 }
-
-var _ = strconv.Itoa

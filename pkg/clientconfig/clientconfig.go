@@ -17,15 +17,14 @@ func Render(mcpURL, apiKey string) string {
 	b.WriteString("Claude Code:\n")
 	fmt.Fprintf(&b, "  claude mcp add --transport http servagent %s --header \"Authorization: Bearer %s\"\n\n", mcpURL, apiKey)
 	b.WriteString("Claude Desktop / LM Studio (mcpServers entry):\n")
-	block := map[string]any{
-		"mcpServers": map[string]any{
-			"servagent": map[string]any{
-				"type":    "streamable-http",
-				"url":     mcpURL,
-				"headers": map[string]string{"Authorization": "Bearer " + apiKey},
-			},
-		},
+	type entry struct {
+		Type    string            `json:"type"`
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers"`
 	}
+	block := map[string]map[string]entry{"mcpServers": {"servagent": {
+		Type: "streamable-http", URL: mcpURL, Headers: map[string]string{"Authorization": "Bearer " + apiKey},
+	}}}
 	js, _ := json.MarshalIndent(block, "  ", "  ")
 	b.WriteString("  " + string(js) + "\n")
 	return b.String()
