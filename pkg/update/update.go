@@ -402,5 +402,5 @@ func Compare(a, b string) int {
 	case !preA && preB:
 		return 1
 	}
-	return strings.Compare(a, b)
+	return strings.Compare(strings.TrimPrefix(a, "v"), strings.TrimPrefix(b, "v"))
 }
