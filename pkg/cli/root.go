@@ -72,9 +72,14 @@ commands, edit files, manage services and read logs here.`,
 
 // Main runs the CLI and returns the process exit status.
 func Main(args []string) int {
-	ios := StdIO()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return Run(ctx, args, StdIO())
+}
+
+// Run executes one command line with the given streams and returns the exit
+// status: 0 on success, 2 for bad configuration or usage, 1 otherwise.
+func Run(ctx context.Context, args []string, ios IO) int {
 	root := NewRootCmd(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
