@@ -1,0 +1,129 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func init() { register("get_environment", addGetEnvironment) }
+
+const redacted = "[redacted]"
+
+// alwaysSecret are servagent's own secrets, redacted even when the Env was
+// built without them in SecretEnv.
+var alwaysSecret = []string{"SERVAGENT_API_KEY", "SERVAGENT_OAUTH_CLIENT_SECRET", "SERVAGENT_OAUTH_APPROVAL_PASSWORD"}
+
+// secretWords in a variable name mark its value as a secret.
+var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"}
+
+// GetEnvironmentInput are the arguments of get_environment.
+type GetEnvironmentInput struct {
+	Filter string `json:"filter,omitempty" jsonschema:"case-insensitive substring of the variable name, e.g. PATH or PROXY"`
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Redacted bool   `json:"redacted,omitempty"`
+}
+
+// GetEnvironmentOutput is the result of get_environment.
+type GetEnvironmentOutput struct {
+	Variables []EnvVar `json:"variables"`
+	Redacted  int      `json:"redacted" jsonschema:"how many values were replaced by [redacted]"`
+}
+
+func addGetEnvironment(s *mcp.Server, env *Env) {
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "get_environment",
+		Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets, and any name containing KEY, SECRET, TOKEN, PASSWORD, PASSWD or CREDENTIAL) are shown as [redacted] and cannot be revealed. " +
+			"filter is a case-insensitive substring of the name. Commands run by execute_command see this environment minus the secrets.",
+		Annotations: annotate("Environment variables", true, false, true, false),
+	}, env.getEnvironment)
+}
+
+// isSecretName says whether a variable's value must not reach the model.
+func (e *Env) isSecretName(name string) bool {
+	if slices.Contains(e.SecretEnv, name) || slices.Contains(alwaysSecret, name) {
+		return true
+	}
+	up := strings.ToUpper(name)
+	for _, w := range secretWords {
+		if strings.Contains(up, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Env) getEnvironment(_ context.Context, _ *mcp.CallToolRequest, in GetEnvironmentInput) (*mcp.CallToolResult, GetEnvironmentOutput, error) {
+	filter := strings.ToLower(in.Filter)
+	environ := os.Environ()
+	// Secret values, so that a copy under an innocent name is caught too.
+	var secrets []string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if e.isSecretName(k) && len(v) >= 6 {
+			secrets = append(secrets, v)
+		}
+	}
+	out := GetEnvironmentOutput{Variables: []EnvVar{}}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if filter != "" && !strings.Contains(strings.ToLower(k), filter) {
+			continue
+		}
+		ev := EnvVar{Name: k, Value: v}
+		if e.isSecretName(k) {
+			ev.Value, ev.Redacted = redacted, true
+		} else {
+			ev.Value, ev.Redacted = redactValue(v, secrets)
+		}
+		if ev.Redacted {
+			out.Redacted++
+		}
+		out.Variables = append(out.Variables, ev)
+	}
+	slices.SortFunc(out.Variables, func(a, b EnvVar) int { return strings.Compare(a.Name, b.Name) })
+
+	ht := NewHeadTail(outputLimit(e.MaxOutputSize))
+	for _, v := range out.Variables {
+		fmt.Fprintf(ht, "%s=%s\n", v.Name, v.Value)
+	}
+	if len(out.Variables) == 0 {
+		fmt.Fprintf(ht, "(no variable name contains %q)\n", in.Filter)
+	}
+	if out.Redacted > 0 {
+		fmt.Fprintf(ht, "(%d secret values redacted)\n", out.Redacted)
+	}
+	return textResult("%s", ht.String()), out, nil
+}
+
+// redactValue hides secrets inside an innocently named value: a password in
+// a URL (DATABASE_URL=postgres://u:pw@h/db) or a copy of a secret's value.
+func redactValue(v string, secrets []string) (string, bool) {
+	changed := false
+	for _, s := range secrets {
+		if strings.Contains(v, s) {
+			v = strings.ReplaceAll(v, s, redacted)
+			changed = true
+		}
+	}
+	if strings.Contains(v, "://") && strings.Contains(v, "@") {
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), "REDACTED")
+				v = strings.Replace(u.String(), "REDACTED", redacted, 1)
+				changed = true
+			}
+		}
+	}
+	return v, changed
+}

@@ -1,0 +1,323 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func init() { register("service_action", addServiceAction) }
+
+// systemd holds what service_action and tail_file need from the host; tests
+// point the paths at fake scripts and the run directory at a temp dir.
+var systemd = struct {
+	systemctl, journalctl, sudo string
+	runDir                      string // exists iff systemd is PID 1
+	euid                        func() int
+}{
+	systemctl:  "systemctl",
+	journalctl: "journalctl",
+	sudo:       "sudo",
+	runDir:     "/run/systemd/system",
+	euid:       os.Geteuid,
+}
+
+// unitNameRE is the systemd unit-name charset (see systemd.unit(5)).
+var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+$`)
+
+// validateUnit checks a unit name before it goes anywhere near an argv: the
+// reference pasted it into a shell string.
+func validateUnit(field, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s is empty: pass a systemd unit name such as nginx or nginx.service", field)
+	case len(name) > 256:
+		return fmt.Errorf("%s is %d characters long; systemd unit names are at most 256", field, len(name))
+	case strings.HasPrefix(name, "-"):
+		return fmt.Errorf("%s %q starts with '-', which would be read as an option: pass the bare unit name such as nginx", field, name)
+	case strings.HasPrefix(name, "."):
+		return fmt.Errorf("%s %q starts with '.': pass a unit name such as nginx or nginx.service", field, name)
+	case !unitNameRE.MatchString(name):
+		return fmt.Errorf("%s %q is not a valid systemd unit name: only letters, digits and : _ . \\ @ - are allowed (no spaces, slashes, quotes or shell syntax); find the exact name with list_processes or `systemctl list-units` via execute_command", field, name)
+	}
+	return nil
+}
+
+// systemdRunning says whether systemd manages this host, the same test
+// sd_booted(3) uses.
+func systemdRunning() error {
+	if fi, err := os.Stat(systemd.runDir); err == nil && fi.IsDir() {
+		return nil
+	}
+	init := "another init system"
+	if b, err := os.ReadFile("/proc/1/comm"); err == nil {
+		init = strings.TrimSpace(string(b))
+	}
+	return fmt.Errorf("systemd is not running on this host (%s does not exist; PID 1 is %q), so there are no systemd units: manage services with execute_command and the host's own tool (service, rc-service, supervisorctl, or the process directly via list_processes/kill_process)", systemd.runDir, init)
+}
+
+var serviceActions = []string{"status", "start", "stop", "restart", "reload", "enable", "disable", "is-active", "is-enabled"}
+
+// mutating actions need root; they go through `sudo -n` when not root.
+var mutatingActions = []string{"start", "stop", "restart", "reload", "enable", "disable"}
+
+// ServiceActionInput are the arguments of service_action.
+type ServiceActionInput struct {
+	Service string `json:"service" jsonschema:"systemd unit name, e.g. nginx or nginx.service"`
+	Action  string `json:"action" jsonschema:"status, start, stop, restart, reload, enable, disable, is-active or is-enabled"`
+}
+
+// ServiceActionOutput is the result of service_action.
+type ServiceActionOutput struct {
+	Service     string   `json:"service"`
+	Action      string   `json:"action"`
+	Command     []string `json:"command" jsonschema:"the argv that was run"`
+	ExitCode    int      `json:"exit_code"`
+	Output      string   `json:"output" jsonschema:"systemctl's stdout and stderr"`
+	ActiveState string   `json:"active_state,omitempty" jsonschema:"after start, restart, stop and reload: the unit's ActiveState (active, failed, inactive, ...)"`
+	SubState    string   `json:"sub_state,omitempty"`
+	UsedSudo    bool     `json:"used_sudo,omitempty"`
+}
+
+func addServiceAction(s *mcp.Server, env *Env) {
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "service_action",
+		Description: "Manage a systemd service: status, start, stop, restart, reload, enable, disable, is-active, is-enabled. " +
+			"After start or restart it reports the unit's resulting state a second later; always verify a service after a restart, and if it is not active read its logs with tail_file journalctl_unit=<service>. " +
+			"Prefer reload over restart when the service supports it (nginx, apache). Uses sudo -n for changes when servagent is not root.",
+		Annotations: annotate("Manage a systemd service", false, true, false, false),
+	}, env.serviceAction)
+}
+
+func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in ServiceActionInput) (*mcp.CallToolResult, ServiceActionOutput, error) {
+	action := strings.ToLower(strings.TrimSpace(in.Action))
+	if !slices.Contains(serviceActions, action) {
+		return nil, ServiceActionOutput{}, fmt.Errorf("action %q is not supported: use one of %s", in.Action, strings.Join(serviceActions, ", "))
+	}
+	if err := validateUnit("service", in.Service); err != nil {
+		return nil, ServiceActionOutput{}, err
+	}
+	if err := systemdRunning(); err != nil {
+		return nil, ServiceActionOutput{}, err
+	}
+	systemctl, err := exec.LookPath(systemd.systemctl)
+	if err != nil {
+		return nil, ServiceActionOutput{}, fmt.Errorf("systemctl not found in PATH although systemd is running: %v", err)
+	}
+	var argv []string
+	usedSudo := false
+	if systemd.euid() != 0 && slices.Contains(mutatingActions, action) {
+		if sudo, err := exec.LookPath(systemd.sudo); err == nil {
+			argv = []string{sudo, "-n"}
+			usedSudo = true
+		}
+	}
+	argv = append(argv, systemctl, "--no-pager")
+	if action == "status" {
+		argv = append(argv, "--full")
+	}
+	// "--" ends option parsing, so the unit can never be taken for a flag.
+	argv = append(argv, action, "--", in.Service)
+
+	timeout := e.CommandTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	combined := NewHeadTail(outputLimit(e.MaxOutputSize))
+	stop := e.reportProgress(ctx, req, "systemctl "+action+" "+in.Service)
+	res, err := runArgv(ctx, argvCmd{Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
+	stop()
+	if err != nil {
+		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %v", err)
+	}
+	out := ServiceActionOutput{
+		Service:  in.Service,
+		Action:   action,
+		Command:  argv,
+		ExitCode: res.ExitCode,
+		Output:   combined.String(),
+		UsedSudo: usedSudo,
+	}
+	text := strings.TrimRight(out.Output, "\n")
+	if res.TimedOut {
+		return nil, out, fmt.Errorf("systemctl %s %s did not finish within %s and was killed; the job may still be running in systemd: check with service_action status, and read logs with tail_file journalctl_unit=%s. Output so far:\n%s", action, in.Service, timeout, in.Service, text)
+	}
+	if res.Cancelled {
+		return nil, out, fmt.Errorf("cancelled by the client; systemctl %s %s was killed", action, in.Service)
+	}
+	if res.ExitCode != 0 {
+		switch {
+		case action == "status" && res.ExitCode == 4,
+			strings.Contains(text, "not found") || strings.Contains(text, "No such file"):
+			return nil, out, fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", in.Service, res.ExitCode, text)
+		case usedSudo && strings.Contains(text, "password is required"):
+			return nil, out, fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
+		case strings.Contains(text, "Access denied") || strings.Contains(text, "authentication required"):
+			return nil, out, fmt.Errorf("permission denied for systemctl %s: servagent is not root and sudo is unavailable; run servagent as root or allow systemctl via sudo NOPASSWD. systemctl said:\n%s", action, text)
+		case slices.Contains(mutatingActions, action):
+			return nil, out, fmt.Errorf("systemctl %s %s failed (exit %d): read the logs with tail_file journalctl_unit=%s and check service_action status. systemctl said:\n%s", action, in.Service, res.ExitCode, in.Service, text)
+		}
+		// status of a stopped unit (3) and is-active/is-enabled answering
+		// "no" are ordinary answers.
+	}
+
+	if action == "start" || action == "restart" || action == "stop" || action == "reload" {
+		settle := action == "start" || action == "restart"
+		out.ActiveState, out.SubState = e.unitState(ctx, systemctl, in.Service, settle)
+		if out.ActiveState != "" {
+			if text != "" {
+				text += "\n"
+			}
+			text += fmt.Sprintf("%s is now %s (%s)", in.Service, out.ActiveState, out.SubState)
+			if settle && out.ActiveState != "active" && out.ActiveState != "activating" && out.ActiveState != "reloading" {
+				return nil, out, fmt.Errorf("systemctl %s %s returned success but the unit is %s (%s) a second later: it probably crashed on start. Read its logs with tail_file journalctl_unit=%s", action, in.Service, out.ActiveState, out.SubState, in.Service)
+			}
+		}
+	}
+	if text == "" {
+		text = fmt.Sprintf("systemctl %s %s: done (exit %d, no output)", action, in.Service, res.ExitCode)
+	}
+	return textResult("%s", text), out, nil
+}
+
+// unitState reads ActiveState and SubState. With settle it waits out
+// transitional states, then checks again a second later, because a
+// Type=simple service that crashes on start still makes `restart` succeed.
+func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) (string, string) {
+	read := func() (string, string) {
+		var buf bytes.Buffer
+		res, err := runArgv(ctx, argvCmd{
+			Argv:   []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "--", unit},
+			Env:    e.childEnv(nil),
+			Stdout: &buf, Stderr: io.Discard, Timeout: 10 * time.Second,
+		})
+		if err != nil || res.ExitCode != 0 {
+			return "", ""
+		}
+		var active, sub string
+		for line := range strings.Lines(buf.String()) {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+			switch k {
+			case "ActiveState":
+				active = v
+			case "SubState":
+				sub = v
+			}
+		}
+		return active, sub
+	}
+	active, sub := read()
+	if !settle {
+		return active, sub
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (active == "activating" || active == "deactivating" || active == "reloading") && time.Now().Before(deadline) {
+		if !sleepCtx(ctx, 250*time.Millisecond) {
+			return active, sub
+		}
+		active, sub = read()
+	}
+	if active == "active" && sleepCtx(ctx, settleDelay) {
+		active, sub = read()
+	}
+	return active, sub
+}
+
+// settleDelay is how long after a successful start the state is re-read.
+var settleDelay = time.Second
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// argvCmd is a program run without a shell: every argument is one argv
+// element, so nothing in it is ever interpreted.
+type argvCmd struct {
+	Argv           []string
+	Env            []string
+	Stdout, Stderr io.Writer
+	// Timeout ends the command; for tail -F it is the follow window.
+	Timeout time.Duration
+}
+
+type argvResult struct {
+	ExitCode  int
+	TimedOut  bool
+	Cancelled bool
+}
+
+// runArgv runs c in its own process group and kills the whole group on
+// timeout or cancellation, so no child (tail -F, a pager) outlives the call.
+func runArgv(ctx context.Context, c argvCmd) (argvResult, error) {
+	if len(c.Argv) == 0 {
+		return argvResult{ExitCode: -1}, errors.New("empty argv")
+	}
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd.Env = c.Env
+	cmd.Stdout = c.Stdout
+	cmd.Stderr = c.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 500 * time.Millisecond
+	if err := cmd.Start(); err != nil {
+		return argvResult{ExitCode: -1}, err
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var timeout <-chan time.Time
+	if c.Timeout > 0 {
+		t := time.NewTimer(c.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var res argvResult
+	var waitErr error
+	reaped := false
+	select {
+	case waitErr = <-done:
+		reaped = true
+	case <-timeout:
+		res.TimedOut = true
+	case <-ctx.Done():
+		res.Cancelled = true
+	}
+	if !reaped {
+		// SIGTERM first so journalctl/tail exit cleanly, then SIGKILL for
+		// anything in the group that ignored it.
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case waitErr = <-done:
+			reaped = true
+		case <-time.After(time.Second):
+		}
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		if !reaped {
+			waitErr = <-done
+		}
+	}
+	res.ExitCode = cmd.ProcessState.ExitCode()
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
+		return res, waitErr
+	}
+	return res, nil
+}

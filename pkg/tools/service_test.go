@@ -1,0 +1,124 @@
+package tools
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestServiceActionNoSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("this host runs systemd")
+	}
+	toolError(t, callTool(t, newTestEnv(t), "service_action", map[string]any{"service": "nginx", "action": "status"}),
+		"systemd is not running", "execute_command")
+}
+
+func TestServiceActionRestartArgv(t *testing.T) {
+	dir := fakeSystemd(t)
+	res := callTool(t, newTestEnv(t), "service_action", map[string]any{"service": "nginx.service", "action": "restart"})
+	out := structured[ServiceActionOutput](t, res)
+	if out.ActiveState != "active" || out.SubState != "running" || out.UsedSudo {
+		t.Errorf("got %+v", out)
+	}
+	if !strings.Contains(resultText(res), "nginx.service is now active (running)") {
+		t.Errorf("text %q", resultText(res))
+	}
+	calls := fakeCalls(t, dir)
+	want := [][]string{
+		{"systemctl", "--no-pager", "restart", "--", "nginx.service"},
+		{"systemctl", "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "--", "nginx.service"},
+	}
+	// The state is read once, then again after the settle delay.
+	if len(calls) != 3 || !slices.Equal(calls[0], want[0]) || !slices.Equal(calls[1], want[1]) || !slices.Equal(calls[2], want[1]) {
+		t.Errorf("argv:\n got %q\nwant %q then the show again", calls, want)
+	}
+}
+
+func TestServiceActionReadOnlyActions(t *testing.T) {
+	dir := fakeSystemd(t)
+	env := newTestEnv(t)
+	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "php8.2-fpm", "action": "status"}))
+	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "getty@tty1", "action": "IS-ACTIVE"}))
+	calls := fakeCalls(t, dir)
+	if len(calls) != 2 ||
+		!slices.Equal(calls[0], []string{"systemctl", "--no-pager", "--full", "status", "--", "php8.2-fpm"}) ||
+		!slices.Equal(calls[1], []string{"systemctl", "--no-pager", "is-active", "--", "getty@tty1"}) {
+		t.Errorf("argv %q", calls)
+	}
+}
+
+// The reference built `systemctl <action> <service>` as a shell string.
+func TestServiceActionRejectsInjection(t *testing.T) {
+	dir := fakeSystemd(t)
+	canary := filepath.Join(os.TempDir(), "pwned-"+sysRandName(t))
+	env := newTestEnv(t)
+	bad := []string{
+		"nginx; touch " + canary, "-H", "--host=evil", "../x", "$(id)", "`id`", "nginx && id", "nginx|id",
+		"nginx\nid", "ngi nx", "a/b", "", ".hidden", "x'y", strings.Repeat("a", 257),
+	}
+	for _, s := range bad {
+		toolError(t, callTool(t, env, "service_action", map[string]any{"service": s, "action": "restart"}), "service")
+	}
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "restart; id"}), "not supported")
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "mask"}), "not supported")
+	if calls := fakeCalls(t, dir); len(calls) != 0 {
+		t.Errorf("systemctl was run for rejected input: %q", calls)
+	}
+	if _, err := os.Stat(canary); !os.IsNotExist(err) {
+		os.Remove(canary)
+		t.Fatal("injection reached a shell")
+	}
+	if err := validateUnit("service", strings.Repeat("a", 256)); err != nil {
+		t.Errorf("256 characters must be accepted: %v", err)
+	}
+	if err := validateUnit("service", `systemd-fsck@dev-disk-by\x2duuid-1234.service`); err != nil {
+		t.Errorf("escaped unit name rejected: %v", err)
+	}
+}
+
+func TestServiceActionSudoWhenNotRoot(t *testing.T) {
+	dir := fakeSystemd(t)
+	systemd.euid = func() int { return 1000 }
+	env := newTestEnv(t)
+	out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "stop"}))
+	if !out.UsedSudo || out.ActiveState != "active" {
+		t.Errorf("got %+v", out)
+	}
+	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "is-enabled"}))
+	calls := fakeCalls(t, dir)
+	sudoArgv := []string{"sudo", "-n", systemd.systemctl, "--no-pager", "stop", "--", "nginx"}
+	if len(calls) < 3 || !slices.Equal(calls[0], sudoArgv) || calls[1][0] != "systemctl" {
+		t.Fatalf("argv %q", calls)
+	}
+	// Read-only actions do not go through sudo.
+	if last := calls[len(calls)-1]; !slices.Equal(last, []string{"systemctl", "--no-pager", "is-enabled", "--", "nginx"}) {
+		t.Errorf("is-enabled argv %q", last)
+	}
+}
+
+func TestServiceActionFailures(t *testing.T) {
+	dir := fakeSystemd(t)
+	env := newTestEnv(t)
+	// A start that systemctl accepts but that leaves the unit failed.
+	os.WriteFile(filepath.Join(dir, "state"), []byte("ActiveState=failed\nSubState=failed\n"), 0o644)
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "start"}),
+		"the unit is failed", "journalctl_unit=app")
+	// systemctl itself failing.
+	os.WriteFile(filepath.Join(dir, "exit"), []byte("1"), 0o644)
+	os.WriteFile(filepath.Join(dir, "msg"), []byte("Job for app.service failed because the control process exited with error code.\n"), 0o644)
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "restart"}),
+		"failed (exit 1)", "Job for app.service failed", "journalctl_unit=app")
+	os.WriteFile(filepath.Join(dir, "exit"), []byte("5"), 0o644)
+	os.WriteFile(filepath.Join(dir, "msg"), []byte("Failed to start nope.service: Unit nope.service not found.\n"), 0o644)
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "nope", "action": "start"}), "not found", "list-units")
+	// is-active answering "inactive" with exit 3 is an answer, not an error.
+	os.WriteFile(filepath.Join(dir, "exit"), []byte("3"), 0o644)
+	os.WriteFile(filepath.Join(dir, "msg"), []byte("inactive\n"), 0o644)
+	out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "is-active"}))
+	if out.ExitCode != 3 || !strings.Contains(out.Output, "inactive") {
+		t.Errorf("got %+v", out)
+	}
+}

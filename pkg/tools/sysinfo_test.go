@@ -1,0 +1,90 @@
+package tools
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func TestSystemInfo(t *testing.T) {
+	res := callTool(t, newTestEnv(t), "system_info", nil)
+	o := structured[SystemInfoOutput](t, res)
+	if o.OS == "" || o.Kernel == "" || o.Arch == "" || o.Hostname == "" || o.CurrentUser == "" {
+		t.Errorf("identity fields missing: %+v", o)
+	}
+	if o.UptimeSeconds <= 0 || o.Uptime == "" || o.CPUCount < 1 || o.CPUModel == "" || o.Load1 < 0 {
+		t.Errorf("uptime/cpu/load not sane: %+v", o)
+	}
+	if o.MemTotalBytes == 0 || o.MemAvailBytes > o.MemTotalBytes || o.MemUsedBytes+o.MemAvailBytes != o.MemTotalBytes {
+		t.Errorf("memory not sane: %+v", o)
+	}
+	if len(o.Disks) == 0 {
+		t.Fatalf("no disk found; warnings %v", o.Warnings)
+	}
+	for _, d := range o.Disks {
+		if d.Error == "" && (d.SizeBytes == 0 || d.UsedBytes > d.SizeBytes || d.UsedPercent < 0 || d.UsedPercent > 100 || d.Mount == "") {
+			t.Errorf("disk not sane: %+v", d)
+		}
+		if d.FSType == "proc" || d.FSType == "sysfs" || d.FSType == "cgroup" || d.FSType == "tmpfs" {
+			t.Errorf("pseudo filesystem listed: %+v", d)
+		}
+	}
+	text := resultText(res)
+	for _, want := range []string{"OS: ", "Kernel: ", "Memory: ", "Disks:", o.Disks[0].Mount} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestUnescapeMount(t *testing.T) {
+	for in, want := range map[string]string{`/mnt/my\040disk`: "/mnt/my disk", `/a\134b`: `/a\b`, `/plain`: "/plain", `/end\04`: `/end\04`} {
+		if got := unescapeMount(in); got != want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Every tool of this family states a title and all four hints, and the
+// read-only ones say so.
+func TestSystemToolAnnotations(t *testing.T) {
+	names := []string{"list_processes", "kill_process", "tail_file", "system_info", "network_info", "service_action", "get_environment"}
+	s := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
+	if err := Register(s, newTestEnv(t), names); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly := map[string]bool{"list_processes": true, "tail_file": true, "system_info": true, "network_info": true, "get_environment": true}
+	seen := 0
+	for _, tool := range lt.Tools {
+		a := tool.Annotations
+		if a == nil || a.Title == "" || a.DestructiveHint == nil || a.OpenWorldHint == nil || tool.Description == "" {
+			t.Errorf("%s: incomplete annotations %+v", tool.Name, a)
+			continue
+		}
+		seen++
+		if a.ReadOnlyHint != readOnly[tool.Name] || *a.DestructiveHint == readOnly[tool.Name] {
+			t.Errorf("%s: readOnly=%v destructive=%v", tool.Name, a.ReadOnlyHint, *a.DestructiveHint)
+		}
+	}
+	if seen != len(names) {
+		t.Errorf("saw %d of %d tools", seen, len(names))
+	}
+}

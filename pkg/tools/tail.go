@@ -1,0 +1,303 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func init() { register("tail_file", addTailFile) }
+
+const (
+	tailDefaultLines   = 50
+	tailMaxLines       = 10000
+	followDefault      = 10
+	followMax          = 60
+	tailCommandTimeout = time.Minute
+	// grepMaxLine bounds the memory a line without newline can take while
+	// grep waits for its end; longer lines are matched in pieces.
+	grepMaxLine = 1 << 20
+)
+
+// TailFileInput are the arguments of tail_file.
+type TailFileInput struct {
+	Path           string `json:"path,omitempty" jsonschema:"log file to read (absolute, or relative to the working directory); give exactly one of path and journalctl_unit"`
+	JournalctlUnit string `json:"journalctl_unit,omitempty" jsonschema:"systemd unit whose journal to read, e.g. nginx; give exactly one of path and journalctl_unit"`
+	Lines          int    `json:"lines,omitempty" jsonschema:"how many lines from the end (default 50, max 10000)"`
+	Follow         bool   `json:"follow,omitempty" jsonschema:"keep reading new lines for follow_timeout seconds, then return them"`
+	FollowTimeout  int    `json:"follow_timeout,omitempty" jsonschema:"follow window in seconds (default 10; values above 60 are clamped to 60)"`
+	Grep           string `json:"grep,omitempty" jsonschema:"keep only lines containing this case-insensitive plain substring (not a regex); applied to the last N lines and to followed lines"`
+}
+
+// TailFileOutput is the result of tail_file.
+type TailFileOutput struct {
+	Source        string `json:"source" jsonschema:"the file path, or journalctl --unit=<unit>"`
+	Output        string `json:"output"`
+	Lines         int    `json:"lines" jsonschema:"number of lines returned (after grep)"`
+	Followed      bool   `json:"followed,omitempty"`
+	FollowSeconds int    `json:"follow_seconds,omitempty"`
+	Grep          string `json:"grep,omitempty"`
+	OmittedBytes  int64  `json:"omitted_bytes,omitempty" jsonschema:"bytes cut from the middle of output to respect the output cap"`
+	Stderr        string `json:"stderr,omitempty"`
+	Notes         string `json:"notes,omitempty"`
+}
+
+func addTailFile(s *mcp.Server, env *Env) {
+	mcp.AddTool(s, &mcp.Tool{
+		Name: "tail_file",
+		Description: "Read the last lines of a log file (path) or of a systemd unit's journal (journalctl_unit) — give exactly one. " +
+			"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
+			"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
+			"Use this instead of execute_command with tail or journalctl.",
+		Annotations: annotate("Tail a log file or journal", true, false, false, false),
+	}, env.tailFile)
+}
+
+func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFileInput) (*mcp.CallToolResult, TailFileOutput, error) {
+	hasPath, hasUnit := strings.TrimSpace(in.Path) != "", in.JournalctlUnit != ""
+	if hasPath == hasUnit {
+		return nil, TailFileOutput{}, errors.New("give exactly one of path (a log file) and journalctl_unit (a systemd unit such as nginx)")
+	}
+	var notes []string
+	lines := in.Lines
+	switch {
+	case lines < 0:
+		return nil, TailFileOutput{}, fmt.Errorf("lines must be positive (default %d, max %d)", tailDefaultLines, tailMaxLines)
+	case lines == 0:
+		lines = tailDefaultLines
+	case lines > tailMaxLines:
+		lines = tailMaxLines
+		notes = append(notes, fmt.Sprintf("lines clamped to %d", tailMaxLines))
+	}
+	follow := 0
+	if in.Follow {
+		follow = in.FollowTimeout
+		switch {
+		case follow < 0:
+			return nil, TailFileOutput{}, fmt.Errorf("follow_timeout must be a positive number of seconds (default %d, max %d)", followDefault, followMax)
+		case follow == 0:
+			follow = followDefault
+		case follow > followMax:
+			follow = followMax
+			notes = append(notes, fmt.Sprintf("follow_timeout clamped to %ds", followMax))
+		}
+	}
+
+	n := strconv.Itoa(lines)
+	var argv []string
+	out := TailFileOutput{Grep: in.Grep}
+	if hasPath {
+		p, err := e.resolve(in.Path)
+		if err != nil {
+			return nil, TailFileOutput{}, err
+		}
+		if err := checkTailable(p); err != nil {
+			return nil, TailFileOutput{}, err
+		}
+		tail, err := exec.LookPath("tail")
+		if err != nil {
+			return nil, TailFileOutput{}, errors.New("the tail program is not installed on this host: use read_file instead")
+		}
+		// "--" so a path starting with '-' is never an option.
+		argv = []string{tail, "-n", n}
+		if follow > 0 {
+			argv = append(argv, "-F")
+		}
+		argv = append(argv, "--", p)
+		out.Source = p
+	} else {
+		if err := validateUnit("journalctl_unit", in.JournalctlUnit); err != nil {
+			return nil, TailFileOutput{}, err
+		}
+		if err := systemdRunning(); err != nil {
+			return nil, TailFileOutput{}, fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
+		}
+		jctl, err := exec.LookPath(systemd.journalctl)
+		if err != nil {
+			return nil, TailFileOutput{}, errors.New("journalctl is not installed on this host: read the service's log file with path= instead (look under /var/log)")
+		}
+		// --unit=X is one argv element: the name can never become an option.
+		argv = []string{jctl, "--no-pager", "--unit=" + in.JournalctlUnit, "-n", n}
+		if follow > 0 {
+			argv = append(argv, "-f")
+		}
+		out.Source = "journalctl --unit=" + in.JournalctlUnit
+	}
+
+	ht := NewHeadTail(outputLimit(e.MaxOutputSize))
+	lw := &lineWriter{w: ht, grep: strings.ToLower(in.Grep)}
+	stderr := NewHeadTail(16 << 10)
+	timeout := tailCommandTimeout
+	if e.CommandTimeout > 0 {
+		timeout = e.CommandTimeout
+	}
+	if follow > 0 {
+		timeout = time.Duration(follow) * time.Second
+	}
+	what := "reading " + out.Source
+	if follow > 0 {
+		what = "following " + out.Source
+	}
+	stop := e.reportProgress(ctx, req, what)
+	res, err := runArgv(ctx, argvCmd{Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
+	stop()
+	lw.Flush()
+	if err != nil {
+		return nil, TailFileOutput{}, fmt.Errorf("could not run %s: %v", argv[0], err)
+	}
+	out.Output = ht.String()
+	out.Lines = lw.Lines()
+	out.OmittedBytes = ht.Omitted()
+	out.Stderr = strings.TrimSpace(stderr.String())
+	switch {
+	case follow > 0 && res.TimedOut:
+		out.Followed, out.FollowSeconds = true, follow
+	case res.Cancelled:
+		notes = append(notes, "cancelled by the client; returning what was read so far")
+	case res.TimedOut:
+		notes = append(notes, fmt.Sprintf("stopped after %s; output may be incomplete", timeout))
+	case res.ExitCode != 0 && out.Output == "":
+		msg := out.Stderr
+		if msg == "" {
+			msg = fmt.Sprintf("exit status %d", res.ExitCode)
+		}
+		return nil, out, fmt.Errorf("%s failed: %s", argv[0], msg)
+	case follow > 0:
+		notes = append(notes, "the reader exited before the follow window ended")
+	}
+	out.Notes = strings.Join(notes, "; ")
+	return tailText(out), out, nil
+}
+
+// checkTailable gives the model a precise reason instead of tail's stderr,
+// and refuses devices and pipes, which tail would read for ever.
+func checkTailable(p string) error {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s does not exist: check the path with list_directory (logs are usually under /var/log)", p)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("permission denied on %s: servagent's user cannot reach it; use execute_command with `sudo -n tail -n 50 -- %s` if sudo is set up", p, p)
+	case err != nil:
+		return fmt.Errorf("cannot stat %s: %v", p, err)
+	case fi.IsDir():
+		return fmt.Errorf("%s is a directory: pass a file inside it (list_directory shows them)", p)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%s): tail_file reads log files only", p, fi.Mode().Type())
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("permission denied reading %s: use execute_command with `sudo -n tail -n 50 -- %s` if sudo is set up", p, p)
+		}
+		return fmt.Errorf("cannot open %s: %v", p, err)
+	}
+	f.Close()
+	return nil
+}
+
+func tailText(o TailFileOutput) *mcp.CallToolResult {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d lines", o.Source, o.Lines)
+	if o.Grep != "" {
+		fmt.Fprintf(&b, " containing %q", o.Grep)
+	}
+	if o.Followed {
+		fmt.Fprintf(&b, ", followed for %ds", o.FollowSeconds)
+	}
+	if o.Notes != "" {
+		b.WriteString(" (" + o.Notes + ")")
+	}
+	b.WriteString("\n")
+	if o.Stderr != "" {
+		b.WriteString("stderr: " + o.Stderr + "\n")
+	}
+	if o.Output == "" {
+		b.WriteString("(no lines)\n")
+	} else {
+		b.WriteString(o.Output)
+		if !strings.HasSuffix(o.Output, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return textResult("%s", b.String())
+}
+
+// lineWriter splits a stream into lines, keeps those containing grep
+// (lower-cased; plain substring, so regex and shell syntax mean nothing) and
+// counts what it passes on.
+type lineWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	grep    string
+	partial []byte
+	lines   int
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.partial = append(l.partial, p...)
+			if len(l.partial) >= grepMaxLine {
+				l.emit(l.partial, false)
+				l.partial = l.partial[:0]
+			}
+			break
+		}
+		if len(l.partial) > 0 {
+			l.partial = append(l.partial, p[:i+1]...)
+			l.emit(l.partial, true)
+			l.partial = l.partial[:0]
+		} else {
+			l.emit(p[:i+1], true)
+		}
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (l *lineWriter) emit(line []byte, complete bool) {
+	if l.grep != "" && !strings.Contains(strings.ToLower(string(line)), l.grep) {
+		return
+	}
+	l.w.Write(line)
+	if complete {
+		l.lines++
+	}
+}
+
+// Flush passes on a last line that had no newline.
+func (l *lineWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.partial) > 0 {
+		before := l.lines
+		l.emit(l.partial, true)
+		if l.lines > before {
+			l.w.Write([]byte("\n"))
+		}
+		l.partial = nil
+	}
+}
+
+// Lines is the number of lines passed on.
+func (l *lineWriter) Lines() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lines
+}
