@@ -20,6 +20,7 @@ import (
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/pkg/acme"
 	"github.com/servagent/servagent/pkg/auth"
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
@@ -352,13 +353,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// TLSConfig returns the TLS configuration when HTTPS is on, else nil.
+// TLSConfig returns the TLS configuration when HTTPS is on, else nil. With
+// ACME, a TLS-ALPN-01 validation handshake gets the challenge certificate.
 func (s *Server) TLSConfig() *tls.Config {
 	if s.certs == nil {
 		return nil
 	}
 	get := s.certs.GetCertificate
-	protos := []string{"h2", "http/1.1"}
 	if s.opts.ACME != nil {
 		base := get
 		get = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -367,17 +368,15 @@ func (s *Server) TLSConfig() *tls.Config {
 			}
 			return base(hello)
 		}
-		protos = append(protos, acmeTLSProto)
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get, NextProtos: protos}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get, NextProtos: []string{"h2", "http/1.1"}}
 }
-
-const acmeTLSProto = "acme-tls/1"
 
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully:
 // stop accepting, let tool calls finish for up to ShutdownTimeout, kill the
 // process groups still running, close every connection.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 15 * time.Second,
@@ -387,16 +386,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if tc := s.TLSConfig(); tc != nil {
 		hs.TLSConfig = tc
-		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
-			acmeTLSProto: func(_ *http.Server, c *tls.Conn, _ http.Handler) { c.Close() },
+		if s.opts.ACME != nil {
+			acme.ConfigureServer(hs)
 		}
-		if s.opts.ACME == nil {
-			hs.TLSNextProto = nil
-		}
-		ln = tls.NewListener(ln, tc)
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
