@@ -1,0 +1,199 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Rows keep every time as Unix seconds: integers compare the same way in SQL
+// and in Go, whatever time zone or text format the driver would pick for a
+// time.Time.
+
+// clientRow is a registered OAuth client: the static operator client or one
+// made through /mcp/register.
+type clientRow struct {
+	ID            string `gorm:"primaryKey;size:128"`
+	SecretHash    string // SHA-256 hex of the secret; "" for public clients
+	Name          string
+	RedirectURIs  string // JSON array
+	GrantTypes    string // space separated
+	ResponseTypes string // space separated
+	AuthMethod    string // token_endpoint_auth_method
+	Scope         string
+	Static        bool
+	IssuedAt      int64
+}
+
+func (clientRow) TableName() string { return "oauth_clients" }
+
+func (c *clientRow) redirectURIs() []string {
+	var out []string
+	_ = json.Unmarshal([]byte(c.RedirectURIs), &out)
+	return out
+}
+
+// codeRow is an authorization code, stored only as its hash.
+type codeRow struct {
+	Hash          string `gorm:"primaryKey;size:64"`
+	ClientID      string `gorm:"index;size:128"`
+	GrantID       string `gorm:"index;size:64"` // tokens issued from this code share it
+	RedirectURI   string
+	RedirectGiven bool // redirect_uri was in the authorization request, so /token must repeat it
+	Challenge     string
+	Scope         string
+	Resource      string
+	ExpiresAt     int64 `gorm:"index"`
+	Used          bool
+}
+
+func (codeRow) TableName() string { return "oauth_codes" }
+
+const (
+	kindAccess  = "access"
+	kindRefresh = "refresh"
+)
+
+// tokenRow is an access or refresh token, stored only as its hash. GrantID
+// ties together every token descended from one authorization code (a
+// "family"), so that a replayed code or a reused refresh token can revoke
+// them all and nothing else.
+type tokenRow struct {
+	Hash      string `gorm:"primaryKey;size:64"`
+	Kind      string `gorm:"size:16"`
+	ClientID  string `gorm:"index;size:128"`
+	GrantID   string `gorm:"index;size:64"`
+	Scope     string
+	Resource  string
+	IssuedAt  int64
+	ExpiresAt int64 `gorm:"index"`
+	Revoked   bool
+	Rotated   bool // refresh token already exchanged once
+}
+
+func (tokenRow) TableName() string { return "oauth_tokens" }
+
+// openDB prepares the directory and file with owner-only permissions before
+// SQLite touches them, then opens the database and migrates the schema.
+func openDB(ctx context.Context, path string) (*gorm.DB, error) {
+	if path == "" {
+		return nil, errors.New("oauth: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		// The driver reads everything after '?' as DSN options.
+		return nil, fmt.Errorf("oauth: database path %q must not contain '?' or '#'", path)
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: database path: %w", err)
+	}
+	if err := prepareDBFile(path); err != nil {
+		return nil, err
+	}
+	dsn := path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		// The statements carry token hashes; they must never reach a log.
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+	}
+	// One connection serialises every statement and transaction, which is
+	// what makes code and refresh-token exchange atomic without relying on
+	// SQLite's lock upgrade behaviour; the load is a handful of requests.
+	sqlDB.SetMaxOpenConns(1)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+	}
+	if err := db.WithContext(ctx).AutoMigrate(&clientRow{}, &codeRow{}, &tokenRow{}); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("oauth: migrating %s: %w", path, err)
+	}
+	// SQLite makes the -wal and -shm files itself; make sure they are not
+	// more readable than the database, then check the result.
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			sqlDB.Close()
+			return nil, fmt.Errorf("oauth: %w", err)
+		}
+	}
+	if err := checkMode(path, 0o600); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if err := checkMode(filepath.Dir(path), 0o700); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// prepareDBFile creates the directory 0700 and the file 0600, tightening
+// them if they already exist and belong to us. It refuses a symlink, which
+// could point the database (and its chmod) somewhere unexpected.
+func prepareDBFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("oauth: creating %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("oauth: %w", err)
+	}
+	if fi.Mode()&os.ModeSticky != 0 || fi.Mode().Perm()&0o002 != 0 {
+		// A shared directory such as /tmp: chmod would break other users and
+		// anyone could swap our files. Ask for a dedicated directory.
+		return fmt.Errorf("oauth: %s is shared (world-writable or sticky); put the OAuth database in a private directory", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("oauth: making %s private: %w", dir, err)
+		}
+	}
+	if lfi, err := os.Lstat(path); err == nil {
+		if lfi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("oauth: %s is a symlink; refusing to use it as the OAuth database", path)
+		}
+		if !lfi.Mode().IsRegular() {
+			return fmt.Errorf("oauth: %s is not a regular file", path)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("oauth: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("oauth: creating %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("oauth: making %s private: %w", path, err)
+	}
+	return nil
+}
+
+func checkMode(path string, want fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("oauth: %w", err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
+	}
+	return nil
+}

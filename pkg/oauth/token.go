@@ -1,0 +1,413 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/servagent/servagent/pkg/secret"
+)
+
+const maxFormBytes = 16 << 10
+
+// oauthError is an RFC 6749 §5.2 error answer.
+type oauthError struct {
+	status int
+	code   string
+	desc   string
+	basic  bool // add WWW-Authenticate: Basic (client tried Basic auth)
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.desc }
+
+func errInvalidRequest(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
+}
+
+func errInvalidGrant(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", desc: desc}
+}
+
+func writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
+	}
+	writeJSONError(w, e.status, e.code, e.desc)
+}
+
+// parseTokenForm reads an application/x-www-form-urlencoded POST body and
+// returns its parameters. Query-string parameters are ignored: secrets do
+// not belong in URLs. A parameter given twice is an error (RFC 6749 §3.2).
+func parseTokenForm(w http.ResponseWriter, r *http.Request) (map[string]string, *oauthError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request", desc: "use POST"}
+	}
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return nil, errInvalidRequest("malformed or too large form body")
+	}
+	out := make(map[string]string, len(r.PostForm))
+	for k, v := range r.PostForm {
+		if len(v) != 1 {
+			return nil, errInvalidRequest("parameter " + safeName(k) + " given more than once")
+		}
+		out[k] = v[0]
+	}
+	return out, nil
+}
+
+var safeNameRe = regexp.MustCompile(`^[a-z_]{1,40}$`)
+
+// safeName echoes a parameter name in an error only if it is harmless.
+func safeName(k string) string {
+	if safeNameRe.MatchString(k) {
+		return k
+	}
+	return "(unprintable)"
+}
+
+// authenticateClient applies client_secret_basic, client_secret_post or
+// none, and returns the client. Secrets are compared in constant time.
+func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form map[string]string) (*clientRow, *oauthError) {
+	id, sec, hasBasic := r.BasicAuth()
+	if hasBasic {
+		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic.
+		if v, err := url.QueryUnescape(id); err == nil {
+			id = v
+		}
+		if v, err := url.QueryUnescape(sec); err == nil {
+			sec = v
+		}
+		if _, ok := form["client_secret"]; ok {
+			return nil, errInvalidRequest("use only one client authentication method")
+		}
+		if fid, ok := form["client_id"]; ok && fid != id {
+			return nil, errInvalidRequest("client_id does not match the Basic credentials")
+		}
+	} else {
+		id = form["client_id"]
+		sec = form["client_secret"]
+	}
+	bad := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed", basic: hasBasic}
+	if id == "" {
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is required", basic: hasBasic}
+	}
+	if len(id) > 128 {
+		return nil, bad
+	}
+	var c clientRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// Spend the same work as a real comparison.
+		secret.Equal(sec, "")
+		return nil, bad
+	}
+	if err != nil {
+		s.log.Error("oauth: reading client", "err", err)
+		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "storage error"}
+	}
+	if c.SecretHash == "" {
+		// Public client: it must not present a secret, and PKCE (always
+		// required) stands in for client authentication. Basic with an
+		// empty password is just another way to name the client.
+		if sec != "" {
+			return nil, bad
+		}
+		return &c, nil
+	}
+	if sec == "" || !secret.Equal(secret.Hash(sec), c.SecretHash) {
+		return nil, bad
+	}
+	return &c, nil
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	form, oe := parseTokenForm(w, r)
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	client, oe := s.authenticateClient(r.Context(), r, form)
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	if res, ok := form["resource"]; ok && normalizeResource(res) != s.resource {
+		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_target", desc: "resource must be " + s.resource})
+		return
+	}
+	var resp map[string]any
+	switch gt := form["grant_type"]; gt {
+	case "authorization_code":
+		resp, oe = s.exchangeCode(r.Context(), client, form)
+	case "refresh_token":
+		if !slices.Contains(strings.Fields(client.GrantTypes), "refresh_token") {
+			oe = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client", desc: "this client is not registered for the refresh_token grant"}
+			break
+		}
+		resp, oe = s.refresh(r.Context(), client, form)
+	case "":
+		oe = errInvalidRequest("grant_type is required")
+	default:
+		oe = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "supported: authorization_code, refresh_token"}
+	}
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+var verifierRe = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+
+// pkceS256 is the RFC 7636 S256 transform.
+func pkceS256(verifier string) string {
+	h := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[string]string) (map[string]any, *oauthError) {
+	code := form["code"]
+	if code == "" {
+		return nil, errInvalidRequest("code is required")
+	}
+	verifier := form["code_verifier"]
+	if verifier == "" {
+		return nil, errInvalidRequest("code_verifier is required (PKCE)")
+	}
+	if len(code) > maxTokenLen {
+		return nil, errInvalidGrant("unknown code")
+	}
+	db := s.db.WithContext(ctx)
+	var row codeRow
+	err := db.Where("hash = ?", secret.Hash(code)).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errInvalidGrant("unknown, expired or used code")
+	}
+	if err != nil {
+		return nil, s.storageError(err)
+	}
+	if row.ClientID != client.ID {
+		return nil, errInvalidGrant("the code was issued to another client")
+	}
+	if row.Used {
+		// RFC 6749 §4.1.2: a replayed code revokes what it issued, since
+		// one of the two callers has stolen it.
+		s.revokeGrant(ctx, row.GrantID)
+		s.log.Warn("oauth: authorization code replayed; its tokens were revoked", "client_id", client.ID)
+		return nil, errInvalidGrant("unknown, expired or used code")
+	}
+	now := s.now()
+	if row.ExpiresAt <= now.Unix() {
+		return nil, errInvalidGrant("unknown, expired or used code")
+	}
+	if ru, given := form["redirect_uri"]; row.RedirectGiven || given {
+		if ru != row.RedirectURI {
+			return nil, errInvalidGrant("redirect_uri does not match the authorization request")
+		}
+	}
+	if res, ok := form["resource"]; ok && normalizeResource(res) != row.Resource {
+		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_target", desc: "resource differs from the authorization request"}
+	}
+	// Burn the code before checking the verifier, so that a stolen code
+	// cannot be used to guess verifiers.
+	// Marking the code used and issuing its tokens happen in one
+	// transaction, so a concurrent replay sees either nothing or both.
+	var resp map[string]any
+	badVerifier := false
+	err = db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&codeRow{}).Where("hash = ? AND used = ?", row.Hash, false).Update("used", true)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errReplay
+		}
+		if !verifierRe.MatchString(verifier) || !secret.Equal(pkceS256(verifier), row.Challenge) {
+			badVerifier = true
+			return nil // commit: the code stays burnt
+		}
+		var err error
+		resp, err = s.issueTokens(tx, client, row.GrantID, row.Scope, row.Resource)
+		return err
+	})
+	switch {
+	case errors.Is(err, errReplay):
+		s.revokeGrant(ctx, row.GrantID)
+		return nil, errInvalidGrant("unknown, expired or used code")
+	case err != nil:
+		return nil, s.storageError(err)
+	case badVerifier:
+		return nil, errInvalidGrant("code_verifier does not match the code challenge")
+	}
+	return resp, nil
+}
+
+var errReplay = errors.New("replayed")
+
+func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string]string) (map[string]any, *oauthError) {
+	rt := form["refresh_token"]
+	if rt == "" {
+		return nil, errInvalidRequest("refresh_token is required")
+	}
+	if len(rt) > maxTokenLen {
+		return nil, errInvalidGrant("unknown refresh token")
+	}
+	db := s.db.WithContext(ctx)
+	var row tokenRow
+	err := db.Where("hash = ? AND kind = ?", secret.Hash(rt), kindRefresh).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+	}
+	if err != nil {
+		return nil, s.storageError(err)
+	}
+	if row.ClientID != client.ID {
+		return nil, errInvalidGrant("the refresh token was issued to another client")
+	}
+	if row.Revoked {
+		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+	}
+	if row.Rotated {
+		s.revokeGrant(ctx, row.GrantID)
+		s.log.Warn("oauth: rotated refresh token reused; its family was revoked", "client_id", client.ID)
+		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+	}
+	if row.ExpiresAt <= s.now().Unix() {
+		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+	}
+	scope := row.Scope
+	if req, ok := form["scope"]; ok && strings.TrimSpace(req) != "" {
+		// A refresh may narrow the scope, never widen it.
+		granted := splitScope(row.Scope)
+		for _, sc := range splitScope(req) {
+			if !slices.Contains(granted, sc) {
+				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "scope exceeds the original grant"}
+			}
+		}
+		scope = strings.Join(splitScope(req), " ")
+	}
+	var resp map[string]any
+	err = db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&tokenRow{}).Where("hash = ? AND rotated = ? AND revoked = ?", row.Hash, false, false).Update("rotated", true)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return errReplay
+		}
+		var err error
+		// The audience (resource) is carried over unchanged.
+		resp, err = s.issueTokens(tx, client, row.GrantID, scope, row.Resource)
+		return err
+	})
+	switch {
+	case errors.Is(err, errReplay):
+		s.revokeGrant(ctx, row.GrantID)
+		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+	case err != nil:
+		return nil, s.storageError(err)
+	}
+	return resp, nil
+}
+
+// issueTokens creates an access token, and a refresh token if the client
+// registered for that grant, in the grant's family.
+func (s *Server) issueTokens(tx *gorm.DB, client *clientRow, grantID, scope, resource string) (map[string]any, error) {
+	now := s.now()
+	access := "sat_" + secret.NewKey()
+	rows := []tokenRow{
+		{Hash: secret.Hash(access), Kind: kindAccess, ClientID: client.ID, GrantID: grantID, Scope: scope, Resource: resource,
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(accessTTL).Unix()},
+	}
+	resp := map[string]any{
+		"access_token": access,
+		"token_type":   "Bearer",
+		"expires_in":   int(accessTTL.Seconds()),
+	}
+	if slices.Contains(strings.Fields(client.GrantTypes), "refresh_token") {
+		refresh := "srt_" + secret.NewKey()
+		rows = append(rows, tokenRow{Hash: secret.Hash(refresh), Kind: kindRefresh, ClientID: client.ID, GrantID: grantID, Scope: scope, Resource: resource,
+			IssuedAt: now.Unix(), ExpiresAt: now.Add(refreshTTL).Unix()})
+		resp["refresh_token"] = refresh
+	}
+	if err := tx.Create(&rows).Error; err != nil {
+		return nil, err
+	}
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp, nil
+}
+
+// revokeGrant revokes every token of one grant family. Failures are logged:
+// the caller is already answering with an error.
+func (s *Server) revokeGrant(ctx context.Context, grantID string) {
+	if grantID == "" {
+		return
+	}
+	if err := s.db.WithContext(ctx).Model(&tokenRow{}).Where("grant_id = ?", grantID).Update("revoked", true).Error; err != nil {
+		s.log.Error("oauth: revoking a token family", "err", err)
+	}
+}
+
+func (s *Server) storageError(err error) *oauthError {
+	s.log.Error("oauth: storage error", "err", err)
+	return &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "storage error"}
+}
+
+// handleRevoke implements RFC 7009. Only the authenticated client's own
+// tokens are affected; unknown tokens still get 200.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	form, oe := parseTokenForm(w, r)
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	client, oe := s.authenticateClient(r.Context(), r, form)
+	if oe != nil {
+		writeOAuthError(w, oe)
+		return
+	}
+	tok := form["token"]
+	if tok == "" {
+		writeOAuthError(w, errInvalidRequest("token is required"))
+		return
+	}
+	if len(tok) <= maxTokenLen {
+		db := s.db.WithContext(r.Context())
+		var row tokenRow
+		err := db.Where("hash = ?", secret.Hash(tok)).Take(&row).Error
+		switch {
+		case err == nil && row.ClientID == client.ID:
+			if row.Kind == kindRefresh {
+				// Revoking a refresh token ends the grant (RFC 7009 §2.1).
+				s.revokeGrant(r.Context(), row.GrantID)
+			} else if err := db.Model(&tokenRow{}).Where("hash = ?", row.Hash).Update("revoked", true).Error; err != nil {
+				writeOAuthError(w, s.storageError(err))
+				return
+			}
+		case err != nil && !errors.Is(err, gorm.ErrRecordNotFound):
+			writeOAuthError(w, s.storageError(err))
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,105 @@
+package oauth
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// chatGPTConnectorRe is ChatGPT's per-connector callback. Only the static
+// client may use it, and the id is limited to a charset that cannot change
+// the URL's meaning.
+var chatGPTConnectorRe = regexp.MustCompile(`^https://chatgpt\.com/connector/oauth/[A-Za-z0-9_-]{1,128}$`)
+
+// privateSchemeRe is a reverse-domain private-use scheme (RFC 8252 §7.1),
+// e.g. com.example.app:/callback. Requiring a dot keeps out javascript:,
+// data:, file: and friends.
+var privateSchemeRe = regexp.MustCompile(`^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$`)
+
+const maxRedirectURILen = 2000
+
+// isLoopbackHost reports whether host (without port) is a loopback name or
+// literal, for which RFC 8252 allows plain http and any port.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validateRedirectURI checks a redirect URI a client wants to register.
+func validateRedirectURI(raw string) error {
+	if raw == "" || len(raw) > maxRedirectURILen {
+		return errors.New("empty or too long")
+	}
+	if strings.ContainsAny(raw, " \t\r\n\\<>\"") {
+		return errors.New("contains characters not allowed in a URI")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URI")
+	}
+	if !u.IsAbs() {
+		return errors.New("not an absolute URI")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return errors.New("must not contain a fragment")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information")
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "https":
+		if u.Host == "" {
+			return errors.New("https URI without a host")
+		}
+	case scheme == "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return errors.New("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)")
+		}
+	case privateSchemeRe.MatchString(scheme):
+		// Native app callback; the app owns the scheme.
+	default:
+		return errors.New("scheme must be https, http on loopback, or a reverse-domain private scheme")
+	}
+	return nil
+}
+
+// redirectMatches reports whether requested is acceptable for a client with
+// the given registered URIs: an exact match, or a loopback http URI that
+// differs only in port (RFC 8252 §7.3), or for the static client ChatGPT's
+// per-connector callback.
+func redirectMatches(registered []string, requested string, static bool) bool {
+	if requested == "" || len(requested) > maxRedirectURILen {
+		return false
+	}
+	for _, r := range registered {
+		if r == requested {
+			return true
+		}
+	}
+	if static && chatGPTConnectorRe.MatchString(requested) {
+		return true
+	}
+	req, err := url.Parse(requested)
+	if err != nil || req.Scheme != "http" || !isLoopbackHost(req.Hostname()) || req.User != nil || req.Fragment != "" || strings.Contains(requested, "#") {
+		return false
+	}
+	for _, r := range registered {
+		reg, err := url.Parse(r)
+		if err != nil || reg.Scheme != "http" || !isLoopbackHost(reg.Hostname()) {
+			continue
+		}
+		if reg.Hostname() == req.Hostname() && reg.EscapedPath() == req.EscapedPath() && reg.RawQuery == req.RawQuery && reg.User == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeResource trims one trailing slash so that https://h/mcp/ and
+// https://h/mcp name the same resource; nothing else is forgiven.
+func normalizeResource(r string) string { return strings.TrimSuffix(r, "/") }
