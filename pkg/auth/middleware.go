@@ -20,16 +20,15 @@ type OAuthVerifier func(ctx context.Context, token string) (*sdkauth.TokenInfo, 
 
 // Options configure the middleware.
 type Options struct {
-	APIKey            string
-	OAuth             OAuthVerifier
-	BasicUser         string // OAuth CLIENT_ID
-	BasicPassword     string // OAuth CLIENT_SECRET
-	ResourceMetadata  string // URL for WWW-Authenticate resource_metadata=
-	Scopes            []string
-	InsecureNoAuth    bool // every rule is public (loopback-only, enforced by serve)
-	OnAuthenticated   func(r *http.Request, m Method)
-	OnAuthFailure     func(r *http.Request, reason string)
-	apiKeyLifetimeEnd time.Time
+	APIKey           string
+	OAuth            OAuthVerifier
+	BasicUser        string // OAuth CLIENT_ID
+	BasicPassword    string // OAuth CLIENT_SECRET
+	ResourceMetadata string // URL for WWW-Authenticate resource_metadata=
+	Scopes           []string
+	InsecureNoAuth   bool // every rule is public (loopback-only, enforced by serve)
+	OnAuthenticated  func(r *http.Request, m Method)
+	OnAuthFailure    func(r *http.Request, reason string)
 }
 
 type methodKey struct{}
@@ -43,11 +42,11 @@ func MethodFrom(ctx context.Context) Method {
 // Middleware enforces Matrix in front of next.
 func Middleware(opts Options, next http.Handler) http.Handler {
 	// API-key sessions carry a far expiry: the key has no lifetime of its own.
-	opts.apiKeyLifetimeEnd = time.Now().AddDate(100, 0, 0)
+	noExpiry := time.Now().AddDate(100, 0, 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule := Lookup(r.URL.Path)
 		if rule == nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint", "")
+			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 			return
 		}
 		if rule.Allows(Public) {
@@ -55,16 +54,16 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 			return
 		}
 		if opts.InsecureNoAuth {
-			info := &sdkauth.TokenInfo{UserID: "insecure-no-auth", Expiration: opts.apiKeyLifetimeEnd, Extra: map[string]any{"auth": string(NoAuth)}}
+			info := &sdkauth.TokenInfo{UserID: "insecure-no-auth", Expiration: noExpiry, Extra: map[string]any{"auth": string(NoAuth)}}
 			serveAuthenticated(w, r, next, NoAuth, info, opts)
 			return
 		}
 		if rule.Allows(Basic) {
 			user, pass, ok := r.BasicAuth()
 			if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
-				fail(w, r, opts, "missing or wrong Basic credentials")
+				fail(r, opts, "missing or wrong Basic credentials")
 				w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
-				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret", "")
+				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
 				return
 			}
 			serveAuthenticated(w, r, next, Basic, nil, opts)
@@ -72,12 +71,12 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		}
 		token, ok := bearer(r)
 		if !ok {
-			fail(w, r, opts, "no bearer token")
+			fail(r, opts, "no bearer token")
 			unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
 			return
 		}
 		if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
-			info := &sdkauth.TokenInfo{UserID: "api-key", Expiration: opts.apiKeyLifetimeEnd, Extra: map[string]any{"auth": string(APIKey)}}
+			info := &sdkauth.TokenInfo{UserID: "api-key", Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
 			serveAuthenticated(w, r, next, APIKey, info, opts)
 			return
 		}
@@ -92,11 +91,11 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 				return
 			}
 			if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
-				writeError(w, http.StatusInternalServerError, "server_error", "token verification failed", "")
+				writeError(w, http.StatusInternalServerError, "server_error", "token verification failed")
 				return
 			}
 		}
-		fail(w, r, opts, "invalid bearer token")
+		fail(r, opts, "invalid bearer token")
 		unauthorized(w, rule, opts, "invalid or expired token")
 	})
 }
@@ -125,7 +124,7 @@ func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handle
 	}, nil)(next).ServeHTTP(w, r)
 }
 
-func fail(_ http.ResponseWriter, r *http.Request, opts Options, reason string) {
+func fail(r *http.Request, opts Options, reason string) {
 	if opts.OnAuthFailure != nil {
 		opts.OnAuthFailure(r, reason)
 	}
@@ -150,11 +149,11 @@ func unauthorized(w http.ResponseWriter, rule *Rule, opts Options, msg string) {
 		}
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeError(w, http.StatusUnauthorized, "unauthorized", msg, "")
+	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 
 // writeError writes a JSON error body.
-func writeError(w http.ResponseWriter, code int, errCode, msg, _ string) {
+func writeError(w http.ResponseWriter, code int, errCode, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
