@@ -1,0 +1,99 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// newTestEnv returns an Env whose working directory is a fresh temp dir.
+func newTestEnv(t testing.TB) *Env {
+	t.Helper()
+	return &Env{
+		WorkDir:        t.TempDir(),
+		CommandTimeout: 30 * time.Second,
+		MaxOutputSize:  1_000_000,
+		UploadMaxSize:  0,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// callTool registers the named tool on a fresh server and calls it through
+// a real client session over in-memory transports, so argument validation,
+// schemas and error wrapping are the SDK's own.
+func callTool(t testing.TB, env *Env, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	ctx := context.Background()
+	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "0"}, nil)
+	if err := Register(s, env, []string{name}); err != nil {
+		t.Fatalf("register %s: %v", name, err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatalf("server connect: %v", err)
+	}
+	defer ss.Close()
+	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "0"}, nil)
+	cs, err := c.Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatalf("client connect: %v", err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: protocol error: %v", name, err)
+	}
+	return res
+}
+
+// resultText concatenates the text content of a result.
+func resultText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// structured decodes a result's structuredContent into T, failing the test
+// when the call was a tool error.
+func structured[T any](t testing.TB, res *mcp.CallToolResult) T {
+	t.Helper()
+	var out T
+	if res.IsError {
+		t.Fatalf("unexpected tool error: %s", resultText(res))
+	}
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatalf("marshal structured content: %v", err)
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("decode structured content: %v (%s)", err, b)
+	}
+	return out
+}
+
+// toolError asserts the call failed as a tool error whose message contains
+// every given fragment, and returns the message.
+func toolError(t testing.TB, res *mcp.CallToolResult, fragments ...string) string {
+	t.Helper()
+	msg := resultText(res)
+	if !res.IsError {
+		t.Fatalf("expected a tool error, got success: %s", msg)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(msg, f) {
+			t.Errorf("error message %q does not contain %q", msg, f)
+		}
+	}
+	return msg
+}
