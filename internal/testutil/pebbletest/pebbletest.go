@@ -63,18 +63,22 @@ func Start(t testing.TB, script string, extraEnv ...string) *Env {
 		t.Fatal(err)
 	}
 	down := filepath.Join(filepath.Dir(script), "pebble-down.sh")
-	stateDir := t.TempDir() // removed after our Cleanup below (LIFO)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // first run builds pebble
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", script)
-	cmd.Env = append(os.Environ(), "PEBBLE_PORTS=auto", "PEBBLE_STATE_DIR="+stateDir)
-	cmd.Env = append(cmd.Env, extraEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pebble-up.sh failed: %v\n%s", err, stderr.String())
+	// Two attempts: on a loaded 2-core CI box a start can time out, and two
+	// parallel starts can race for the same random port. A second failure fails.
+	var stateDir string
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		stateDir = t.TempDir() // removed after our Cleanup below (LIFO)
+		var stderr bytes.Buffer
+		out, err = runUp(script, stateDir, extraEnv, &stderr)
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			t.Fatalf("pebble-up.sh failed twice; last: %v\n%s", err, stderr.String())
+		}
+		t.Logf("pebble-up.sh failed (%v), retrying once:\n%s", err, stderr.String())
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -114,9 +118,23 @@ func Start(t testing.TB, script string, extraEnv ...string) *Env {
 	e.TLSALPN01Port = atoi("PEBBLE_TLSALPN01_PORT")
 	e.ChallSrvMgmt = e.Vars["CHALLTESTSRV_MGMT_URL"]
 	if e.DirectoryURL == "" || e.CACert == "" {
-		t.Fatalf("pebble-up.sh printed no directory/CA:\n%s\n%s", out, stderr.String())
+		t.Fatalf("pebble-up.sh printed no directory/CA:\n%s", out)
 	}
 	return e
+}
+
+func runUp(script, stateDir string, extraEnv []string, stderr *bytes.Buffer) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // first run builds pebble
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", script)
+	// 90 s readiness budget (script default 30 s): parallel test binaries on 2 cores are slow to start.
+	cmd.Env = append(os.Environ(), "PEBBLE_PORTS=auto", "PEBBLE_STATE_DIR="+stateDir)
+	if os.Getenv("PEBBLE_START_TIMEOUT") == "" {
+		cmd.Env = append(cmd.Env, "PEBBLE_START_TIMEOUT=90")
+	}
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stderr = stderr
+	return cmd.Output()
 }
 
 // HTTPClient returns a client that trusts the ACME API's (and management API's) TLS cert.
