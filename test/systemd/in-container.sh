@@ -4,23 +4,25 @@
 set -euo pipefail
 VERSION="$1"
 PORT=8765
+BASE="http://127.0.0.1:$PORT"
+CURL_TLS=()
 step() { printf '\n=== %s (t=%ss)\n' "$*" "$SECONDS"; }
-fail() { echo "FAIL: $*"; journalctl -u servagent.service -n 40 --no-pager -o cat || true; exit 1; }
+fail() { { echo "FAIL: $*"; journalctl -u servagent.service -n 40 --no-pager -o cat || true; } >&2; exit 1; }
 
 # mcp KEY COMMAND: MCP initialize + tools/call execute_command over HTTP;
 # prints the tool result (JSON or SSE text).
 mcp() {
 	local key="$1" cmd="$2" h sid
 	h="$(mktemp)"
-	local common=(-sS --max-time 20 -H "Authorization: Bearer $key" -H 'Content-Type: application/json'
+	local common=(-sS --max-time 20 "${CURL_TLS[@]}" -H "Authorization: Bearer $key" -H 'Content-Type: application/json'
 		-H 'Accept: application/json, text/event-stream')
-	curl "${common[@]}" -D "$h" -o /dev/null "http://127.0.0.1:$PORT/mcp" \
+	curl "${common[@]}" -D "$h" -o /dev/null "$BASE/mcp" \
 		-d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"systemd-test","version":"1"}}}'
-	grep -q '^HTTP/[0-9.]* 200' "$h" || { cat "$h"; fail "MCP initialize was refused"; }
+	grep -q '^HTTP/[0-9.]* 200' "$h" || { cat "$h" >&2; fail "MCP initialize was refused"; }
 	sid="$(grep -i '^mcp-session-id:' "$h" | awk '{print $2}' | tr -d '\r')"
 	common+=(-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18')
-	curl "${common[@]}" -o /dev/null "http://127.0.0.1:$PORT/mcp" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	curl "${common[@]}" "http://127.0.0.1:$PORT/mcp" \
+	curl "${common[@]}" -o /dev/null "$BASE/mcp" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	curl "${common[@]}" "$BASE/mcp" \
 		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":{\"command\":\"$cmd\"}}}"
 	rm -f "$h"
 }
@@ -63,7 +65,7 @@ grep -q 'SUDO_DENIED' <<<"$res" || fail "sudo worked from the hardened service"
 ! grep -q 'SUDO_OK' <<<"$res" || fail "sudo worked from the hardened service"
 # A wrong key is refused.
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
-	-H 'Accept: application/json, text/event-stream' "http://127.0.0.1:$PORT/mcp" -d '{"jsonrpc":"2.0","id":1,"method":"ping"}')"
+	-H 'Accept: application/json, text/event-stream' "$BASE/mcp" -d '{"jsonrpc":"2.0","id":1,"method":"ping"}')"
 [[ $code == 401 ]] || fail "wrong key answered $code"
 # Outside the service too: no rule for servagent.
 ! sudo -n -u servagent sudo -n true 2>/dev/null || fail "servagent can sudo without --full-access"
@@ -74,6 +76,27 @@ step "install again: idempotent, key kept and not printed"
 grep -q "^SERVAGENT_API_KEY=$KEY\$" /opt/servagent/.env || fail "second install changed the key"
 grep -q 'API key unchanged' install2.log || fail "no 'unchanged' notice"
 systemctl is-active -q servagent.service || fail "not active after re-install"
+
+step "tls setup: HTTP install -> HTTPS on 443 with a certificate from Pebble"
+PEBBLE_STATE_DIR="$(mktemp -d)"
+eval "$(PEBBLE_BIN_DIR="$PWD/pebble-bin" PEBBLE_PORTS=auto PEBBLE_STATE_DIR="$PEBBLE_STATE_DIR" bash ./pebble-up.sh)"
+DOMAIN=mcp.servagent.test
+./servagent tls setup "$DOMAIN" --email ops@servagent.test --acme-directory "$ACME_DIRECTORY_URL" \
+	--acme-ca-file "$ACME_CA_CERT" --acme-http-port "$PEBBLE_HTTP01_PORT" | tee tls.log
+grep -q '^AmbientCapabilities=CAP_NET_BIND_SERVICE$' /etc/systemd/system/servagent.service || fail "unit cannot bind 443"
+grep -q '^SERVAGENT_PORT=443$' /opt/servagent/.env || fail "port not 443"
+test "$(stat -c '%a %U' /opt/servagent/state/certs/$DOMAIN/privkey.pem)" = "600 servagent" || fail "private key mode/owner"
+# Clients reach the service on a public address, not loopback (the MCP SDK
+# applies its DNS-rebinding rule to loopback connections): give the
+# container's private network one (on lo: no dummy module in a container).
+ip addr add 192.0.2.10/32 dev lo || fail "could not add a test address"
+CURL_TLS=(--resolve "$DOMAIN:443:192.0.2.10" --cacert "$PEBBLE_ISSUER_ROOT")
+BASE="https://$DOMAIN"
+health="$(curl -fsS "${CURL_TLS[@]}" "$BASE/healthz")" || fail "HTTPS healthz (certificate must chain to Pebble's root)"
+echo "$health"
+grep -q "https://$DOMAIN/mcp" tls.log || fail "tls setup did not print the HTTPS endpoint"
+res="$(mcp "$KEY" 'echo HTTPS_TOOL_OK')"
+grep -q HTTPS_TOOL_OK <<<"$res" || { echo "$res"; fail "tool call over HTTPS"; }
 
 step "install --full-access"
 ./servagent install --yes --full-access | tee install3.log
@@ -88,15 +111,19 @@ grep -q 'SUDO_OK' <<<"$res" || fail "sudo -n true failed inside the full-access 
 sudo -n -u servagent sudo -n true || fail "sudo -n -u servagent sudo -n true"
 sudo -l -U servagent | grep -q 'NOPASSWD: ALL' || fail "sudo -l"
 
-step "uninstall -y"
-./servagent uninstall -y | tee uninstall1.log
+step "uninstall -y --keep-certs"
+./servagent uninstall -y --keep-certs | tee uninstall1.log
+ls /var/backups/servagent/certs-*/certs/$DOMAIN/fullchain.pem /var/backups/servagent/certs-*/acme/ || fail "--keep-certs kept nothing"
+grep -q "kept the ACME account and certificates in /var/backups/servagent/certs-" uninstall1.log || fail "--keep-certs did not say where"
 ! id servagent 2>/dev/null || fail "user left"
 test ! -e /etc/systemd/system/servagent.service || fail "unit file left"
 ! systemctl is-active -q servagent.service || fail "service still active"
 test ! -e /etc/sudoers.d/servagent || fail "sudoers left"
 test ! -e /opt/servagent || fail "/opt/servagent left"
 test ! -L /usr/local/bin/servagent || fail "symlink left"
-! curl -fsS --max-time 2 "http://127.0.0.1:$PORT/healthz" 2>/dev/null || fail "still answering"
+! curl -fsS --max-time 2 "${CURL_TLS[@]}" "$BASE/healthz" 2>/dev/null || fail "still answering"
+
+bash ./pebble-down.sh "$PEBBLE_STATE_DIR" >/dev/null || true
 
 step "uninstall again: nothing left, exit 0"
 ./servagent uninstall -y | tee uninstall2.log

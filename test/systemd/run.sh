@@ -26,6 +26,16 @@ start=$SECONDS
 CGO_ENABLED=0 go build -o "$work/servagent" \
 	-ldflags "-X github.com/servagent/servagent/pkg/buildinfo.Version=$version" ./cmd/servagent
 cp test/systemd/in-container.sh "$work/"
+# Pebble (the ACME test CA) runs inside the container, which has no network:
+# bring its binaries along, built once on the host by pebble-up.sh if needed.
+pebble_bin="${PEBBLE_BIN_DIR:-${SERVAGENT_TESTINFRA_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/servagent-testinfra}/pebble-${PEBBLE_VERSION:-v2.10.1}/bin}"
+if [[ ! -x "$pebble_bin/pebble" ]]; then
+	PATH="$PATH:/usr/local/go/bin" PEBBLE_PORTS=auto PEBBLE_STATE_DIR="$work/pebble-build" bash scripts/testinfra/pebble-up.sh >/dev/null
+	bash scripts/testinfra/pebble-down.sh "$work/pebble-build" >/dev/null
+fi
+mkdir -p "$work/pebble-bin"
+cp "$pebble_bin/pebble" "$pebble_bin/pebble-challtestsrv" "$work/pebble-bin/"
+cp scripts/testinfra/pebble-up.sh scripts/testinfra/pebble-down.sh "$work/"
 echo "test/systemd: built in $((SECONDS - start))s; booting the container"
 set +e
 SYSTEMD_BOOT_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-180}" bash scripts/testinfra/systemd-boot-run.sh "$work" in-container.sh "$version"
