@@ -276,14 +276,20 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, redirectURI st
 		s.errorPage(w, http.StatusBadRequest, "The redirect_uri is not a valid URI.")
 		return
 	}
-	q := u.Query()
+	add := url.Values{}
 	for k, vs := range params {
 		if len(vs) > 0 && vs[0] != "" {
-			q.Set(k, vs[0])
+			add.Set(k, vs[0])
 		}
 	}
-	q.Set("iss", s.issuer)
-	u.RawQuery = q.Encode()
+	add.Set("iss", s.issuer)
+	// Append, so that the client's own query stays byte for byte as
+	// registered (RFC 6749 §3.1.2 keeps the query component).
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + add.Encode()
+	} else {
+		u.RawQuery = add.Encode()
+	}
 	w.Header().Set("Location", u.String())
 	w.WriteHeader(status)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -108,5 +109,42 @@ func TestNoRefreshTokenWithoutThatGrant(t *testing.T) {
 	st, m, _ = e.postForm(t, "/token", [2]string{}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret}})
 	if st != http.StatusBadRequest || m["error"] != "unauthorized_client" {
 		t.Fatalf("%d %v", st, m)
+	}
+}
+
+func TestClientAuthFailuresThrottled(t *testing.T) {
+	e := newEnv(t, nil)
+	for range 20 {
+		st, _, _ := e.postForm(t, "/token", [2]string{testClientID, "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+		if st != http.StatusUnauthorized {
+			t.Fatalf("status %d", st)
+		}
+	}
+	st, _, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if st != http.StatusTooManyRequests {
+		t.Fatalf("after 20 failures: %d", st)
+	}
+	e.clock.Advance(time.Minute + time.Second)
+	st, _, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if st != http.StatusBadRequest {
+		t.Fatalf("after a minute: %d", st)
+	}
+}
+
+func TestRedirectKeepsClientQuery(t *testing.T) {
+	e := newEnv(t, nil)
+	st, m, _ := e.register(t, testClientID, testClientSecret, `{"redirect_uris":["http://127.0.0.1/callback?tenant=a%20b&z=1"],"grant_types":["authorization_code","refresh_token"]}`)
+	if st != http.StatusCreated {
+		t.Fatalf("%d %v", st, m)
+	}
+	cfg := e.config(m["client_id"].(string), m["client_secret"].(string), oauth2.AuthStyleInHeader)
+	cfg.RedirectURL = e.callback.URL + "/callback?tenant=a%20b&z=1"
+	v := oauth2.GenerateVerifier()
+	q := e.approve(t, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if q.Get("tenant") != "a b" || q.Get("z") != "1" || q.Get("code") == "" || q.Get("state") != "s" {
+		t.Fatalf("callback query %v", q)
+	}
+	if _, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(v)); err != nil {
+		t.Fatal(err)
 	}
 }

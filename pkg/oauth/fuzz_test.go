@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -54,6 +56,12 @@ func FuzzTokenEndpoint(f *testing.F) {
 			if user != "" || pass != "" {
 				req.SetBasicAuth(user, pass)
 			}
+			// Spread inputs over 5000 addresses so the per-address throttle
+			// of failed client logins does not hide most of the handler.
+			h := fnv.New32a()
+			h.Write([]byte(body + user + pass))
+			n := h.Sum32() % 5000
+			req.RemoteAddr = fmt.Sprintf("10.0.%d.%d:1234", n/250, n%250)
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, req)
 			if rec.Code >= 500 {

@@ -81,9 +81,10 @@ type Server struct {
 	basePath string // path of the issuer, e.g. /mcp
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
-	pending *pendingStore
-	approve *limiter // approval attempts per client IP
-	regFail *limiter // failed registration logins per client IP
+	pending  *pendingStore
+	approve  *limiter // approval attempts per client IP
+	regFail  *limiter // failed registration logins per client IP
+	authFail *limiter // failed client authentications at /token and /revoke per client IP
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -133,6 +134,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		pending:  newPendingStore(1000),
 		approve:  newLimiter(5, time.Minute),
 		regFail:  newLimiter(10, time.Minute),
+		authFail: newLimiter(20, time.Minute),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -319,6 +321,7 @@ func (s *Server) purge(ctx context.Context) error {
 	s.pending.purge(now)
 	s.approve.purge(now)
 	s.regFail.purge(now)
+	s.authFail.purge(now)
 	return nil
 }
 

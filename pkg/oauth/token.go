@@ -83,6 +83,21 @@ func safeName(k string) string {
 // authenticateClient applies client_secret_basic, client_secret_post or
 // none, and returns the client. Secrets are compared in constant time.
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form map[string]string) (*clientRow, *oauthError) {
+	// Failed client authentications are throttled per address, so client
+	// secrets (including an operator-chosen static one) cannot be guessed
+	// at speed.
+	ip := clientIP(r)
+	if !s.authFail.allowed(ip, s.now()) {
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
+	}
+	c, oe := s.checkClient(ctx, r, form)
+	if oe != nil && oe.code == "invalid_client" {
+		s.authFail.allow(ip, s.now())
+	}
+	return c, oe
+}
+
+func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[string]string) (*clientRow, *oauthError) {
 	id, sec, hasBasic := r.BasicAuth()
 	if hasBasic {
 		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic.
