@@ -100,6 +100,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("oauth: issuer URL %q must be an absolute http(s) URL without query or fragment", opts.IssuerURL)
 	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		// Codes and tokens would cross the network in clear.
+		return nil, fmt.Errorf("oauth: issuer URL %q must be https (plain http only for loopback)", opts.IssuerURL)
+	}
 	if !strings.HasSuffix(u.Path, "/mcp") {
 		return nil, fmt.Errorf("oauth: issuer URL %q must end in /mcp", opts.IssuerURL)
 	}

@@ -530,6 +530,7 @@ func TestNewValidation(t *testing.T) {
 		"bad approval":       {IssuerURL: "https://example.com/mcp", DBPath: db, Approval: "yes"},
 		"bad extra uri":      {IssuerURL: "https://example.com/mcp", DBPath: db, Approval: ApprovalAuto, ExtraRedirectURIs: []string{"http://evil.example/cb"}},
 		"no db path":         {IssuerURL: "https://example.com/mcp", Approval: ApprovalAuto},
+		"plain http":         {IssuerURL: "http://example.com/mcp", DBPath: db, Approval: ApprovalAuto},
 	} {
 		if s, err := New(context.Background(), o); err == nil {
 			s.Close()
