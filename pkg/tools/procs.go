@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/user"
 	"slices"
@@ -459,6 +460,9 @@ func (e *Env) killProcess(ctx context.Context, _ *mcp.CallToolRequest, in KillPr
 		return nil, KillProcessOutput{}, fmt.Errorf("pid %d is negative, which would signal a whole process group: pass one process id > 1 (see list_processes)", in.PID)
 	case in.PID == 0:
 		return nil, KillProcessOutput{}, fmt.Errorf("pid is missing or 0: pass the process id from list_processes")
+	case in.PID > math.MaxInt32:
+		// kill(2) takes a 32-bit pid_t: 2^32+1 would wrap around to init.
+		return nil, KillProcessOutput{}, fmt.Errorf("pid %d is out of range: Linux pids are below 2^22; pass a pid from list_processes", in.PID)
 	case in.PID == 1:
 		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid 1 (init): that would bring the whole server down; use service_action for services")
 	case in.PID == os.Getpid():

@@ -133,6 +133,8 @@ func TestKillProcessRefusals(t *testing.T) {
 		{-1, "process group"},
 		{-os.Getpid(), "process group"},
 		{0, "pid is missing"},
+		{1<<32 + 1, "out of range"}, // would truncate to pid 1 in kill(2)
+		{1<<32 + os.Getpid(), "out of range"},
 	}
 	for _, c := range cases {
 		toolError(t, callTool(t, env, "kill_process", map[string]any{"pid": c.pid, "signal": "KILL"}), c.want)
@@ -256,4 +258,32 @@ func TestKillProcessEPERMHelper(t *testing.T) {
 	}
 	_, _, err := newTestEnv(t).killProcess(context.Background(), nil, KillProcessInput{PID: pid})
 	fmt.Printf("EPERM-MESSAGE: %v\n", err)
+}
+
+// Short-lived processes come and go during the scan; they are skipped or
+// listed whole, never half-read.
+func TestListProcessesChurn(t *testing.T) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			exec.Command("true").Run()
+		}
+	}()
+	for range 3 {
+		out := structured[ListProcessesOutput](t, callTool(t, newTestEnv(t), "list_processes", map[string]any{"limit": 1000}))
+		for _, p := range out.Processes {
+			if p.PID <= 0 || p.Name == "" || p.User == "" || p.StartTime == "" || p.Command == "" {
+				t.Errorf("half-read process %+v", p)
+			}
+		}
+	}
+	close(stop)
+	<-done
 }

@@ -87,6 +87,7 @@ type ServiceActionOutput struct {
 	Output      string   `json:"output" jsonschema:"systemctl's stdout and stderr"`
 	ActiveState string   `json:"active_state,omitempty" jsonschema:"after start, restart, stop and reload: the unit's ActiveState (active, failed, inactive, ...)"`
 	SubState    string   `json:"sub_state,omitempty"`
+	Result      string   `json:"result,omitempty" jsonschema:"the unit's Result (success, exit-code, signal, ...)"`
 	UsedSudo    bool     `json:"used_sudo,omitempty"`
 }
 
@@ -123,7 +124,8 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 			usedSudo = true
 		}
 	}
-	argv = append(argv, systemctl, "--no-pager")
+	// --no-ask-password: with no terminal, a polkit prompt would only hang.
+	argv = append(argv, systemctl, "--no-pager", "--no-ask-password")
 	if action == "status" {
 		argv = append(argv, "--full")
 	}
@@ -158,8 +160,9 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	}
 	if res.ExitCode != 0 {
 		switch {
+		// status quotes log lines, which may say "not found" themselves.
 		case action == "status" && res.ExitCode == 4,
-			strings.Contains(text, "not found") || strings.Contains(text, "No such file"):
+			action != "status" && (strings.Contains(text, "not found") || strings.Contains(text, "No such file")):
 			return nil, out, fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", in.Service, res.ExitCode, text)
 		case usedSudo && strings.Contains(text, "password is required"):
 			return nil, out, fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
@@ -174,14 +177,15 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 
 	if action == "start" || action == "restart" || action == "stop" || action == "reload" {
 		settle := action == "start" || action == "restart"
-		out.ActiveState, out.SubState = e.unitState(ctx, systemctl, in.Service, settle)
+		u := e.unitState(ctx, systemctl, in.Service, settle)
+		out.ActiveState, out.SubState, out.Result = u.active, u.sub, u.result
 		if out.ActiveState != "" {
 			if text != "" {
 				text += "\n"
 			}
 			text += fmt.Sprintf("%s is now %s (%s)", in.Service, out.ActiveState, out.SubState)
-			if settle && out.ActiveState != "active" && out.ActiveState != "activating" && out.ActiveState != "reloading" {
-				return nil, out, fmt.Errorf("systemctl %s %s returned success but the unit is %s (%s) a second later: it probably crashed on start. Read its logs with tail_file journalctl_unit=%s", action, in.Service, out.ActiveState, out.SubState, in.Service)
+			if settle && u.broken() {
+				return nil, out, fmt.Errorf("systemctl %s %s returned success but the unit is %s (%s, result %s) a moment later: it probably crashed on start. Read its logs with tail_file journalctl_unit=%s", action, in.Service, u.active, u.sub, u.result, in.Service)
 			}
 		}
 	}
@@ -191,47 +195,62 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	return textResult("%s", text), out, nil
 }
 
-// unitState reads ActiveState and SubState. With settle it waits out
-// transitional states, then checks again a second later, because a
-// Type=simple service that crashes on start still makes `restart` succeed.
-func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) (string, string) {
-	read := func() (string, string) {
+// unitState is what `systemctl show` says about a unit.
+type unitState struct{ active, sub, result string }
+
+func (u unitState) transitional() bool {
+	return u.active == "activating" || u.active == "deactivating" || u.active == "reloading"
+}
+
+// broken: failed, or stopped without success. A oneshot unit that ran and
+// exited is inactive with Result=success, which is fine.
+func (u unitState) broken() bool {
+	return u.active == "failed" || (u.active == "inactive" && u.result != "" && u.result != "success")
+}
+
+// unitState reads the unit's state. With settle it waits out transitional
+// states, then checks again a moment later, because a Type=simple service
+// that crashes on start still makes `restart` succeed.
+func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) unitState {
+	read := func() unitState {
 		var buf bytes.Buffer
 		res, err := runArgv(ctx, argvCmd{
-			Argv:   []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "--", unit},
+			Argv:   []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit},
 			Env:    e.childEnv(nil),
 			Stdout: &buf, Stderr: io.Discard, Timeout: 10 * time.Second,
 		})
+		var u unitState
 		if err != nil || res.ExitCode != 0 {
-			return "", ""
+			return u
 		}
-		var active, sub string
 		for line := range strings.Lines(buf.String()) {
 			k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 			switch k {
 			case "ActiveState":
-				active = v
+				u.active = v
 			case "SubState":
-				sub = v
+				u.sub = v
+			case "Result":
+				u.result = v
 			}
 		}
-		return active, sub
+		return u
 	}
-	active, sub := read()
+	u := read()
 	if !settle {
-		return active, sub
+		return u
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for (active == "activating" || active == "deactivating" || active == "reloading") && time.Now().Before(deadline) {
+	for u.transitional() && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 250*time.Millisecond) {
-			return active, sub
+			return u
 		}
-		active, sub = read()
+		u = read()
 	}
-	if active == "active" && sleepCtx(ctx, settleDelay) {
-		active, sub = read()
+	if u.active == "active" && sleepCtx(ctx, settleDelay) {
+		u = read()
 	}
-	return active, sub
+	return u
 }
 
 // settleDelay is how long after a successful start the state is re-read.
@@ -274,7 +293,9 @@ func runArgv(ctx context.Context, c argvCmd) (argvResult, error) {
 	cmd.Env = c.Env
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: should servagent itself be killed, a tail -F must not
+	// keep running for ever.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 500 * time.Millisecond
 	if err := cmd.Start(); err != nil {
 		return argvResult{ExitCode: -1}, err

@@ -28,8 +28,8 @@ func TestServiceActionRestartArgv(t *testing.T) {
 	}
 	calls := fakeCalls(t, dir)
 	want := [][]string{
-		{"systemctl", "--no-pager", "restart", "--", "nginx.service"},
-		{"systemctl", "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "--", "nginx.service"},
+		{"systemctl", "--no-pager", "--no-ask-password", "restart", "--", "nginx.service"},
+		{"systemctl", "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", "nginx.service"},
 	}
 	// The state is read once, then again after the settle delay.
 	if len(calls) != 3 || !slices.Equal(calls[0], want[0]) || !slices.Equal(calls[1], want[1]) || !slices.Equal(calls[2], want[1]) {
@@ -44,8 +44,8 @@ func TestServiceActionReadOnlyActions(t *testing.T) {
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "getty@tty1", "action": "IS-ACTIVE"}))
 	calls := fakeCalls(t, dir)
 	if len(calls) != 2 ||
-		!slices.Equal(calls[0], []string{"systemctl", "--no-pager", "--full", "status", "--", "php8.2-fpm"}) ||
-		!slices.Equal(calls[1], []string{"systemctl", "--no-pager", "is-active", "--", "getty@tty1"}) {
+		!slices.Equal(calls[0], []string{"systemctl", "--no-pager", "--no-ask-password", "--full", "status", "--", "php8.2-fpm"}) ||
+		!slices.Equal(calls[1], []string{"systemctl", "--no-pager", "--no-ask-password", "is-active", "--", "getty@tty1"}) {
 		t.Errorf("argv %q", calls)
 	}
 }
@@ -89,12 +89,12 @@ func TestServiceActionSudoWhenNotRoot(t *testing.T) {
 	}
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "is-enabled"}))
 	calls := fakeCalls(t, dir)
-	sudoArgv := []string{"sudo", "-n", systemd.systemctl, "--no-pager", "stop", "--", "nginx"}
+	sudoArgv := []string{"sudo", "-n", systemd.systemctl, "--no-pager", "--no-ask-password", "stop", "--", "nginx"}
 	if len(calls) < 3 || !slices.Equal(calls[0], sudoArgv) || calls[1][0] != "systemctl" {
 		t.Fatalf("argv %q", calls)
 	}
 	// Read-only actions do not go through sudo.
-	if last := calls[len(calls)-1]; !slices.Equal(last, []string{"systemctl", "--no-pager", "is-enabled", "--", "nginx"}) {
+	if last := calls[len(calls)-1]; !slices.Equal(last, []string{"systemctl", "--no-pager", "--no-ask-password", "is-enabled", "--", "nginx"}) {
 		t.Errorf("is-enabled argv %q", last)
 	}
 }
@@ -106,6 +106,19 @@ func TestServiceActionFailures(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "state"), []byte("ActiveState=failed\nSubState=failed\n"), 0o644)
 	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "start"}),
 		"the unit is failed", "journalctl_unit=app")
+	// A oneshot unit that ran and exited successfully is not a failure.
+	os.WriteFile(filepath.Join(dir, "state"), []byte("ActiveState=inactive\nSubState=dead\nResult=success\n"), 0o644)
+	if out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "certbot-renew", "action": "start"})); out.Result != "success" {
+		t.Errorf("oneshot: %+v", out)
+	}
+	os.WriteFile(filepath.Join(dir, "state"), []byte("ActiveState=inactive\nSubState=dead\nResult=exit-code\n"), 0o644)
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "restart"}), "result exit-code")
+	// status of a stopped unit whose logs say "not found" is still a status.
+	os.WriteFile(filepath.Join(dir, "exit"), []byte("3"), 0o644)
+	os.WriteFile(filepath.Join(dir, "msg"), []byte("app.service - App\n  Active: inactive (dead)\nNov 25 app[1]: config file not found\n"), 0o644)
+	if out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "status"})); out.ExitCode != 3 {
+		t.Errorf("status: %+v", out)
+	}
 	// systemctl itself failing.
 	os.WriteFile(filepath.Join(dir, "exit"), []byte("1"), 0o644)
 	os.WriteFile(filepath.Join(dir, "msg"), []byte("Job for app.service failed because the control process exited with error code.\n"), 0o644)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,12 @@ func TestTailFileJournalArgv(t *testing.T) {
 	want := []string{"journalctl", "--no-pager", "--unit=nginx.service", "-n", "7"}
 	if len(calls) != 1 || strings.Join(calls[0], "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("argv %q, want %q", calls, want)
+	}
+	// With follow, -f is added; the fake exits at once, which is reported.
+	out = structured[TailFileOutput](t, callTool(t, newTestEnv(t), "tail_file", map[string]any{"journalctl_unit": "nginx", "follow": true}))
+	calls = fakeCalls(t, dir)
+	if len(calls) != 2 || !slices.Equal(calls[1], []string{"journalctl", "--no-pager", "--unit=nginx", "-n", "50", "-f"}) || !strings.Contains(out.Notes, "exited before") {
+		t.Errorf("follow argv %q, notes %q", calls, out.Notes)
 	}
 }
 
