@@ -30,6 +30,8 @@ type UpdateOptions struct {
 	Service update.Service
 	// BinaryPath overrides the binary to replace (tests).
 	BinaryPath string
+	// HealthTimeout bounds the wait for the new version's /healthz.
+	HealthTimeout time.Duration
 }
 
 func newUpdateCmd(ios IO, runF func(*UpdateOptions) error) *cobra.Command {
@@ -62,6 +64,8 @@ Already up to date: says so and exits 0 without restarting anything.
 	f.StringVar(&opts.Version, "version", "", "install this release (vX.Y.Z) instead of the newest")
 	f.BoolVar(&opts.Force, "force", false, "reinstall even if already at that version")
 	f.BoolVar(&opts.Check, "check", false, "only report whether an update is available")
+	f.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the new version has to answer /healthz")
+	_ = f.MarkHidden("health-timeout") // tests: a broken release fails faster
 	return cmd
 }
 
@@ -96,7 +100,7 @@ func runUpdate(o *UpdateOptions) error {
 	}
 	if uo.Service == nil {
 		if _, err := os.Stat(d.Layout.Path(system.UnitPath)); err == nil {
-			uo.Service = systemdService{l: d.Layout, h: d.Host}
+			uo.Service = systemdService{l: d.Layout, h: d.Host, timeout: o.HealthTimeout}
 		}
 	}
 	res, err := update.Run(ctx, uo)
@@ -122,11 +126,15 @@ func runUpdate(o *UpdateOptions) error {
 // systemdService restarts the installed unit and reads /healthz at the
 // address configured in /opt/servagent/.env.
 type systemdService struct {
-	l system.Layout
-	h system.Host
+	l       system.Layout
+	h       system.Host
+	timeout time.Duration
 }
 
 func (s systemdService) Restart(ctx context.Context) error {
+	// A broken release may have hit the start rate limit; a rollback's
+	// restart must not be refused for it.
+	s.h.Run(ctx, "systemctl", "reset-failed", system.UnitName)
 	out, err := s.h.Run(ctx, "systemctl", "restart", system.UnitName)
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, out)
@@ -143,6 +151,10 @@ func (s systemdService) Healthy(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	_, err = system.WaitHealthy(ctx, c, url, version, 30*time.Second)
+	timeout := s.timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	_, err = system.WaitHealthy(ctx, c, url, version, timeout)
 	return err
 }

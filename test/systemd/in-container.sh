@@ -111,6 +111,32 @@ grep -q 'SUDO_OK' <<<"$res" || fail "sudo -n true failed inside the full-access 
 sudo -n -u servagent sudo -n true || fail "sudo -n -u servagent sudo -n true"
 sudo -l -U servagent | grep -q 'NOPASSWD: ALL' || fail "sudo -l"
 
+step "update: pinned release, up to date, broken release rolled back"
+./releaseserver -dir ./releases -addr 127.0.0.1:8099 >releaseserver.log 2>&1 &
+export SERVAGENT_UPDATE_URL=http://127.0.0.1:8099
+for _ in $(seq 50); do curl -fsS "$SERVAGENT_UPDATE_URL/repos/servagent/servagent/releases" >/dev/null 2>&1 && break; sleep 0.1; done
+servagent update --version v0.0.1 | tee update1.log
+health="$(curl -fsS "${CURL_TLS[@]}" "$BASE/healthz")" || fail "healthz after update"
+grep -q '"version":"v0.0.1"' <<<"$health" || fail "service does not run v0.0.1: $health"
+cmp /opt/servagent/bin/servagent rel-good/servagent || fail "installed binary is not the release"
+cmp /opt/servagent/bin/servagent.prev ./servagent || fail "servagent.prev is not the previous binary"
+servagent update --check | tee update2.log
+grep -q 'Update available: v0.0.1 -> v0.0.2' update2.log || fail "--check"
+pid="$(systemctl show -P MainPID servagent.service)"
+servagent update --version v0.0.1 | tee update3.log
+grep -q 'up to date' update3.log || fail "up-to-date message"
+test "$(systemctl show -P MainPID servagent.service)" = "$pid" || fail "up to date, yet the service restarted"
+set +e
+servagent update --health-timeout 5s >update4.log 2>&1; rc=$?
+set -e
+cat update4.log
+[[ $rc -eq 1 ]] || fail "broken release: update exited $rc"
+grep -q 'rolled back' update4.log || fail "no rollback message"
+cmp /opt/servagent/bin/servagent rel-good/servagent || fail "previous binary not restored"
+health="$(curl -fsS "${CURL_TLS[@]}" "$BASE/healthz")" || fail "healthz after rollback"
+grep -q '"version":"v0.0.1"' <<<"$health" || fail "after rollback: $health"
+kill %1 || true
+
 step "uninstall -y --keep-certs"
 ./servagent uninstall -y --keep-certs | tee uninstall1.log
 ls /var/backups/servagent/certs-*/certs/$DOMAIN/fullchain.pem /var/backups/servagent/certs-*/acme/ || fail "--keep-certs kept nothing"

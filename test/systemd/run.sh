@@ -36,6 +36,19 @@ fi
 mkdir -p "$work/pebble-bin"
 cp "$pebble_bin/pebble" "$pebble_bin/pebble-challtestsrv" "$work/pebble-bin/"
 cp scripts/testinfra/pebble-up.sh scripts/testinfra/pebble-down.sh "$work/"
+
+# Releases for `servagent update`: v0.0.1 (good) and v0.0.2 (a binary that
+# never becomes healthy), served in the container by test/update/releaseserver.
+arch="$(go env GOARCH)"
+mkdir -p "$work/rel-good" "$work/rel-broken" "$work/releases/v0.0.1" "$work/releases/v0.0.2"
+CGO_ENABLED=0 go build -o "$work/rel-good/servagent" \
+	-ldflags "-X github.com/servagent/servagent/pkg/buildinfo.Version=v0.0.1" ./cmd/servagent
+printf '#!/bin/sh\necho broken release >&2\nexit 1\n' >"$work/rel-broken/servagent"
+chmod 0755 "$work/rel-broken/servagent"
+tar -C "$work/rel-good" -czf "$work/releases/v0.0.1/servagent_0.0.1_linux_$arch.tar.gz" servagent
+tar -C "$work/rel-broken" -czf "$work/releases/v0.0.2/servagent_0.0.2_linux_$arch.tar.gz" servagent
+for v in 0.0.1 0.0.2; do (cd "$work/releases/v$v" && sha256sum ./*.tar.gz | sed 's# \./# #' >checksums.txt); done
+CGO_ENABLED=0 go build -o "$work/releaseserver" ./test/update/releaseserver
 echo "test/systemd: built in $((SECONDS - start))s; booting the container"
 set +e
 SYSTEMD_BOOT_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-180}" bash scripts/testinfra/systemd-boot-run.sh "$work" in-container.sh "$version"
