@@ -58,8 +58,25 @@ func Config(tb TB, env map[string]string) *config.Config {
 	return cfg
 }
 
+// Listen returns a fresh loopback listener (for tests that need the URL
+// before building the server, e.g. an OAuth issuer URL).
+func Listen(tb TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ln
+}
+
 // Start serves opts on a fresh loopback port until the test ends.
 func Start(tb TB, opts server.Options) *Instance {
+	tb.Helper()
+	return StartOn(tb, opts, Listen(tb))
+}
+
+// StartOn serves opts on ln until the test ends.
+func StartOn(tb TB, opts server.Options, ln net.Listener) *Instance {
 	tb.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -70,10 +87,6 @@ func Start(tb TB, opts server.Options) *Instance {
 	srv, err := server.New(opts)
 	if err != nil {
 		tb.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	inst := &Instance{Key: opts.Config.APIKey, Config: opts.Config, Server: srv, cancel: cancel, done: make(chan error, 1)}
