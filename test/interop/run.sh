@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Interop tests: servagent against MCP clients written elsewhere.
+#
+#   bash test/interop/run.sh path/to/servagent
+#
+# Installs the pinned npm packages (npm ci, skipped when node_modules matches
+# the lockfile), starts servagent instances on free loopback ports with
+# temporary directories, and runs:
+#   client       official TypeScript SDK client, Streamable HTTP + SSE
+#   inspector    MCP Inspector CLI (v2), Streamable HTTP + SSE
+#   conformance  official MCP conformance suite, scenarios for a tools-only server
+#   oauth        TypeScript SDK OAuth client against servagent's authorization
+#                server (INTEROP_OAUTH=0 skips it)
+# Exits non-zero on any failure; the last line is "N passed, N failed".
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 path/to/servagent-binary" >&2
+  exit 2
+fi
+BIN=$1
+[[ -x $BIN ]] || { echo "run.sh: $BIN is not an executable file" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$HERE"
+START=$(date +%s)
+
+# ---- npm packages ------------------------------------------------------------
+lock_sum=$(sha256sum package.json package-lock.json | sha256sum | cut -d' ' -f1)
+stamp=node_modules/.interop-installed
+if [[ -f $stamp && $(cat "$stamp") == "$lock_sum" ]] && node_modules/.bin/node --version >/dev/null 2>&1; then
+  echo "== npm: node_modules up to date with package-lock.json"
+else
+  echo "== npm ci"
+  t0=$(date +%s)
+  npm ci --no-audit --no-fund --loglevel=error </dev/null
+  echo "$lock_sum" >"$stamp"
+  echo "   npm ci took $(( $(date +%s) - t0 ))s"
+fi
+NODE22=$HERE/node_modules/.bin/node
+"$NODE22" --version >/dev/null || { echo "run.sh: the pinned Node 22 (node_modules/.bin/node) does not run" >&2; exit 1; }
+# Every script and tool below runs on the pinned Node 22.
+export PATH=$HERE/node_modules/.bin:$PATH
+# No SERVAGENT_* setting of the caller's environment reaches the servers.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^SERVAGENT_' || true)
+
+# ---- servers -----------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/servagent-interop.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ ${INTEROP_KEEP_TMP:-0} == 1 ]]; then
+    echo "(kept $TMP)"
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  "$NODE22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# start_server NAME [VAR=value...] — starts "servagent serve" with those extra
+# environment variables (and $SERVE_ARGS), on port $SA_PORT or a free one,
+# cwd and work dir under $TMP/NAME; waits for /healthz; sets PORT.
+start_server() {
+  local name=$1; shift
+  local dir=$TMP/$name
+  mkdir -p "$dir/work" "$dir/skills"
+  : >"$dir/empty.env"
+  PORT=${SA_PORT:-$(free_port)}
+  # cwd = the temp dir: no ./.env, ./skills of the developer's tree leak in.
+  (cd "$dir" && exec env "$@" \
+      SERVAGENT_HOST=127.0.0.1 SERVAGENT_PORT="$PORT" SERVAGENT_TOOLS=all \
+      SERVAGENT_WORK_DIR="$dir/work" SERVAGENT_SKILLS_DIR="$dir/skills" \
+      "$BIN" serve --env-file "$dir/empty.env" ${SERVE_ARGS:-} \
+      >"$dir/server.log" 2>&1 </dev/null) &
+  PIDS+=($!)
+  local pid=$!
+  local i
+  for i in $(seq 1 100); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: servagent ($name) exited during startup:" >&2
+      sed 's/^/    /' "$dir/server.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "run.sh: servagent ($name) did not answer /healthz on port $PORT within 10s:" >&2
+  sed 's/^/    /' "$dir/server.log" >&2
+  return 1
+}
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY=()
+# run_suite NAME CMD... — runs a client, adds its "N passed, N failed" line.
+run_suite() {
+  local name=$1; shift
+  local log=$TMP/$name.out rc=0 t0
+  t0=$(date +%s)
+  echo
+  echo "== $name"
+  "$@" 2>&1 | tee "$log" || rc=$?
+  local line p f
+  line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
+  if [[ -n $line ]]; then
+    p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")
+  else
+    p=0; f=1
+  fi
+  if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi  # crashed after its summary
+  TOTAL_PASS=$((TOTAL_PASS + p))
+  TOTAL_FAIL=$((TOTAL_FAIL + f))
+  SUMMARY+=("$(printf '%-12s %3d passed, %d failed  (%ss, exit %d)' "$name" "$p" "$f" "$(( $(date +%s) - t0 ))" "$rc")")
+}
+
+dump_log_on_failure() {
+  local name=$1 before=$2
+  if [[ $TOTAL_FAIL -gt $before ]]; then
+    echo "---- $name server log (last 40 lines)"
+    tail -n 40 "$TMP/$name/server.log" | sed 's/^/    /'
+  fi
+}
+
+KEY="interop-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+
+# 1+2: API key server for the SDK client and the Inspector CLI.
+start_server key SERVAGENT_API_KEY="$KEY"
+before=$TOTAL_FAIL
+export INTEROP_URL="http://127.0.0.1:$PORT" INTEROP_KEY="$KEY"
+INTEROP_TMP=$TMP/key/work run_suite client "$NODE22" client.mjs
+INTEROP_TMP=$TMP/key run_suite inspector "$NODE22" inspector.mjs
+dump_log_on_failure key "$before"
+
+# 3: conformance suite, no auth (it cannot send headers).
+SERVE_ARGS="--insecure-no-auth" start_server noauth
+before=$TOTAL_FAIL
+CONFORMANCE_URL="http://127.0.0.1:$PORT/mcp" INTEROP_TMP=$TMP/noauth run_suite conformance "$NODE22" conformance.mjs
+dump_log_on_failure noauth "$before"
+
+# 4: OAuth.
+if [[ ${INTEROP_OAUTH:-1} == 1 ]]; then
+  OAUTH_SECRET="secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  OAUTH_CLIENT_ID=servagent-0123456789abcdef
+  # The issuer URL needs the port before the server starts.
+  OPORT=$(free_port)
+  if SA_PORT=$OPORT start_server oauth SERVAGENT_API_KEY="$KEY" \
+      SERVAGENT_OAUTH_ISSUER_URL="http://127.0.0.1:$OPORT/mcp" \
+      SERVAGENT_OAUTH_CLIENT_ID="$OAUTH_CLIENT_ID" \
+      SERVAGENT_OAUTH_CLIENT_SECRET="$OAUTH_SECRET" \
+      SERVAGENT_OAUTH_DB_PATH="$TMP/oauth/oauth.db"; then
+    before=$TOTAL_FAIL
+    INTEROP_URL="http://127.0.0.1:$PORT" INTEROP_KEY="$KEY" \
+      OAUTH_CLIENT_ID="$OAUTH_CLIENT_ID" OAUTH_CLIENT_SECRET="$OAUTH_SECRET" \
+      INTEROP_TMP=$TMP/oauth run_suite oauth "$NODE22" oauth.mjs
+    dump_log_on_failure oauth "$before"
+  else
+    TOTAL_FAIL=$((TOTAL_FAIL + 1))
+    SUMMARY+=("$(printf '%-12s server did not start' oauth)")
+  fi
+else
+  SUMMARY+=("$(printf '%-12s skipped (INTEROP_OAUTH=0)' oauth)")
+fi
+
+echo
+echo "== summary ($(( $(date +%s) - START ))s)"
+printf '  %s\n' "${SUMMARY[@]}"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+[[ $TOTAL_FAIL -eq 0 ]]
