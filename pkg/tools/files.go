@@ -29,10 +29,6 @@ const (
 	// readBufSize is the fixed buffer every streaming pass uses, so memory
 	// does not depend on the file size or its line lengths.
 	readBufSize = 64 << 10
-	// countBudget bounds the extra bytes scanned only to count total lines;
-	// past it the total is reported as an estimate instead of stalling on a
-	// huge log.
-	countBudget = 2 << 30
 	// editMaxSize bounds edit_file, which must hold the whole file in memory.
 	editMaxSize = 64 << 20
 	// binarySample is how much of the file start decides text vs binary.
@@ -40,6 +36,11 @@ const (
 )
 
 // ---------------------------------------------------------------- read_file
+
+// countBudget bounds the bytes scanned only to count total lines; past it
+// the total is an estimate instead of stalling on a huge log. A variable so
+// tests can exercise the estimate.
+var countBudget int64 = 2 << 30
 
 // ReadFileInput are the arguments of read_file.
 type ReadFileInput struct {
@@ -97,9 +98,16 @@ func (e *Env) readFile(ctx context.Context, _ *mcp.CallToolRequest, in ReadFileI
 		maxBytes = 1_000_000
 	}
 	out := ReadFileOutput{Path: p, SizeBytes: fi.Size()}
-	if in.Offset < 0 {
+	switch {
+	case in.Offset < 0 && fi.Size() == 0:
+		// /proc and /sys files report size 0: count, then read forwards.
+		var n int64
+		if n, err = countLines(ctx, f); err == nil {
+			err = readRange(ctx, f, max(0, n+in.Offset), limit, maxBytes, &out)
+		}
+	case in.Offset < 0:
 		err = readTail(ctx, f, fi.Size(), -in.Offset, limit, maxBytes, &out)
-	} else {
+	default:
 		err = readRange(ctx, f, in.Offset, limit, maxBytes, &out)
 	}
 	if err != nil {
@@ -427,6 +435,34 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 		}
 	}
 	return 0, newlines + 1, nil
+}
+
+// countLines counts the lines of a file read from the start.
+func countLines(ctx context.Context, f *os.File) (int64, error) {
+	buf := make([]byte, readBufSize)
+	var n, pos int64
+	last := byte('\n')
+	for {
+		k, err := f.ReadAt(buf, pos)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			last = buf[k-1]
+			pos += int64(k)
+		}
+		if k == 0 || err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
 }
 
 func countNewlines(ctx context.Context, r io.Reader) (int64, error) {

@@ -205,6 +205,12 @@ func TestReadFile(t *testing.T) {
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": bin}), "read_file_binary")
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": "/dev/null"}), "not a regular file")
 	})
+	t.Run("procfs tail (size 0)", func(t *testing.T) {
+		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": "/proc/self/status", "offset": -3}))
+		if out.LinesReturned != 3 || out.TotalLines < 10 || out.StartLine != out.TotalLines-3 || out.MoreRemaining {
+			t.Fatalf("unexpected %+v", out)
+		}
+	})
 	t.Run("latin1 text is not binary", func(t *testing.T) {
 		q := filepath.Join(env.WorkDir, "latin1.txt")
 		os.WriteFile(q, []byte("caf\xe9 cr\xe8me\nna\xefve\n"), 0o644)
@@ -213,6 +219,28 @@ func TestReadFile(t *testing.T) {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
+}
+
+// TestReadFileEstimate: past countBudget the total line count is an
+// estimate, said so, and a tail falls back to relative offsets.
+func TestReadFileEstimate(t *testing.T) {
+	defer func(b int64) { countBudget = b }(countBudget)
+	countBudget = 64 << 10
+	env := newTestEnv(t)
+	p := filepath.Join(env.WorkDir, "f.txt")
+	writeLines(t, p, 100_000) // ~889 KB
+	res := callTool(t, env, "read_file", map[string]any{"path": p, "limit": 5})
+	out := structured[ReadFileOutput](t, res)
+	if out.TotalExact || out.TotalLines < 80_000 || out.TotalLines > 120_000 || !out.MoreRemaining || out.NextOffset != 5 {
+		t.Fatalf("unexpected %+v", out)
+	}
+	if !strings.Contains(resultText(res), "estimated") {
+		t.Fatalf("text %q", resultText(res))
+	}
+	out = structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": p, "offset": -10, "limit": 4}))
+	if out.TotalExact || out.StartLine != -1 || out.Content != "line 99990\nline 99991\nline 99992\nline 99993\n" || out.NextOffset != -6 {
+		t.Fatalf("tail: unexpected %+v", out)
+	}
 }
 
 // TestReadFileLarge reads ranges of a 200 MB file made of text islands
@@ -463,6 +491,17 @@ func TestEditFile(t *testing.T) {
 		}
 		if b, _ := os.ReadFile(q); string(b) != "one\r\n2\r\nextra\r\nthree\r\n" {
 			t.Fatalf("content %q", b)
+		}
+	})
+	t.Run("diff is capped", func(t *testing.T) {
+		reset()
+		big := strings.Repeat("generated line\n", 10_000)
+		out := structured[EditFileOutput](t, callTool(t, env, "edit_file", map[string]any{"path": p, "old_string": "timeout = 5\n", "new_string": big}))
+		if !out.DiffTruncated || len(out.Diff) > 17<<10 || !strings.Contains(out.Diff, "omitted") {
+			t.Fatalf("diff of %d bytes, truncated=%v", len(out.Diff), out.DiffTruncated)
+		}
+		if !strings.HasSuffix(mustRead(t, p), big) {
+			t.Fatal("file not fully written")
 		}
 	})
 	t.Run("multi-line deletion diff", func(t *testing.T) {

@@ -46,6 +46,10 @@ func (e *Env) checkProtected(p, verb string) error {
 		cands = append(cands, filepath.Join(real, filepath.Base(p)))
 	}
 	home, _ := os.UserHomeDir()
+	wd := ""
+	if e.WorkDir != "" {
+		wd = filepath.Clean(e.WorkDir)
+	}
 	for _, c := range cands {
 		why := ""
 		switch {
@@ -55,13 +59,13 @@ func (e *Env) checkProtected(p, verb string) error {
 			why = "it is a top-level system directory"
 		case slices.Contains(protectedDeep, c):
 			why = "it is a system directory"
-		case e.WorkDir != "" && (c == e.WorkDir || strings.HasPrefix(e.WorkDir, c+"/")):
-			why = "it is (or contains) the server's working directory " + e.WorkDir
+		case wd != "" && (c == wd || strings.HasPrefix(wd, c+"/")):
+			why = "it is (or contains) the server's working directory " + wd
 		case home != "" && home != "/" && c == filepath.Clean(home):
 			why = "it is the server user's home directory"
 		}
 		if why != "" {
-			return fmt.Errorf("refusing to %s %s: %s. Act on specific entries inside it instead, or use execute_command if this is really intended", verb, c, why)
+			return fmt.Errorf("refusing to %s %s: %s. Act on specific entries inside it instead", verb, c, why)
 		}
 	}
 	return nil
@@ -126,7 +130,7 @@ func (e *Env) movePath(ctx context.Context, req *mcp.CallToolRequest, in MovePat
 		return nil, MovePathOutput{}, err
 	}
 	out := MovePathOutput{Source: src, Destination: dst, Type: typeName(sfi.Mode()), Method: "rename"}
-	if out.Overwrote, err = checkDestination(sfi, src, dst, "move"); err != nil {
+	if out.Overwrote, err = e.checkDestination(sfi, src, dst, "move"); err != nil {
 		return nil, MovePathOutput{}, err
 	}
 	if err := prepareParent(dst, in.CreateDirs == nil || *in.CreateDirs); err != nil {
@@ -181,7 +185,7 @@ func (e *Env) srcDst(source, destination, verb string) (string, string, os.FileI
 
 // checkDestination allows replacing an existing non-directory with a
 // non-directory only; it reports whether something will be replaced.
-func checkDestination(sfi os.FileInfo, src, dst, verb string) (bool, error) {
+func (e *Env) checkDestination(sfi os.FileInfo, src, dst, verb string) (bool, error) {
 	dfi, err := os.Lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -189,13 +193,23 @@ func checkDestination(sfi os.FileInfo, src, dst, verb string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if dfi.IsDir() {
+	// A symlink to a directory counts as one: replacing /bin -> usr/bin
+	// with a file would be as bad as replacing the directory.
+	if dfi.IsDir() || dfi.Mode()&os.ModeSymlink != 0 && isDir(dst) {
 		return false, fmt.Errorf("destination %s is an existing directory: to %s into it give the full path, e.g. %s", dst, verb, filepath.Join(dst, filepath.Base(src)))
+	}
+	if err := e.checkProtected(dst, "replace"); err != nil {
+		return false, err
 	}
 	if sfi.IsDir() {
 		return false, fmt.Errorf("destination %s exists and is not a directory: refusing to replace it with the directory %s; delete it first or choose another destination", dst, src)
 	}
 	return true, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 func typeName(m os.FileMode) string {
@@ -248,8 +262,15 @@ func (e *Env) copyPath(ctx context.Context, req *mcp.CallToolRequest, in CopyPat
 		return nil, CopyPathOutput{}, err
 	}
 	out := CopyPathOutput{Source: src, Destination: dst, Type: typeName(sfi.Mode())}
-	if out.Overwrote, err = checkDestination(sfi, src, dst, "copy"); err != nil {
+	if out.Overwrote, err = e.checkDestination(sfi, src, dst, "copy"); err != nil {
 		return nil, CopyPathOutput{}, err
+	}
+	if out.Overwrote && sfi.Mode().IsRegular() {
+		// Like cp (and write_file): a file copied onto a symlink lands in
+		// the link's target instead of replacing the link.
+		if dst, _, err = writeTarget(dst); err != nil {
+			return nil, CopyPathOutput{}, err
+		}
 	}
 	if out.Type == "other" {
 		return nil, CopyPathOutput{}, fmt.Errorf("%s is a special file (%s): only files, directories and symlinks are copied", src, sfi.Mode().Type())

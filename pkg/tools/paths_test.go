@@ -109,6 +109,12 @@ func TestMovePath(t *testing.T) {
 		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "d1", "destination": "./d1"}), "same path")
 		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "missing", "destination": "x"}), "does not exist")
 		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "/etc", "destination": filepath.Join(w, "etc")}), "refusing to move /etc")
+		// A symlink to a directory is not replaced by a file (think /bin -> usr/bin).
+		os.Symlink("d2", filepath.Join(w, "d2link"))
+		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "file", "destination": "d2link"}), "existing directory")
+		if fi, err := os.Lstat(filepath.Join(w, "d2link")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatal("the symlink to a directory was replaced")
+		}
 		if !pathExists(filepath.Join(w, "d1/f")) || !pathExists(filepath.Join(w, "d2/g")) || mustRead(t, filepath.Join(w, "file")) != "z" {
 			t.Fatal("a refused move changed something")
 		}
@@ -117,12 +123,18 @@ func TestMovePath(t *testing.T) {
 		shm := otherFS(t, w)
 		src := filepath.Join(w, "tree")
 		mtime := sampleTree(t, src)
+		if os.Geteuid() == 0 {
+			os.Lchown(filepath.Join(src, "sub/inner.sh"), 1234, 5678)
+		}
 		dst := filepath.Join(shm, "moved")
 		out := structured[MovePathOutput](t, callTool(t, env, "move_path", map[string]any{"source": src, "destination": dst}))
 		if out.Method != "copy+delete" || pathExists(src) {
 			t.Fatalf("unexpected %+v (source still there: %v)", out, pathExists(src))
 		}
 		checkTree(t, dst, mtime)
+		if fi, _ := os.Lstat(filepath.Join(dst, "sub/inner.sh")); os.Geteuid() == 0 && fi.Sys().(*syscall.Stat_t).Uid != 1234 {
+			t.Fatal("a move across filesystems lost the owner")
+		}
 		// And a single file back.
 		out = structured[MovePathOutput](t, callTool(t, env, "move_path", map[string]any{"source": filepath.Join(dst, "file.txt"), "destination": filepath.Join(w, "back.txt")}))
 		if out.Method != "copy+delete" || mustRead(t, filepath.Join(w, "back.txt")) != "data" || pathExists(filepath.Join(dst, "file.txt")) {
@@ -155,6 +167,13 @@ func TestCopyPath(t *testing.T) {
 			t.Fatalf("link target %q", target)
 		}
 		os.Remove(filepath.Join(w, "src/link2"))
+		// A file copied onto a symlink lands in the link's target.
+		os.WriteFile(filepath.Join(w, "tgt.txt"), []byte("old"), 0o600)
+		os.Symlink("tgt.txt", filepath.Join(w, "tgtlink"))
+		structured[CopyPathOutput](t, callTool(t, env, "copy_path", map[string]any{"source": "src/file.txt", "destination": "tgtlink"}))
+		if fi, _ := os.Lstat(filepath.Join(w, "tgtlink")); fi.Mode()&os.ModeSymlink == 0 || mustRead(t, filepath.Join(w, "tgt.txt")) != "data" {
+			t.Fatal("copy onto a symlink replaced the link instead of writing its target")
+		}
 		out = structured[CopyPathOutput](t, callTool(t, env, "copy_path", map[string]any{"source": "src/sub/inner.sh", "destination": "single.txt"}))
 		if !out.Overwrote || mustRead(t, filepath.Join(w, "single.txt")) != "#!/bin/sh\n" {
 			t.Fatalf("unexpected %+v", out)
@@ -222,7 +241,7 @@ func TestDeletePath(t *testing.T) {
 	})
 	t.Run("protected paths", func(t *testing.T) {
 		os.Symlink("/", filepath.Join(w, "rootlink"))
-		for _, p := range []string{"/", "/etc", "/tmp/..", "/tmp/../", "/usr/../etc", "/lib", "/usr/bin", "rootlink/etc", w, filepath.Dir(w), "."} {
+		for _, p := range []string{"/", "/etc", "/tmp/..", "/tmp/../", "/usr/../etc", "/lib", "/usr/bin", "rootlink/etc", w, w + "/", filepath.Dir(w), "."} {
 			toolError(t, callTool(t, env, "delete_path", map[string]any{"path": p, "recursive": true}), "refusing to delete")
 		}
 		if !pathExists("/etc") || !pathExists(w) {
