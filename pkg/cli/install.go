@@ -156,7 +156,7 @@ generates a new key.`,
 
 func runInstall(o *InstallOptions) error {
 	d := o.Lifecycle
-	if err := requireRoot(d, "servagent install"); err != nil {
+	if err := requireRoot(d, "install"); err != nil {
 		return err
 	}
 	ctx := o.Ctx

@@ -67,7 +67,7 @@ and port 80 be reachable now), write the TLS files and port 443 into
 
 func runTLSSetup(o *TLSSetupOptions) error {
 	d := o.Lifecycle
-	if err := requireRoot(d, "servagent tls setup"); err != nil {
+	if err := requireRoot(d, "tls setup"); err != nil {
 		return err
 	}
 	ctx := o.Ctx

@@ -48,7 +48,7 @@ first. Running uninstall again reports that nothing is left and exits 0.`,
 
 func runUninstall(o *UninstallOptions) error {
 	d := o.Lifecycle
-	if err := requireRoot(d, "servagent uninstall"); err != nil {
+	if err := requireRoot(d, "uninstall"); err != nil {
 		return err
 	}
 	ctx := o.Ctx

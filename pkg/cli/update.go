@@ -72,7 +72,7 @@ Already up to date: says so and exits 0 without restarting anything.
 func runUpdate(o *UpdateOptions) error {
 	d := o.Lifecycle
 	if !o.Check {
-		if err := requireRoot(d, "servagent update"); err != nil {
+		if err := requireRoot(d, "update"); err != nil {
 			return err
 		}
 	}
