@@ -43,15 +43,20 @@ func DefaultShell() []string {
 	return []string{"/bin/sh", "-c"}
 }
 
-// Cmd is one command to run.
+// Cmd is one command to run: a shell script, or an argv list run without a
+// shell (every argument one argv element, never parsed).
 type Cmd struct {
-	Script  string // passed to the shell as a single argv element
+	Script  string   // passed to the shell as a single argv element
+	Argv    []string // when set, run this program directly instead of the shell
 	Dir     string
 	Env     []string // full environment
 	Stdin   io.Reader
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Timeout time.Duration
+	// KillWithParent asks the kernel to SIGKILL the child if servagent dies
+	// (for followers such as tail -F that would otherwise run for ever).
+	KillWithParent bool
 }
 
 // Result says how a command ended.
@@ -70,7 +75,10 @@ var ErrShuttingDown = errors.New("server is shutting down")
 // command could not be started; a non-zero exit is reported in Result.
 func (r *Runner) Run(ctx context.Context, c Cmd) (Result, error) {
 	start := time.Now()
-	argv := append(append([]string{}, r.Shell...), c.Script)
+	argv := c.Argv
+	if len(argv) == 0 {
+		argv = append(append([]string{}, r.Shell...), c.Script)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
@@ -78,6 +86,9 @@ func (r *Runner) Run(ctx context.Context, c Cmd) (Result, error) {
 	cmd.Stdout = c.Stdout
 	cmd.Stderr = c.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.KillWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	cmd.WaitDelay = pipeDrain
 
 	r.mu.Lock()

@@ -91,7 +91,7 @@ func (e *Env) executeCommand(ctx context.Context, req *mcp.CallToolRequest, in E
 		c.Stdin = strings.NewReader(in.Stdin)
 	}
 	stopProgress := e.reportProgress(ctx, req, "command running")
-	res, err := e.Runner.Run(ctx, c)
+	res, err := e.run(ctx, c)
 	stopProgress()
 	if err != nil {
 		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %v", err)

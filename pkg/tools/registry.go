@@ -5,12 +5,14 @@
 package tools
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -83,6 +85,18 @@ func Register(s *mcp.Server, env *Env, names []string) error {
 		add(s, env)
 	}
 	return nil
+}
+
+var defaultRunner = sync.OnceValue(runner.New)
+
+// run executes c with the Env's runner (so shutdown can end it), or with a
+// package default when the Env was built without one (tests).
+func (e *Env) run(ctx context.Context, c runner.Cmd) (runner.Result, error) {
+	r := e.Runner
+	if r == nil {
+		r = defaultRunner()
+	}
+	return r.Run(ctx, c)
 }
 
 // annotate builds ToolAnnotations; every tool states all four hints.

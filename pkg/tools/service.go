@@ -3,7 +3,6 @@ package tools
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,10 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/runner"
 )
 
 func init() { register("service_action", addServiceAction) }
@@ -138,7 +137,7 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	}
 	combined := NewHeadTail(outputLimit(e.MaxOutputSize))
 	stop := e.reportProgress(ctx, req, "systemctl "+action+" "+in.Service)
-	res, err := runArgv(ctx, argvCmd{Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
+	res, err := e.run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
 	stop()
 	if err != nil {
 		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %v", err)
@@ -214,10 +213,11 @@ func (u unitState) broken() bool {
 func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) unitState {
 	read := func() unitState {
 		var buf bytes.Buffer
-		res, err := runArgv(ctx, argvCmd{
-			Argv:   []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit},
-			Env:    e.childEnv(nil),
-			Stdout: &buf, Stderr: io.Discard, Timeout: 10 * time.Second,
+		res, err := e.run(ctx, runner.Cmd{
+			KillWithParent: true,
+			Argv:           []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit},
+			Env:            e.childEnv(nil),
+			Stdout:         &buf, Stderr: io.Discard, Timeout: 10 * time.Second,
 		})
 		var u unitState
 		if err != nil || res.ExitCode != 0 {
@@ -265,80 +265,4 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// argvCmd is a program run without a shell: every argument is one argv
-// element, so nothing in it is ever interpreted.
-type argvCmd struct {
-	Argv           []string
-	Env            []string
-	Stdout, Stderr io.Writer
-	// Timeout ends the command; for tail -F it is the follow window.
-	Timeout time.Duration
-}
-
-type argvResult struct {
-	ExitCode  int
-	TimedOut  bool
-	Cancelled bool
-}
-
-// runArgv runs c in its own process group and kills the whole group on
-// timeout or cancellation, so no child (tail -F, a pager) outlives the call.
-func runArgv(ctx context.Context, c argvCmd) (argvResult, error) {
-	if len(c.Argv) == 0 {
-		return argvResult{ExitCode: -1}, errors.New("empty argv")
-	}
-	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
-	cmd.Env = c.Env
-	cmd.Stdout = c.Stdout
-	cmd.Stderr = c.Stderr
-	// Pdeathsig: should servagent itself be killed, a tail -F must not
-	// keep running for ever.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = 500 * time.Millisecond
-	if err := cmd.Start(); err != nil {
-		return argvResult{ExitCode: -1}, err
-	}
-	pgid := cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-
-	var timeout <-chan time.Time
-	if c.Timeout > 0 {
-		t := time.NewTimer(c.Timeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	var res argvResult
-	var waitErr error
-	reaped := false
-	select {
-	case waitErr = <-done:
-		reaped = true
-	case <-timeout:
-		res.TimedOut = true
-	case <-ctx.Done():
-		res.Cancelled = true
-	}
-	if !reaped {
-		// SIGTERM first so journalctl/tail exit cleanly, then SIGKILL for
-		// anything in the group that ignored it.
-		syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case waitErr = <-done:
-			reaped = true
-		case <-time.After(time.Second):
-		}
-		syscall.Kill(-pgid, syscall.SIGKILL)
-		if !reaped {
-			waitErr = <-done
-		}
-	}
-	res.ExitCode = cmd.ProcessState.ExitCode()
-	var ee *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &ee) && !errors.Is(waitErr, exec.ErrWaitDelay) {
-		return res, waitErr
-	}
-	return res, nil
 }

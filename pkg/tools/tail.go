@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/runner"
 )
 
 func init() { register("tail_file", addTailFile) }
@@ -150,7 +151,7 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 		what = "following " + out.Source
 	}
 	stop := e.reportProgress(ctx, req, what)
-	res, err := runArgv(ctx, argvCmd{Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
+	res, err := e.run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
 	stop()
 	lw.Flush()
 	if err != nil {
