@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/servagent/servagent/pkg/clientconfig"
+
 	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
 
@@ -221,7 +223,7 @@ func runInstall(o *InstallOptions) error {
 	}
 	if res.NewAPIKey != "" {
 		fmt.Fprintf(w, "\nAPI key (shown only now; it is stored in %s):\n  %s\n\n", system.EnvFile, res.NewAPIKey)
-		fmt.Fprint(w, system.ClientConfigs(res.URL, res.NewAPIKey))
+		fmt.Fprint(w, clientconfig.Snippets(res.URL, res.NewAPIKey))
 	} else {
 		fmt.Fprintf(w, "\nAPI key unchanged (SERVAGENT_API_KEY in %s; new one: --rotate-key).\n", system.EnvFile)
 	}

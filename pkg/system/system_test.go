@@ -483,12 +483,3 @@ func TestRenderUnitRejectsUnsafeReadWritePath(t *testing.T) {
 		}
 	}
 }
-
-func TestClientConfigs(t *testing.T) {
-	s := ClientConfigs("https://m.example.com/mcp", "K")
-	for _, want := range []string{`claude mcp add --transport http servagent https://m.example.com/mcp --header "Authorization: Bearer K"`, `"Authorization": "Bearer K"`, `"url": "https://m.example.com/mcp"`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("missing %q in\n%s", want, s)
-		}
-	}
-}
