@@ -29,6 +29,9 @@ const (
 	// wholeHashLimit: above this, hashing the whole file on every chunk
 	// would make a chunked transfer quadratic, so it is done on request only.
 	wholeHashLimit = 256 << 20
+	// writeHashLimit is lower: write_file_binary hashes after every chunk,
+	// so a chunked upload of n bytes hashes about n*n/(2*chunk) bytes.
+	writeHashLimit = 64 << 20
 )
 
 // binaryChunk is the largest raw chunk per call: 1 MiB, or less when
@@ -154,7 +157,7 @@ type WriteFileBinaryInput struct {
 	Append        bool   `json:"append,omitempty" jsonschema:"write at the end of the existing file (for chunked uploads)"`
 	CreateDirs    *bool  `json:"create_dirs,omitempty" jsonschema:"create missing parent directories (default true)"`
 	Truncate      bool   `json:"truncate,omitempty" jsonschema:"with offset > 0: cut the file right after the written bytes"`
-	FileSHA256    bool   `json:"file_sha256,omitempty" jsonschema:"hash the whole file even when it is over 256 MiB"`
+	FileSHA256    bool   `json:"file_sha256,omitempty" jsonschema:"hash the whole file even when it is over 64 MiB (do it on the last chunk of a big upload)"`
 }
 
 // WriteFileBinaryOutput is the result of write_file_binary.
@@ -164,7 +167,7 @@ type WriteFileBinaryOutput struct {
 	Offset       int64  `json:"offset" jsonschema:"where the bytes were written"`
 	Size         int64  `json:"size" jsonschema:"file size after the write"`
 	ChunkSHA256  string `json:"chunk_sha256"`
-	FileSHA256   string `json:"file_sha256,omitempty" jsonschema:"sha256 of the whole file; omitted over 256 MiB unless file_sha256=true"`
+	FileSHA256   string `json:"file_sha256,omitempty" jsonschema:"sha256 of the whole file; omitted over 64 MiB unless file_sha256=true"`
 	Atomic       bool   `json:"atomic" jsonschema:"true when the file was replaced atomically (offset 0 without append)"`
 }
 
@@ -173,7 +176,7 @@ func addWriteFileBinary(s *mcp.Server, env *Env) {
 		Name: "write_file_binary",
 		Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
 			"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
-			"offset must not be past the current size. Invalid base64 leaves the file untouched. For text use write_file.",
+			"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
 		Annotations: annotate("Write a file from base64", false, true, false, false),
 	}, env.writeFileBinary)
 }
@@ -237,7 +240,7 @@ func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Wr
 		return nil, WriteFileBinaryOutput{}, err
 	}
 	out.Size = st.Size()
-	if out.Size <= wholeHashLimit || in.FileSHA256 {
+	if out.Size <= writeHashLimit || in.FileSHA256 {
 		if out.FileSHA256, err = hashFile(ctx, f); err != nil {
 			return nil, WriteFileBinaryOutput{}, err
 		}

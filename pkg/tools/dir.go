@@ -21,6 +21,7 @@ const (
 	defaultListLimit = 5000
 	maxListLimit     = 50000
 	readDirBatch     = 256
+	maxListErrors    = 100
 )
 
 // ListDirectoryInput are the arguments of list_directory.
@@ -57,6 +58,8 @@ type ListDirectoryOutput struct {
 	Count     int        `json:"count"`
 	Truncated bool       `json:"truncated" jsonschema:"true when the limit stopped the listing: entries are then the first ones read, sorted, not the first in sorted order"`
 	Errors    []DirError `json:"errors,omitempty"`
+	// ErrorsOmitted keeps a tree full of unreadable entries from flooding the reply.
+	ErrorsOmitted int `json:"errors_omitted,omitempty" jsonschema:"errors beyond the first 100, not listed"`
 }
 
 func addListDirectory(s *mcp.Server, env *Env) {
@@ -111,7 +114,7 @@ func (e *Env) listDirectory(ctx context.Context, _ *mcp.CallToolRequest, in List
 		return nil, ListDirectoryOutput{}, fmt.Errorf("cannot read %s: %w", root, err)
 	}
 	slices.SortFunc(l.entries, func(a, b DirEntry) int { return strings.Compare(a.Path, b.Path) })
-	out := ListDirectoryOutput{Path: root, Entries: l.entries, Count: len(l.entries), Truncated: l.truncated, Errors: l.errs}
+	out := ListDirectoryOutput{Path: root, Entries: l.entries, Count: len(l.entries), Truncated: l.truncated, Errors: l.errs, ErrorsOmitted: l.errsOver}
 	if out.Entries == nil {
 		out.Entries = []DirEntry{}
 	}
@@ -126,7 +129,19 @@ type lister struct {
 	hidden    bool
 	entries   []DirEntry
 	errs      []DirError
+	errsOver  int
 	truncated bool
+}
+
+func (l *lister) fail(rel string, err error) {
+	if len(l.errs) >= maxListErrors {
+		l.errsOver++
+		return
+	}
+	if rel == "" {
+		rel = "."
+	}
+	l.errs = append(l.errs, DirError{Path: rel, Error: errText(err)})
 }
 
 // walk lists rel (relative to root) in batches, stopping as soon as the limit
@@ -140,7 +155,7 @@ func (l *lister) walk(rel string, level int) error {
 		if rel == "" {
 			return err
 		}
-		l.errs = append(l.errs, DirError{Path: rel, Error: errText(err)})
+		l.fail(rel, err)
 		return nil
 	}
 	var subdirs []string
@@ -161,7 +176,7 @@ func (l *lister) walk(rel string, level int) error {
 			p := path.Join(rel, de.Name())
 			ent, ierr := entryOf(dir, de, p)
 			if ierr != nil {
-				l.errs = append(l.errs, DirError{Path: p, Error: errText(ierr)})
+				l.fail(p, ierr)
 				continue
 			}
 			l.entries = append(l.entries, ent)
@@ -173,7 +188,7 @@ func (l *lister) walk(rel string, level int) error {
 			break
 		}
 		if err != nil {
-			l.errs = append(l.errs, DirError{Path: rel + "/", Error: errText(err)})
+			l.fail(rel, err)
 			break
 		}
 	}
@@ -301,9 +316,12 @@ func listText(o ListDirectoryOutput, maxOut int64) *mcp.CallToolResult {
 		fmt.Fprintf(w, "%s %12d %s %s\n", en.ModeString, en.Size, en.Mtime, name)
 	}
 	if len(o.Errors) > 0 {
-		fmt.Fprintf(w, "errors (%d):\n", len(o.Errors))
+		fmt.Fprintf(w, "errors (%d):\n", len(o.Errors)+o.ErrorsOmitted)
 		for _, er := range o.Errors {
 			fmt.Fprintf(w, "  %s: %s\n", er.Path, er.Error)
+		}
+		if o.ErrorsOmitted > 0 {
+			fmt.Fprintf(w, "  ... and %d more\n", o.ErrorsOmitted)
 		}
 	}
 	return textResult("%s", w.String())

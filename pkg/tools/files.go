@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -117,24 +118,28 @@ func (e *Env) readFile(ctx context.Context, _ *mcp.CallToolRequest, in ReadFileI
 }
 
 // openRegular opens p for reading, refusing directories and special files
-// (a FIFO or a device would block or never end).
+// (a FIFO or a device would block or never end). It opens non-blocking and
+// checks the opened file, so swapping the path for a FIFO cannot hang us.
 func openRegular(p string) (*os.File, os.FileInfo, error) {
-	fi, err := os.Stat(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%s does not exist: check the path with list_directory", p)
 		}
 		return nil, nil, err
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
 	if fi.IsDir() {
+		f.Close()
 		return nil, nil, fmt.Errorf("%s is a directory: use list_directory to see its entries", p)
 	}
 	if !fi.Mode().IsRegular() {
+		f.Close()
 		return nil, nil, fmt.Errorf("%s is not a regular file (%s): read it with execute_command instead", p, fi.Mode().Type())
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, nil, err
 	}
 	return f, fi, nil
 }
@@ -684,13 +689,17 @@ func (e *Env) editFile(ctx context.Context, _ *mcp.CallToolRequest, in EditFileI
 	text := string(raw)
 	crlf := isCRLF(text)
 	oldS, newS := in.OldString, in.NewString
-	if crlf {
-		text = strings.ReplaceAll(text, "\r\n", "\n")
+	// A CRLF file is matched on \n; a file without any \r also accepts an
+	// old_string sent with CRLF line endings.
+	if crlf || !strings.Contains(text, "\r") {
 		oldS = strings.ReplaceAll(oldS, "\r\n", "\n")
 		newS = strings.ReplaceAll(newS, "\r\n", "\n")
-		if oldS == newS {
-			return nil, EditFileOutput{}, errors.New("old_string and new_string differ only in line endings: nothing to change")
-		}
+	}
+	if crlf {
+		text = strings.ReplaceAll(text, "\r\n", "\n")
+	}
+	if oldS == newS {
+		return nil, EditFileOutput{}, errors.New("old_string and new_string differ only in line endings: nothing to change")
 	}
 	count := strings.Count(text, oldS)
 	if count != expected {

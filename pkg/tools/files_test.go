@@ -204,6 +204,10 @@ func TestReadFile(t *testing.T) {
 		os.WriteFile(bin, junk, 0o644)
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": bin}), "read_file_binary")
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": "/dev/null"}), "not a regular file")
+		fifo := filepath.Join(env.WorkDir, "fifo")
+		if err := syscall.Mkfifo(fifo, 0o644); err == nil {
+			toolError(t, callTool(t, env, "read_file", map[string]any{"path": fifo}), "not a regular file") // must not block
+		}
 	})
 	t.Run("procfs tail (size 0)", func(t *testing.T) {
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": "/proc/self/status", "offset": -3}))
@@ -503,6 +507,14 @@ func TestEditFile(t *testing.T) {
 		if !strings.HasSuffix(mustRead(t, p), big) {
 			t.Fatal("file not fully written")
 		}
+	})
+	t.Run("crlf old_string on an lf file", func(t *testing.T) {
+		reset()
+		structured[EditFileOutput](t, callTool(t, env, "edit_file", map[string]any{"path": p, "old_string": "port = 8080\r\nhost", "new_string": "port = 1\r\nhost"}))
+		if !strings.Contains(mustRead(t, p), "port = 1\nhost") {
+			t.Fatalf("content %q", mustRead(t, p))
+		}
+		toolError(t, callTool(t, env, "edit_file", map[string]any{"path": p, "old_string": "port = 1\nhost", "new_string": "port = 1\r\nhost"}), "line endings")
 	})
 	t.Run("multi-line deletion diff", func(t *testing.T) {
 		reset()
