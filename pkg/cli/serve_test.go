@@ -50,6 +50,17 @@ func serveInBackground(t *testing.T, opts *ServeOptions) (addr string, errOut *s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOnListener(t, opts, ln)
+}
+
+func serveOn(t *testing.T, opts *ServeOptions, ln net.Listener) string {
+	t.Helper()
+	addr, _ := serveOnListener(t, opts, ln)
+	return addr
+}
+
+func serveOnListener(t *testing.T, opts *ServeOptions, ln net.Listener) (addr string, errOut *syncBuffer) {
+	t.Helper()
 	errOut = &syncBuffer{}
 	opts.IO = IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut}
 	opts.Listener = ln
