@@ -52,7 +52,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST with multipart/form-data"})
 		return
 	}
-	res, err := h.receive(r)
+	res, err := h.receive(w, r)
 	if err != nil {
 		code := http.StatusInternalServerError
 		var he *httpError
@@ -75,13 +75,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // known before the file part can be streamed to its directory, so they have
 // to come first; curl -F sends fields in the order given, and a client that
 // sends the file first gets a clear error.
-func (h *Handler) receive(r *http.Request) (*Result, error) {
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (*Result, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return nil, bad("expected a multipart/form-data body with fields path, create_dirs (optional) and file")
 	}
 	// Bound the whole body: the file limit plus room for the other fields.
-	r.Body = http.MaxBytesReader(nil, r.Body, h.MaxSize+1<<20)
+	r.Body = http.MaxBytesReader(w, r.Body, h.MaxSize+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, bad("malformed multipart body: %v", err)
