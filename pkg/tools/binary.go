@@ -71,6 +71,7 @@ func addReadFileBinary(s *mcp.Server, env *Env) {
 		Name: "read_file_binary",
 		Description: "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. " +
 			"Large files come in chunks (about 1 MiB each): call again with offset=next_offset until eof, then compare file_sha256. For text files use read_file.",
+		Title:       "Read a file as base64",
 		Annotations: annotate("Read a file as base64", true, false, true, false),
 	}, env.readFileBinary)
 }
@@ -177,6 +178,7 @@ func addWriteFileBinary(s *mcp.Server, env *Env) {
 		Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
 			"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
 			"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
+		Title:       "Write a file from base64",
 		Annotations: annotate("Write a file from base64", false, true, false, false),
 	}, env.writeFileBinary)
 }

@@ -68,6 +68,7 @@ func addListDirectory(s *mcp.Server, env *Env) {
 		Description: "List a directory: name, relative path, type (file, dir, symlink with its target, other), size, mode, mtime; sorted by path. " +
 			"recursive=true descends (never through symlinks) up to max_depth levels. At most `limit` entries (default 5000) are returned; truncated=true says more exist — narrow the path or depth rather than raising the limit. " +
 			"Unreadable entries are listed under errors.",
+		Title:       "List a directory",
 		Annotations: annotate("List a directory", true, false, true, false),
 	}, env.listDirectory)
 }

@@ -70,6 +70,7 @@ func addReadFile(s *mcp.Server, env *Env) {
 		Description: "Read a text file by lines. offset is 0-based; a negative offset reads the tail (offset=-50: the last 50 lines). " +
 			"At most `limit` lines (default 2000) and SERVAGENT_MAX_OUTPUT_SIZE bytes are returned; the reply says the total line count and, when more remains, the offset to pass next. " +
 			"Binary files are refused: use read_file_binary. Directories: use list_directory.",
+		Title:       "Read a text file",
 		Annotations: annotate("Read a text file", true, false, true, false),
 	}, env.readFile)
 }
@@ -551,6 +552,7 @@ func addWriteFile(s *mcp.Server, env *Env) {
 		Description: "Create or replace a text file with `content`. Replacing is atomic (a temp file renamed over the target: readers and crashes see the old or the new content, never a mix) and keeps the existing file's mode and owner; new files get 0644. " +
 			"append=true adds to the end with O_APPEND in a single write instead (not an atomic replace). Parent directories are created unless create_dirs=false. " +
 			"Use this rather than shell heredocs or echo redirections; for small changes to an existing file prefer edit_file.",
+		Title:       "Write a text file",
 		Annotations: annotate("Write a text file", false, true, false, false),
 	}, env.writeFile)
 }
@@ -647,6 +649,7 @@ func addEditFile(s *mcp.Server, env *Env) {
 		Description: "Replace an exact string in a file: old_string must occur exactly expected_replacements times (default 1), otherwise nothing is changed and the reply shows the closest lines. " +
 			"After a failed edit, re-read the file with read_file and copy the exact text; do not retry the same old_string. " +
 			"CRLF files are matched with \\n line endings and keep CRLF. The write is atomic and keeps the mode and owner. Returns a unified diff of the change.",
+		Title:       "Edit a file",
 		Annotations: annotate("Edit a file", false, true, false, false),
 	}, env.editFile)
 }

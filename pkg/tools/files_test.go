@@ -57,7 +57,7 @@ func TestFileToolsAnnotations(t *testing.T) {
 	readOnly := map[string]bool{"read_file": true, "read_file_binary": true, "list_directory": true}
 	for _, tool := range res.Tools {
 		a := tool.Annotations
-		if a == nil || a.Title == "" || a.DestructiveHint == nil || a.OpenWorldHint == nil {
+		if tool.Title == "" || a == nil || a.Title == "" || a.DestructiveHint == nil || a.OpenWorldHint == nil {
 			t.Errorf("%s: incomplete annotations %+v", tool.Name, a)
 			continue
 		}

@@ -117,6 +117,7 @@ func addMovePath(s *mcp.Server, env *Env) {
 		Name: "move_path",
 		Description: "Move or rename a file, directory or symlink. destination is the full new path; an existing destination file is replaced, an existing destination directory is refused. " +
 			"Across filesystems the source is copied (modes, owners, mtimes, symlinks kept) then deleted. System directories cannot be moved.",
+		Title:       "Move or rename a path",
 		Annotations: annotate("Move or rename a path", false, true, false, false),
 	}, env.movePath)
 }
@@ -252,6 +253,7 @@ func addCopyPath(s *mcp.Server, env *Env) {
 		Description: "Copy a file, a directory (recursively) or a symlink (the link itself) to destination, keeping modes, mtimes and symlinks. " +
 			"destination is the full path of the copy; an existing destination directory is refused, an existing file is replaced atomically. " +
 			"A directory copy is built under a temp name and renamed into place, so a failed copy leaves nothing behind. Works across filesystems.",
+		Title:       "Copy a path",
 		Annotations: annotate("Copy a path", false, true, true, false),
 	}, env.copyPath)
 }
@@ -496,6 +498,7 @@ func addDeletePath(s *mcp.Server, env *Env) {
 		Name: "delete_path",
 		Description: "Delete a file, a symlink (the link, never its target) or a directory; a non-empty directory needs recursive=true. " +
 			"Refuses /, the system directories (/etc, /usr, /var, ...), the server's working directory and its parents. There is no undo.",
+		Title:       "Delete a path",
 		Annotations: annotate("Delete a path", false, true, true, false),
 	}, env.deletePath)
 }
