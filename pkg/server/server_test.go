@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/pkg/instructions"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 	"github.com/servagent/servagent/pkg/tools"
@@ -370,5 +371,25 @@ func TestConcurrentCallsBurst(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestSkillsReloadWithoutRestart edits a SKILL.md while the server runs; the
+// next session's instructions carry the new text.
+func TestSkillsReloadWithoutRestart(t *testing.T) {
+	cfg := servertest.Config(t, nil)
+	skillsDir := t.TempDir()
+	os.MkdirAll(filepath.Join(skillsDir, "mail"), 0o755)
+	os.WriteFile(filepath.Join(skillsDir, "mail", "SKILL.md"), []byte("Relay: smtp-one\n"), 0o644)
+	b := &instructions.Builder{Host: instructions.Host{OS: "x"}, SkillsDir: skillsDir}
+	inst := servertest.Start(t, server.Options{Config: cfg, Instructions: b.Build})
+	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
+	if got := cs.InitializeResult().Instructions; !strings.Contains(got, "### mail") || !strings.Contains(got, "smtp-one") {
+		t.Fatalf("skill missing:\n%s", got)
+	}
+	os.WriteFile(filepath.Join(skillsDir, "mail", "SKILL.md"), []byte("Relay: smtp-two\n"), 0o644)
+	cs2 := servertest.Connect(t, inst.URL, inst.Key, "sse", nil)
+	if got := cs2.InitializeResult().Instructions; !strings.Contains(got, "smtp-two") || strings.Contains(got, "smtp-one") {
+		t.Fatalf("edited skill not in the new session:\n%s", got)
 	}
 }
