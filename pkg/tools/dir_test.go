@@ -194,6 +194,7 @@ func TestListDirectoryUnreadable(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.Remove(bin)
+		t.Log("listed as uid 65534 in a child process (root reads through chmod 000)")
 	}
 	if got := listedPaths(out); !slices.Contains(got, "ok.txt") || !slices.Contains(got, "locked") || slices.Contains(got, "locked/secret.txt") {
 		t.Fatalf("paths %v", got)
