@@ -22,7 +22,10 @@ import { assert, env, makeReporter } from './lib.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const URL_ = env('CONFORMANCE_URL');
 const TMP = env('INTEROP_TMP');
-const NODE = process.env.CONFORMANCE_NODE || join(HERE, 'node_modules', '.bin', 'node');
+// The interpreter: $CONFORMANCE_NODE, else this script's own Node when it is >= 22
+// (run.sh runs the scripts with the pinned Node 22), else the pinned one.
+const NODE = process.env.CONFORMANCE_NODE ||
+  (Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : join(HERE, 'node_modules', '.bin', 'node'));
 const CLI = join(HERE, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 
 export const SCENARIOS = [

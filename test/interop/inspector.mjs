@@ -16,7 +16,10 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const BASE = env('INTEROP_URL').replace(/\/+$/, '');
 const KEY = env('INTEROP_KEY');
 const TMP = env('INTEROP_TMP');
-const NODE = process.env.INSPECTOR_NODE || join(HERE, 'node_modules', '.bin', 'node');
+// The interpreter: $INSPECTOR_NODE, else this script's own Node when it is >= 22
+// (run.sh runs the scripts with the pinned Node 22), else the pinned one.
+const NODE = process.env.INSPECTOR_NODE ||
+  (Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : join(HERE, 'node_modules', '.bin', 'node'));
 const LAUNCHER = join(HERE, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
 
 // Keep the Inspector's catalog and secret store out of the real $HOME.

@@ -39,9 +39,19 @@ else
   echo "   npm ci took $(( $(date +%s) - t0 ))s"
 fi
 NODE22=$HERE/node_modules/.bin/node
-"$NODE22" --version >/dev/null || { echo "run.sh: the pinned Node 22 (node_modules/.bin/node) does not run" >&2; exit 1; }
+if ! "$NODE22" --version >/dev/null 2>&1; then
+  # The "node" package's install script was not run (e.g. ignore-scripts):
+  # fall back to a system Node that is recent enough for the Inspector.
+  if command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=19)?0:1)'; then
+    NODE22=$(command -v node)
+    echo "   node_modules/.bin/node does not run; using $NODE22 ($(node --version))"
+  else
+    echo "run.sh: the pinned Node 22 (node_modules/.bin/node) does not run and no system Node >= 22.19 was found" >&2
+    exit 1
+  fi
+fi
 # Every script and tool below runs on the pinned Node 22.
-export PATH=$HERE/node_modules/.bin:$PATH
+export PATH=$(dirname "$NODE22"):$HERE/node_modules/.bin:$PATH
 # No SERVAGENT_* setting of the caller's environment reaches the servers.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^SERVAGENT_' || true)
 
@@ -69,6 +79,14 @@ free_port() {
   "$NODE22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+healthy() {
+  if command -v curl >/dev/null; then
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+  else
+    "$NODE22" -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "$1"
+  fi
+}
+
 # start_server NAME [VAR=value...] — starts "servagent serve" with those extra
 # environment variables (and $SERVE_ARGS), on port $SA_PORT or a free one,
 # cwd and work dir under $TMP/NAME; waits for /healthz; sets PORT.
@@ -88,7 +106,7 @@ start_server() {
   local pid=$!
   local i
   for i in $(seq 1 100); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then
+    if healthy "http://127.0.0.1:$PORT/healthz"; then
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
