@@ -85,6 +85,11 @@ func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return UploadFileOutput{}, fmt.Errorf("destination %s is a directory: give the full file path, e.g. %s", dst, filepath.Join(dst, filepath.Base(src)))
 	}
+	// A destination symlink gets its target written, not replaced by a file.
+	dst, _, err = writeTarget(dst)
+	if err != nil {
+		return UploadFileOutput{}, err
+	}
 	a, err := fsutil.CreateAtomic(dst, fi.Mode().Perm())
 	if err != nil {
 		return UploadFileOutput{}, fmt.Errorf("cannot write destination: %w", err)
