@@ -71,8 +71,9 @@ async function suite(label, makeTransport) {
   const dir = join(TMP, label.replace(/\W+/g, '_'));
   mkdirSync(dir, { recursive: true });
   const client = newClient();
+  const transport = makeTransport(KEY);
   const connected = await r.check(`${label}: connect + initialize`, async () => {
-    await withTimeout(client.connect(makeTransport(KEY)), TIMEOUT, 'connect');
+    await withTimeout(client.connect(transport), TIMEOUT, 'connect');
     const v = client.getServerVersion();
     return `server ${v?.name} ${v?.version}`;
   });
@@ -137,6 +138,11 @@ async function suite(label, makeTransport) {
       assert(res.structuredContent?.exit_code === 3, `exit_code = ${JSON.stringify(res.structuredContent?.exit_code)}`);
     });
 
+    await r.check(`${label}: invalid arguments give an isError result (not a protocol error)`, async () => {
+      const res = await withTimeout(client.callTool({ name: 'read_file', arguments: { path: 42 } }), TIMEOUT, 'tools/call');
+      assert(res.isError === true, `isError = ${res.isError}`);
+    });
+
     const textFile = join(dir, 'hello.txt');
     const content = 'line one\nline two\nservagent interop\n';
     await r.check(`${label}: write_file (setup)`, async () => {
@@ -184,6 +190,24 @@ async function suite(label, makeTransport) {
       await r.check(`${label}: ${t.name}`, async () => {
         const res = await callOk(client, t.name, readOnlyArgs[t.name]);
         extraChecks[t.name]?.(res.structuredContent, res);
+      });
+    }
+
+    if (typeof transport.terminateSession === 'function') {
+      await r.check(`${label}: DELETE ends the session; the old session id then gets 404`, async () => {
+        const sid = transport.sessionId;
+        assert(sid, 'no Mcp-Session-Id was given');
+        await withTimeout(transport.terminateSession(), TIMEOUT, 'DELETE');
+        const res = await fetch(`${BASE}/mcp`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream', 'Mcp-Session-Id': sid,
+            ...(transport.protocolVersion ? { 'MCP-Protocol-Version': transport.protocolVersion } : {}),
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 99, method: 'ping' }),
+        });
+        assert(res.status === 404, `HTTP ${res.status}`);
       });
     }
   } finally {
