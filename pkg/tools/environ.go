@@ -45,6 +45,7 @@ func addGetEnvironment(s *mcp.Server, env *Env) {
 		Name: "get_environment",
 		Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets, and any name containing KEY, SECRET, TOKEN, PASSWORD, PASSWD or CREDENTIAL) are shown as [redacted] and cannot be revealed. " +
 			"filter is a case-insensitive substring of the name. Commands run by execute_command see this environment minus the secrets.",
+		Title:       "Environment variables",
 		Annotations: annotate("Environment variables", true, false, true, false),
 	}, env.getEnvironment)
 }

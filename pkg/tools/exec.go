@@ -46,6 +46,7 @@ func addExecuteCommand(s *mcp.Server, env *Env) {
 			"Each stream is capped; when output is cut, the middle is left out and a marker says how much: re-run with narrower output (grep, head, tail). " +
 			"Long commands are killed at the timeout with what they printed so far. " +
 			"To create or change files use write_file or edit_file, not shell heredocs or echo redirections.",
+		Title:       "Execute shell command",
 		Annotations: annotate("Execute shell command", false, true, false, true),
 	}, env.executeCommand)
 }

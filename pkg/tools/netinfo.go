@@ -62,6 +62,7 @@ func addNetworkInfo(s *mcp.Server, env *Env) {
 		Name: "network_info",
 		Description: "Describe the server's network: interfaces with addresses, MAC, MTU and state; default routes (IPv4 and IPv6); DNS servers; and listening TCP/UDP sockets with the owning pid and process name where visible. " +
 			"Read natively from /proc and /etc, so it works without ip, ss or netstat. Call it once per session and reuse the answer; call again to check that a service now listens.",
+		Title:       "Network information",
 		Annotations: annotate("Network information", true, false, true, false),
 	}, env.networkInfo)
 }

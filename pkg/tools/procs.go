@@ -68,6 +68,7 @@ func addListProcesses(s *mcp.Server, env *Env) {
 		Description: "List running processes with pid, ppid, user, CPU % (measured over a 0.5s sample), resident memory, start time, state and command line, read from /proc. " +
 			"Use `filter` (a case-insensitive plain substring of the name, command line or user) to find a process, e.g. filter=nginx; sort_by cpu (default), mem or pid. " +
 			"Use the pid with kill_process or the name with service_action.",
+		Title:       "List processes",
 		Annotations: annotate("List processes", true, false, false, false),
 	}, env.listProcesses)
 }
@@ -450,6 +451,7 @@ func addKillProcess(s *mcp.Server, env *Env) {
 		Description: "Send a signal to one process by pid (default TERM). Try TERM first and KILL only if the process is still there. " +
 			"For a systemd service use service_action instead, or systemd restarts it. Refuses pid 1, process groups (negative pids) and servagent itself. " +
 			"For TERM/KILL/INT/QUIT, waits up to 2s and says whether the process exited.",
+		Title:       "Kill a process",
 		Annotations: annotate("Kill a process", false, true, false, false),
 	}, env.killProcess)
 }

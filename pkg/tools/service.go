@@ -96,6 +96,7 @@ func addServiceAction(s *mcp.Server, env *Env) {
 		Description: "Manage a systemd service: status, start, stop, restart, reload, enable, disable, is-active, is-enabled. " +
 			"After start or restart it reports the unit's resulting state a second later; always verify a service after a restart, and if it is not active read its logs with tail_file journalctl_unit=<service>. " +
 			"Prefer reload over restart when the service supports it (nginx, apache). Uses sudo -n for changes when servagent is not root.",
+		Title:       "Manage a systemd service",
 		Annotations: annotate("Manage a systemd service", false, true, false, false),
 	}, env.serviceAction)
 }

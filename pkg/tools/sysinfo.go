@@ -61,6 +61,7 @@ func addSystemInfo(s *mcp.Server, env *Env) {
 		Name: "system_info",
 		Description: "Describe the server: OS and version, kernel, architecture, hostname, uptime, load averages, CPU model and count, memory and swap, and disk usage of each real filesystem. " +
 			"Call it once at the start of a session and reuse the answer; call again only to re-check load, memory or disk space.",
+		Title:       "System information",
 		Annotations: annotate("System information", true, false, true, false),
 	}, env.systemInfo)
 }

@@ -61,6 +61,7 @@ func addTailFile(s *mcp.Server, env *Env) {
 			"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
 			"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
 			"Use this instead of execute_command with tail or journalctl.",
+		Title:       "Tail a log file or journal",
 		Annotations: annotate("Tail a log file or journal", true, false, false, false),
 	}, env.tailFile)
 }

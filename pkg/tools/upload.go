@@ -37,6 +37,7 @@ func addUploadFile(s *mcp.Server, env *Env) {
 		Name: "upload_file",
 		Description: "Copy a file from one path to another on the server, atomically (the destination is never half-written) and keeping the source's permission bits. " +
 			"To send a file from the client machine, use the HTTP endpoint POST /upload or write_file_binary instead.",
+		Title:       "Copy a file on the server",
 		Annotations: annotate("Copy a file on the server", false, true, true, false),
 	}, env.uploadFile)
 }
