@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -341,4 +342,55 @@ func TestRunHonoursARI(t *testing.T) {
 	if buf.Count("(ARI) says renew now") == 0 {
 		t.Error("renewal was not attributed to ARI")
 	}
+}
+
+// With nothing answering the challenge, Obtain fails with the domain and the
+// CA's reason, leaves nothing pending or on disk; and Run, cancelled in the
+// middle of an order, returns promptly.
+func TestObtainFailsCleanlyAndRunCancels(t *testing.T) {
+	t.Parallel()
+	env := pebbletest.Start(t, upScript)
+	m, buf := newPebbleManager(t, env)
+
+	err := m.Obtain(t.Context(), HTTP01)
+	if err == nil || !strings.Contains(err.Error(), "obtaining certificate for servagent.test") {
+		t.Fatalf("Obtain with no challenge listener: %v", err)
+	}
+	t.Logf("error as reported: %v", err)
+	noPendingChallenges(t, m)
+	if _, err := os.Stat(m.CertFile()); !os.IsNotExist(err) {
+		t.Fatalf("a certificate was written: %v", err)
+	}
+
+	m.opts.RetryMin, m.opts.RetryMax = 10*time.Millisecond, 10*time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Run(ctx, TLSALPN01, time.Hour, time.Hour, nil)
+	}()
+	// Cancel while an order is in flight (lego is waiting on the authorization).
+	// (Watch the pending challenge, not lego's log: lego has one process-wide
+	// logger, which the last New() in any parallel test points elsewhere.)
+	pending := func() int {
+		m.chMu.RLock()
+		defer m.chMu.RUnlock()
+		return len(m.alpnCerts)
+	}
+	for deadline := time.Now().Add(30 * time.Second); pending() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("Run never started an order")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	failedBefore := buf.Count("certificate renewal failed")
+	t0 := time.Now()
+	cancel()
+	select {
+	case <-done:
+		t.Logf("Run returned %s after cancel (%d failed attempts had completed before)", time.Since(t0).Round(time.Millisecond), failedBefore)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	noPendingChallenges(t, m)
 }
