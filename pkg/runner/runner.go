@@ -92,15 +92,24 @@ func (r *Runner) Run(ctx context.Context, c Cmd) (Result, error) {
 	cmd.WaitDelay = pipeDrain
 
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return Result{ExitCode: -1}, ErrShuttingDown
 	}
+	// Start outside the lock: fork/exec of concurrent calls must not queue.
 	if err := cmd.Start(); err != nil {
-		r.mu.Unlock()
 		return Result{ExitCode: -1}, err
 	}
 	pgid := cmd.Process.Pid
+	r.mu.Lock()
+	if r.closed {
+		// Shutdown ran while we were starting: it did not see this group.
+		r.mu.Unlock()
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		cmd.Wait()
+		return Result{ExitCode: -1}, ErrShuttingDown
+	}
 	r.groups[pgid] = struct{}{}
 	r.mu.Unlock()
 

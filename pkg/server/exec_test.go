@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -240,4 +242,97 @@ func TestNoZombiesNoFDLeaks(t *testing.T) {
 	if after := openFDs(t); after > before+5 {
 		t.Errorf("open fds grew from %d to %d over %d calls", before, after, n)
 	}
+}
+
+// TestSessionCloseKillsRunningCommand ends the MCP session while a command
+// runs — DELETE /mcp for Streamable HTTP, dropping the event stream for SSE —
+// and checks that the command's process group dies at once. (The go-sdk
+// client's Close waits for its pending calls, so the session is ended here
+// the way a client that gives up does it: over raw HTTP.)
+func TestSessionCloseKillsRunningCommand(t *testing.T) {
+	longCmd := map[string]any{"command": "echo $$ > pgid; sleep 300 & sleep 300"}
+	waitPgid := func(t *testing.T, dir string) int {
+		for i := 0; i < 250; i++ {
+			b, _ := os.ReadFile(filepath.Join(dir, "pgid"))
+			if pgid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pgid != 0 {
+				return pgid
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("command did not start")
+		return 0
+	}
+	waitGone := func(t *testing.T, pgid int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if left := groupAlive(pgid); len(left) > 0 {
+			t.Fatalf("processes of group %d survived the session: %v", pgid, left)
+		}
+	}
+	t.Run("streamable DELETE", func(t *testing.T) {
+		inst := start(t, nil)
+		cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
+		go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_command", Arguments: longCmd})
+		pgid := waitPgid(t, inst.Config.WorkDir)
+		// Another credential cannot end the session.
+		del := func(key string) int {
+			req, _ := http.NewRequest("DELETE", inst.URL+"/mcp", nil)
+			req.Header.Set("Mcp-Session-Id", cs.ID())
+			req.Header.Set("Authorization", "Bearer "+key)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+			if err != nil {
+				t.Fatalf("DELETE: %v", err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if code := del("wrong"); code != 401 || len(groupAlive(pgid)) == 0 {
+			t.Fatalf("DELETE with a wrong key: %d, group alive: %v", code, groupAlive(pgid))
+		}
+		if code := del(inst.Key); code >= 300 {
+			t.Fatalf("DELETE: %d", code)
+		}
+		waitGone(t, pgid)
+	})
+	t.Run("sse stream dropped", func(t *testing.T) {
+		inst := start(t, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", inst.URL+"/sse", nil)
+		req.Header.Set("Authorization", "Bearer "+inst.Key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		var endpoint string
+		for _, line := range strings.Split(string(buf[:n]), "\n") {
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				endpoint = v
+			}
+		}
+		post := func(body string) {
+			r, _ := http.NewRequest("POST", inst.URL+endpoint, strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Authorization", "Bearer "+inst.Key)
+			res, err := http.DefaultClient.Do(r)
+			if err != nil || res.StatusCode != 202 {
+				t.Fatalf("POST %s: %v %v", body, err, res)
+			}
+			res.Body.Close()
+		}
+		post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+		post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		args, _ := json.Marshal(longCmd)
+		post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"execute_command","arguments":` + string(args) + `}}`)
+		pgid := waitPgid(t, inst.Config.WorkDir)
+		cancel() // the client goes away
+		waitGone(t, pgid)
+	})
 }

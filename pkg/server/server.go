@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -64,8 +65,26 @@ type Server struct {
 	env      *tools.Env
 	cache    *mcp.SchemaCache
 	handler  http.Handler
-	inflight sync.WaitGroup
+	inflight atomic.Int64 // tool calls running now
 	certs    *certReloader
+
+	mu       sync.Mutex
+	current  *builtServer                         // the MCP server for the current instructions
+	sessions map[*mcp.ServerSession]*sessionCalls // in-flight calls per live session
+}
+
+// builtServer is an MCP server and the instructions it was built with.
+type builtServer struct {
+	instructions string
+	srv          *mcp.Server
+}
+
+// sessionCalls cancels a session's in-flight tool calls when it ends.
+type sessionCalls struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	id     string // Mcp-Session-Id ("" for SSE sessions)
+	user   string // TokenInfo.UserID of the credential that opened it
 }
 
 // New builds the server. It does not listen yet.
@@ -90,10 +109,11 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: refusing to serve without a credential (no API key, no OAuth)")
 	}
 	s := &Server{
-		opts:  opts,
-		cfg:   cfg,
-		log:   opts.Logger,
-		cache: mcp.NewSchemaCache(),
+		opts:     opts,
+		cfg:      cfg,
+		log:      opts.Logger,
+		cache:    mcp.NewSchemaCache(),
+		sessions: map[*mcp.ServerSession]*sessionCalls{},
 		env: &tools.Env{
 			WorkDir:        cfg.WorkDir,
 			CommandTimeout: cfg.CommandTimeout,
@@ -144,10 +164,15 @@ func (s *Server) routes() http.Handler {
 		SessionTimeout:             cfg.SessionTimeout,
 		DisableLocalhostProtection: disableRebinding,
 	})
-	sse := mcp.NewSSEHandler(s.newMCPServer, &mcp.SSEOptions{DisableLocalhostProtection: disableRebinding})
+	sse := mcp.NewSSEHandler(s.newSSEServer, &mcp.SSEOptions{DisableLocalhostProtection: disableRebinding})
 
 	mux.HandleFunc("GET /healthz", s.health)
-	mux.Handle("/mcp", streamable)
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			s.endSession(r)
+		}
+		streamable.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
@@ -204,11 +229,45 @@ func (s *Server) routes() http.Handler {
 	return recoverer(s.log, h)
 }
 
-// newMCPServer builds the MCP server of one session: fresh instructions (so
-// skills edited on disk apply to the next session) and the selected tools.
-func (s *Server) newMCPServer(*http.Request) *mcp.Server {
+// newMCPServer returns the MCP server for a request. The SDK asks for one
+// on every HTTP request, not only for new sessions, so servers are shared:
+// requests of an existing session get the current one, and a new session
+// gets it too unless the instructions changed (an edited SKILL.md), in which
+// case a fresh server is built for it and for the sessions after it.
+func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
+	if r.Header.Get("Mcp-Session-Id") != "" {
+		s.mu.Lock()
+		cur := s.current
+		s.mu.Unlock()
+		if cur != nil {
+			return cur.srv
+		}
+	}
+	instr := s.opts.Instructions()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != nil && s.current.instructions == instr {
+		return s.current.srv
+	}
+	srv := s.buildMCPServer(instr, nil)
+	if srv != nil {
+		s.current = &builtServer{instructions: instr, srv: srv}
+	}
+	return srv
+}
+
+// newSSEServer builds a server for one legacy SSE stream. Its calls are
+// bound to the stream's request context: when the client drops the stream,
+// its commands are killed (the SDK would otherwise wait for them).
+func (s *Server) newSSEServer(r *http.Request) *mcp.Server {
+	return s.buildMCPServer(s.opts.Instructions(), r.Context())
+}
+
+// buildMCPServer makes an MCP server with the selected tools. Tool calls
+// also end when streamCtx (if any) ends.
+func (s *Server) buildMCPServer(instr string, streamCtx context.Context) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "servagent", Title: "servagent", Version: buildinfo.Version}, &mcp.ServerOptions{
-		Instructions: s.opts.Instructions(),
+		Instructions: instr,
 		SchemaCache:  s.cache,
 		Capabilities: &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}},
 	})
@@ -216,19 +275,80 @@ func (s *Server) newMCPServer(*http.Request) *mcp.Server {
 		s.log.Error("registering tools", "error", err)
 		return nil
 	}
-	srv.AddReceivingMiddleware(s.audit)
+	srv.AddReceivingMiddleware(s.audit(streamCtx))
 	return srv
+}
+
+// sessionContext returns a context that ends when the MCP session ends, so
+// a command started in a session never outlives it. The SDK only closes a
+// session once its in-flight calls return, so the end is signalled from
+// outside: endSession on DELETE /mcp (SSE streams use newSSEServer).
+func (s *Server) sessionContext(ss *mcp.ServerSession, user string) context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc, ok := s.sessions[ss]; ok {
+		return sc.ctx
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.sessions[ss] = &sessionCalls{ctx: ctx, cancel: cancel, id: ss.ID(), user: user}
+	go func() {
+		ss.Wait()
+		cancel()
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	return ctx
+}
+
+// endSession cancels the calls of the session a DELETE /mcp is about to
+// close, when the DELETE comes from the credential that opened it.
+func (s *Server) endSession(r *http.Request) {
+	id := r.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		return
+	}
+	user := ""
+	if ti := sdkauth.TokenInfoFromContext(r.Context()); ti != nil {
+		user = ti.UserID
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sc := range s.sessions {
+		if sc.id == id && sc.user == user {
+			sc.cancel()
+		}
+	}
 }
 
 // audit writes one log line per tool call and counts calls in flight for
 // graceful shutdown.
-func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
+func (s *Server) audit(streamCtx context.Context) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return s.auditCall(next, streamCtx)
+	}
+}
+
+func (s *Server) auditCall(next mcp.MethodHandler, streamCtx context.Context) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		if method != "tools/call" {
 			return next(ctx, method, req)
 		}
 		s.inflight.Add(1)
-		defer s.inflight.Done()
+		defer s.inflight.Add(-1)
+		if streamCtx != nil {
+			var stop func() bool
+			ctx, stop = mergeCancel(ctx, streamCtx)
+			defer stop()
+		} else if ss, ok := req.GetSession().(*mcp.ServerSession); ok && ss != nil && ss.ID() != "" {
+			user := ""
+			if ex := req.GetExtra(); ex != nil && ex.TokenInfo != nil {
+				user = ex.TokenInfo.UserID
+			}
+			var stop func() bool
+			ctx, stop = mergeCancel(ctx, s.sessionContext(ss, user))
+			defer stop()
+		}
 		start := time.Now()
 		res, err := next(ctx, method, req)
 		name, args := "", ""
@@ -258,6 +378,13 @@ func (s *Server) audit(next mcp.MethodHandler) mcp.MethodHandler {
 			"duration_ms", time.Since(start).Milliseconds(), "outcome", outcome, "args", args)
 		return res, err
 	}
+}
+
+// mergeCancel returns ctx, also cancelled when other is done.
+func mergeCancel(ctx, other context.Context) (context.Context, func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(other, cancel)
+	return ctx, func() bool { cancel(); return stop() }
 }
 
 // summarizeArgs describes arguments without printing content that may hold
@@ -406,12 +533,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		hs.Shutdown(sctx)
 		close(shutdownDone)
 	}()
-	callsDone := make(chan struct{})
-	go func() { s.inflight.Wait(); close(callsDone) }()
-	select {
-	case <-callsDone:
-	case <-time.After(s.opts.ShutdownTimeout):
-		s.log.Warn("tool calls still running after the grace period; killing their processes")
+	// Calls may still arrive on open connections while draining, so this
+	// polls a counter rather than waiting on a WaitGroup.
+	deadline := time.Now().Add(s.opts.ShutdownTimeout)
+	for s.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := s.inflight.Load(); n > 0 {
+		s.log.Warn("tool calls still running after the grace period; killing their processes", "calls", n)
 	}
 	s.opts.Runner.Shutdown()
 	hs.Close() // ends hanging event streams

@@ -4,6 +4,7 @@
 package upload
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -155,7 +156,12 @@ func (h *Handler) store(part io.Reader, dest string, createDirs bool) (*Result, 
 		return nil, bad("cannot write into %s: %v", dir, err)
 	}
 	sum := sha256.New()
-	n, err := io.Copy(io.MultiWriter(a, sum), io.LimitReader(part, h.MaxSize+1))
+	// Multipart parts arrive in small chunks: buffer them into large writes.
+	bw := bufio.NewWriterSize(io.MultiWriter(a, sum), 1<<20)
+	n, err := io.Copy(bw, io.LimitReader(part, h.MaxSize+1))
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil && n > h.MaxSize {
 		err = &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("file exceeds SERVAGENT_UPLOAD_MAX_SIZE (%d bytes)", h.MaxSize)}
 	}
