@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/servagent/servagent/pkg/secret"
 )
@@ -390,7 +391,7 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, msg string) {
 func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pageTmpl.Execute(w, d); err != nil {
+	if err := pageTmpl().Execute(w, d); err != nil {
 		s.log.Warn("oauth: rendering a page", "err", err)
 	}
 }
@@ -403,7 +404,10 @@ const pageStyle = `body{font-family:system-ui,sans-serif;max-width:36em;margin:3
 
 var pageStyleHash = "'sha256-" + sha256Base64(pageStyle) + "'"
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+// pageTmpl is parsed on first use: most servers never show the page, and
+// parsing at init slows every start.
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{{.Title}} - servagent</title><style>` + pageStyle + `</style></head>
@@ -424,6 +428,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 </form>{{end}}
 </body></html>
 `))
+})
 
 func sha256Base64(s string) string {
 	h := sha256.Sum256([]byte(s))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -145,9 +146,32 @@ func openRegular(p string) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
+// Read buffers are pooled: every read_file call would otherwise allocate
+// 128 KiB, which dominates the cost of reading a small file.
+var (
+	bufPool    = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+)
+
+func getBuf() *[]byte  { return bufPool.Get().(*[]byte) }
+func putBuf(b *[]byte) { bufPool.Put(b) }
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
 // checkText refuses files whose first bytes look binary. f is left at 0.
 func checkText(f *os.File, p string) error {
-	buf := make([]byte, binarySample)
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := (*bp)[:binarySample]
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		return err
@@ -225,7 +249,9 @@ func (c *lineCollector) eof() {
 // (within countBudget) by scanning raw blocks with bytes.Count; only the
 // returned range goes through bufio. Memory is one fixed buffer plus output.
 func readRange(ctx context.Context, f *os.File, offset, limit, maxBytes int64, out *ReadFileOutput) error {
-	buf := make([]byte, readBufSize)
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := *bp
 	var pos, line int64 // byte position and '\n' count before it
 	lastByte := byte('\n')
 	for line < offset {
@@ -257,7 +283,8 @@ func readRange(ctx context.Context, f *os.File, offset, limit, maxBytes int64, o
 	col := lineCollector{maxBytes: maxBytes, limit: limit}
 	if line == offset {
 		// Collect the range.
-		r := bufio.NewReaderSize(io.NewSectionReader(f, pos, 1<<62), readBufSize)
+		r := getReader(io.NewSectionReader(f, pos, 1<<62))
+		defer putReader(r)
 		atLineStart := true
 		lineStart := pos
 		for !(atLineStart && col.lines >= limit) {
@@ -365,7 +392,8 @@ func readTail(ctx context.Context, f *os.File, size, n, limit, maxBytes int64, o
 	}
 	out.TotalLines, out.TotalExact = total, exact
 	// Collect forward from start.
-	r := bufio.NewReaderSize(io.NewSectionReader(f, start, size-start), readBufSize)
+	r := getReader(io.NewSectionReader(f, start, size-start))
+	defer putReader(r)
 	col := lineCollector{maxBytes: maxBytes, limit: limit}
 	atLineStart := true
 	for !(atLineStart && col.lines >= limit) {
@@ -412,7 +440,9 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 	if size == 0 {
 		return 0, 0, nil
 	}
-	buf := make([]byte, readBufSize)
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := *bp
 	var last [1]byte
 	if _, err := f.ReadAt(last[:], size-1); err != nil {
 		return 0, 0, err
@@ -445,7 +475,9 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 
 // countLines counts the lines of a file read from the start.
 func countLines(ctx context.Context, f *os.File) (int64, error) {
-	buf := make([]byte, readBufSize)
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := *bp
 	var n, pos int64
 	last := byte('\n')
 	for {
@@ -472,7 +504,9 @@ func countLines(ctx context.Context, f *os.File) (int64, error) {
 }
 
 func countNewlines(ctx context.Context, r io.Reader) (int64, error) {
-	buf := make([]byte, readBufSize)
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := *bp
 	var n int64
 	for i := 0; ; i++ {
 		k, err := r.Read(buf)
