@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/servagent/servagent/pkg/ratelimit"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 
@@ -29,6 +32,9 @@ type Options struct {
 	InsecureNoAuth   bool // every rule is public (loopback-only, enforced by serve)
 	OnAuthenticated  func(r *http.Request, m Method)
 	OnAuthFailure    func(r *http.Request, reason string)
+	// Failures limits failed attempts per client address (nil: 30 a
+	// minute), so a weak operator-chosen key cannot be guessed quickly.
+	Failures *ratelimit.Limiter
 }
 
 type methodKey struct{}
@@ -43,6 +49,9 @@ func MethodFrom(ctx context.Context) Method {
 func Middleware(opts Options, next http.Handler) http.Handler {
 	// API-key sessions carry a far expiry: the key has no lifetime of its own.
 	noExpiry := time.Now().AddDate(100, 0, 0)
+	if opts.Failures == nil {
+		opts.Failures = ratelimit.New(30, time.Minute)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule := Lookup(r.URL.Path)
 		if rule == nil {
@@ -51,6 +60,12 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		}
 		if rule.Allows(Public) {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), methodKey{}, Public)))
+			return
+		}
+		ip := clientIP(r)
+		if !opts.Failures.Allowed(ip, time.Now()) {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed authentication attempts from this address; wait a minute")
 			return
 		}
 		if opts.InsecureNoAuth {
@@ -125,9 +140,19 @@ func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handle
 }
 
 func fail(r *http.Request, opts Options, reason string) {
+	opts.Failures.Allow(clientIP(r), time.Now())
 	if opts.OnAuthFailure != nil {
 		opts.OnAuthFailure(r, reason)
 	}
+}
+
+// clientIP is the peer address; proxy headers are not trusted.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Config is the validated configuration of a servagent process.
@@ -272,6 +273,11 @@ func Load(opts LoadOptions) (*Config, error) {
 		}
 		if fl, ok := opts.Flags[v.Name]; ok {
 			val = fl
+		}
+		if strings.IndexFunc(val, unicode.IsControl) >= 0 {
+			// Values end up in unit files, headers and logs: a control
+			// character there is an injection, never a setting.
+			return nil, &Error{Var: v.Name, Value: "[contains control characters]", Expected: "a value without control characters"}
 		}
 		if err := v.set(c, val); err != nil {
 			shown := val

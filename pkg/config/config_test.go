@@ -102,6 +102,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"SERVAGENT_OAUTH_ISSUER_URL": "https://example.com"}, []string{"SERVAGENT_OAUTH_ISSUER_URL", "/mcp"}},
 		{map[string]string{"SERVAGENT_OAUTH_ISSUER_URL": "http://example.com/mcp"}, []string{"SERVAGENT_OAUTH_ISSUER_URL", "https"}},
 		{map[string]string{"SERVAGENT_OAUTH_APPROVAL": "yes"}, []string{"SERVAGENT_OAUTH_APPROVAL"}},
+		{map[string]string{"SERVAGENT_READ_WRITE_PATHS": "/srv/www\rUser=root"}, []string{"SERVAGENT_READ_WRITE_PATHS", "control characters"}},
 	}
 	for _, c := range cases {
 		_, err := load(t, c.env, nil, "")

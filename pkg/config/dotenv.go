@@ -46,7 +46,7 @@ func ParseEnv(data []byte) (map[string]string, error) {
 }
 
 func parseEnvLine(line string) (key, val string, ok bool, err error) {
-	s := strings.TrimSpace(line)
+	s := strings.TrimSpace(strings.TrimSuffix(line, "\r"))
 	if s == "" || strings.HasPrefix(s, "#") {
 		return "", "", false, nil
 	}

@@ -69,13 +69,14 @@ func (a *AtomicFile) Commit() error {
 	if err := a.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := a.Chmod(a.mode); err != nil {
-		return fail(err)
-	}
+	// Owner first: chown clears setuid/setgid, so the mode goes on after.
 	if a.chown && os.Geteuid() == 0 {
 		if err := a.Chown(a.uid, a.gid); err != nil {
 			return fail(err)
 		}
+	}
+	if err := a.Chmod(a.mode); err != nil {
+		return fail(err)
 	}
 	if err := a.File.Close(); err != nil {
 		os.Remove(tmp)
@@ -97,6 +98,37 @@ func (a *AtomicFile) Abort() {
 	a.done = true
 	a.File.Close()
 	os.Remove(a.Name())
+}
+
+// ResolveWriteTarget returns the file a write to p should replace: the
+// target of a symlink (so the link survives), or p itself. It refuses
+// directories and special files (devices, FIFOs, sockets), which an atomic
+// replace would turn into regular files. fi is nil when nothing exists yet.
+func ResolveWriteTarget(p string) (string, os.FileInfo, error) {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return p, nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s is a symlink whose target cannot be resolved (%v): write to the target path directly", p, err)
+		}
+		p = real
+		if fi, err = os.Stat(p); err != nil {
+			return "", nil, err
+		}
+	}
+	if fi.IsDir() {
+		return "", nil, fmt.Errorf("%s is a directory: give a file path inside it", p)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("%s is not a regular file (%s): refusing to replace it", p, fi.Mode().Type())
+	}
+	return p, fi, nil
 }
 
 // WriteFile atomically replaces path with data.

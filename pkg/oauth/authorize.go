@@ -199,7 +199,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "60")
 		s.errorPage(w, http.StatusTooManyRequests, "Too many approval attempts. Wait a minute, then reload the page from your client.")
 	}
-	if !s.approve.allowed(ip, now) {
+	if !s.approve.Allowed(ip, now) {
 		tooMany()
 		return
 	}
@@ -231,7 +231,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 	}
 	// Count the attempt before comparing, so parallel guesses cannot all
 	// pass the check above; a success gives it back.
-	if !s.approve.allow(ip, now) {
+	if !s.approve.Allow(ip, now) {
 		tooMany()
 		return
 	}
@@ -240,7 +240,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		s.approvalPage(w, http.StatusForbidden, id, p, "Wrong secret. No authorization was given.")
 		return
 	}
-	s.approve.refund(ip)
+	s.approve.Refund(ip)
 	if s.pending.take(id) == nil {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"gorm.io/gorm"
 
+	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -82,9 +83,9 @@ type Server struct {
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
 	pending  *pendingStore
-	approve  *limiter // approval attempts per client IP
-	regFail  *limiter // failed registration logins per client IP
-	authFail *limiter // failed client authentications at /token and /revoke per client IP
+	approve  *ratelimit.Limiter // approval attempts per client IP
+	regFail  *ratelimit.Limiter // failed registration logins per client IP
+	authFail *ratelimit.Limiter // failed client authentications at /token and /revoke per client IP
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -136,9 +137,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		basePath: u.Path,
 		secure:   u.Scheme == "https",
 		pending:  newPendingStore(1000),
-		approve:  newLimiter(5, time.Minute),
-		regFail:  newLimiter(10, time.Minute),
-		authFail: newLimiter(20, time.Minute),
+		approve:  ratelimit.New(5, time.Minute),
+		regFail:  ratelimit.New(10, time.Minute),
+		authFail: ratelimit.New(20, time.Minute),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -323,9 +324,9 @@ func (s *Server) purge(ctx context.Context) error {
 		return err
 	}
 	s.pending.purge(now)
-	s.approve.purge(now)
-	s.regFail.purge(now)
-	s.authFail.purge(now)
+	s.approve.Purge(now)
+	s.regFail.Purge(now)
+	s.authFail.Purge(now)
 	return nil
 }
 

@@ -53,7 +53,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r)
-	if !s.regFail.allowed(ip, s.now()) {
+	if !s.regFail.Allowed(ip, s.now()) {
 		w.Header().Set("Retry-After", "60")
 		writeJSONError(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")
 		return
@@ -63,7 +63,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	idOK := secret.Equal(id, s.opts.ClientID)
 	secOK := secret.Equal(sec, s.opts.ClientSecret)
 	if !ok || !idOK || !secOK {
-		s.regFail.allow(ip, s.now())
+		s.regFail.Allow(ip, s.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
 		writeJSONError(w, http.StatusUnauthorized, "invalid_client", "registration requires HTTP Basic authentication with the operator client credentials")
 		return

@@ -87,12 +87,12 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form m
 	// secrets (including an operator-chosen static one) cannot be guessed
 	// at speed.
 	ip := clientIP(r)
-	if !s.authFail.allowed(ip, s.now()) {
+	if !s.authFail.Allowed(ip, s.now()) {
 		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
 	}
 	c, oe := s.checkClient(ctx, r, form)
 	if oe != nil && oe.code == "invalid_client" {
-		s.authFail.allow(ip, s.now())
+		s.authFail.Allow(ip, s.now())
 	}
 	return c, oe
 }

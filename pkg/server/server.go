@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -222,6 +223,9 @@ func (s *Server) routes() http.Handler {
 	}
 	h = auth.Middleware(authOpts, h)
 	h = s.hostCheck(h)
+	if cfg.InsecureNoAuth {
+		h = browserGuard(h)
+	}
 	if s.opts.ACME != nil && !cfg.TLSEnabled() {
 		// Plain HTTP on the main port can still answer HTTP-01.
 		h = s.opts.ACME.HTTPHandler(h)
@@ -409,13 +413,17 @@ func summarizeArgs(raw json.RawMessage) string {
 		switch {
 		case k == "command":
 			str, _ := v.(string)
-			first := strings.Fields(str)
 			prog := ""
-			if len(first) > 0 {
-				prog = first[0]
+			for _, w := range strings.Fields(str) {
+				// Skip leading NAME=value assignments: they often carry secrets.
+				if name, _, ok := strings.Cut(w, "="); ok && name != "" && !strings.ContainsAny(name, "/$'\"") {
+					continue
+				}
+				prog = w
 				if len(prog) > 40 {
 					prog = prog[:40]
 				}
+				break
 			}
 			parts = append(parts, fmt.Sprintf("command=%q…(%d chars)", prog, len(str)))
 		case shown[k]:
@@ -456,6 +464,38 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "Host header not in SERVAGENT_ALLOWED_HOSTS"})
+	})
+}
+
+// browserGuard protects an unauthenticated server from web pages: without a
+// credential, any site the operator visits could POST to a loopback port
+// (a multipart upload needs no CORS preflight) or reach it by DNS
+// rebinding. Only loopback Host names and same-origin or non-browser
+// requests get through.
+func browserGuard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if !config.IsLoopbackHost(host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "without authentication only loopback Host names are accepted"})
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || !config.IsLoopbackHost(u.Hostname()) {
+				writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
+				return
+			}
+		}
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "none", "same-origin":
+		default:
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused"})
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,6 +322,26 @@ func TestUpload(t *testing.T) {
 			}
 		})
 	}
+	t.Run("symlink destination writes its target; a FIFO is refused", func(t *testing.T) {
+		target := filepath.Join(dir, "real.conf")
+		os.WriteFile(target, []byte("old"), 0o640)
+		os.Symlink(target, filepath.Join(dir, "link.conf"))
+		resp := uploadReq(t, inst.URL, inst.Key, [][2]string{{"path", "link.conf"}}, strings.NewReader("new"))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		if fi, _ := os.Lstat(filepath.Join(dir, "link.conf")); fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatal("the symlink was replaced by a file")
+		}
+		if b, _ := os.ReadFile(target); string(b) != "new" {
+			t.Fatalf("target = %q", b)
+		}
+		syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644)
+		resp = uploadReq(t, inst.URL, inst.Key, [][2]string{{"path", "fifo"}}, strings.NewReader("x"))
+		if fi, _ := os.Lstat(filepath.Join(dir, "fifo")); resp.StatusCode != 400 || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Fatalf("FIFO: status %d, mode %v", resp.StatusCode, fi.Mode())
+		}
+	})
 	t.Run("not multipart", func(t *testing.T) {
 		req, _ := http.NewRequest("POST", inst.URL+"/upload", strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
@@ -391,5 +412,50 @@ func TestSkillsReloadWithoutRestart(t *testing.T) {
 	cs2 := servertest.Connect(t, inst.URL, inst.Key, "sse", nil)
 	if got := cs2.InitializeResult().Instructions; !strings.Contains(got, "smtp-two") || strings.Contains(got, "smtp-one") {
 		t.Fatalf("edited skill not in the new session:\n%s", got)
+	}
+}
+
+// TestInsecureModeRefusesBrowsers: without a credential, a web page must not
+// be able to reach the server (cross-site POST to /upload, DNS rebinding).
+func TestInsecureModeRefusesBrowsers(t *testing.T) {
+	cfg := servertest.Config(t, map[string]string{"SERVAGENT_API_KEY": ""})
+	cfg.InsecureNoAuth = true
+	inst := servertest.Start(t, server.Options{Config: cfg})
+	dest := filepath.Join(cfg.WorkDir, "written")
+	for name, hdr := range map[string][2]string{
+		"foreign Host":       {"Host", "evil.example:8765"},
+		"foreign Origin":     {"Origin", "https://evil.example"},
+		"cross-site fetch":   {"Sec-Fetch-Site", "cross-site"},
+		"same-site subframe": {"Sec-Fetch-Site", "same-site"},
+	} {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("path", dest)
+		fw, _ := mw.CreateFormFile("file", "x")
+		fw.Write([]byte("pwned"))
+		mw.Close()
+		req, _ := http.NewRequest("POST", inst.URL+"/upload", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if hdr[0] == "Host" {
+			req.Host = hdr[1]
+		} else {
+			req.Header.Set(hdr[0], hdr[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("%s: status %d, want 403", name, resp.StatusCode)
+		}
+		if _, err := os.Stat(dest); err == nil {
+			t.Fatalf("%s: the file was written", name)
+		}
+	}
+	// A local, non-browser client still works.
+	resp := uploadReq(t, inst.URL, "", [][2]string{{"path", dest}}, strings.NewReader("ok"))
+	if resp.StatusCode != 200 {
+		t.Fatalf("local client refused: %d", resp.StatusCode)
 	}
 }

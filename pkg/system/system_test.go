@@ -477,7 +477,7 @@ func TestUnitVariantsPassSystemdAnalyzeVerify(t *testing.T) {
 }
 
 func TestRenderUnitRejectsUnsafeReadWritePath(t *testing.T) {
-	for _, p := range []string{"relative", "/a b", "/x%h"} {
+	for _, p := range []string{"relative", "/a b", "/x%h", "/srv/www\rUser=root", "/x\x00", "/x\x1b[1m"} {
 		if _, err := RenderUnit(UnitConfig{ReadWritePaths: []string{p}}); err == nil {
 			t.Errorf("%q accepted", p)
 		}

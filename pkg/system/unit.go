@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode"
 )
 
 // UnitConfig are the inputs of the generated systemd unit.
@@ -17,9 +18,11 @@ type UnitConfig struct {
 }
 
 // ValidateReadWritePath rejects what would break the unit file: systemd splits
-// ReadWritePaths= on whitespace and expands % specifiers.
+// ReadWritePaths= on whitespace, expands % specifiers, and ends a line at a
+// bare carriage return — any control character could inject unit keys (the
+// value comes from .env, which the service user can edit).
 func ValidateReadWritePath(p string) error {
-	if !filepath.IsAbs(p) || strings.ContainsAny(p, " \t\n\"'%\\") {
+	if !filepath.IsAbs(p) || strings.ContainsAny(p, " \t\n\"'%\\") || strings.IndexFunc(p, unicode.IsControl) >= 0 {
 		return fmt.Errorf("invalid SERVAGENT_READ_WRITE_PATHS entry %q: expected an absolute path without spaces, quotes or %%", p)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -628,35 +627,9 @@ func (e *Env) writeFile(ctx context.Context, _ *mcp.CallToolRequest, in WriteFil
 	return textResult("%s %d bytes to %s (size now %d bytes, mode %s)", verb, out.BytesWritten, p, out.Size, out.Mode), out, nil
 }
 
-// writeTarget follows a symlink so the write lands in its target instead of
-// replacing the link with a plain file, and refuses non-regular targets.
-// fi is nil when the file does not exist yet.
-func writeTarget(p string) (string, os.FileInfo, error) {
-	fi, err := os.Lstat(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return p, nil, nil
-	}
-	if err != nil {
-		return "", nil, err
-	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return "", nil, fmt.Errorf("%s is a symlink whose target cannot be resolved (%v): write to the target path directly", p, err)
-		}
-		p = real
-		if fi, err = os.Stat(p); err != nil {
-			return "", nil, err
-		}
-	}
-	if fi.IsDir() {
-		return "", nil, fmt.Errorf("%s is a directory: give a file path inside it", p)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%s is not a regular file (%s): refusing to replace it", p, fi.Mode().Type())
-	}
-	return p, fi, nil
-}
+// writeTarget is fsutil.ResolveWriteTarget: writes land in a symlink's
+// target and never replace directories or special files.
+var writeTarget = fsutil.ResolveWriteTarget
 
 // ---------------------------------------------------------------- edit_file
 

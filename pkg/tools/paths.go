@@ -316,12 +316,12 @@ func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner b
 			a.Abort()
 			return err
 		}
-		a.SetMode(fileMode(m))
+		a.SetMode(m.Perm())
 		if err := a.Commit(); err != nil {
 			return err
 		}
 		st.files++
-		return finishMeta(dst, sfi, keepOwner, false)
+		return finishMeta(dst, sfi, keepOwner, true)
 	case m&os.ModeSymlink != 0:
 		tmp := tempName(dst)
 		if err := copySymlink(src, tmp, sfi, keepOwner); err != nil {
@@ -453,8 +453,21 @@ func copySymlink(src, dst string, fi os.FileInfo, keepOwner bool) error {
 }
 
 // fileMode keeps the permission bits plus setuid/setgid/sticky.
-func fileMode(m os.FileMode) os.FileMode {
-	return m.Perm() | m&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
+// fileMode is the mode a copy gets. Setuid and setgid survive only when the
+// copy keeps the source's owner: a copy made by root of another user's
+// setuid program must not become a setuid-root program (cp does the same).
+func fileMode(fi os.FileInfo, ownerKept bool) os.FileMode {
+	m := fi.Mode()
+	keep := m & os.ModeSticky
+	if ownerKept || sameOwnerAsUs(fi) {
+		keep |= m & (os.ModeSetuid | os.ModeSetgid)
+	}
+	return m.Perm() | keep
+}
+
+func sameOwnerAsUs(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid()
 }
 
 // finishMeta applies owner, mode and mtime (in that order: chown clears
@@ -468,7 +481,7 @@ func finishMeta(p string, fi os.FileInfo, keepOwner, setMode bool) error {
 		}
 	}
 	if setMode {
-		if err := os.Chmod(p, fileMode(fi.Mode())); err != nil {
+		if err := os.Chmod(p, fileMode(fi, keepOwner && os.Geteuid() == 0)); err != nil {
 			return err
 		}
 	}

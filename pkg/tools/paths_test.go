@@ -249,3 +249,50 @@ func TestDeletePath(t *testing.T) {
 		}
 	})
 }
+
+// TestCopyDropsSetuidOfAnotherOwner: root copying another user's setuid
+// program must not create a setuid-root program; a move keeps owner and bits.
+func TestCopyDropsSetuidOfAnotherOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the source to another user")
+	}
+	env := newTestEnv(t)
+	src := filepath.Join(env.WorkDir, "prog")
+	os.WriteFile(src, []byte("#!/bin/sh\n"), 0o755)
+	os.Chown(src, 1000, 1000)
+	os.Chmod(src, 0o755|os.ModeSetuid)
+	dir := filepath.Join(env.WorkDir, "tree")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "inner"), []byte("x"), 0o755)
+	os.Chown(filepath.Join(dir, "inner"), 1000, 1000)
+	os.Chmod(filepath.Join(dir, "inner"), 0o755|os.ModeSetuid|os.ModeSetgid)
+
+	for _, c := range []struct{ from, to, check string }{
+		{src, "copy", "copy"},
+		{dir, "treecopy", "treecopy/inner"},
+	} {
+		res := callTool(t, env, "copy_path", map[string]any{"source": c.from, "destination": c.to})
+		if res.IsError {
+			t.Fatalf("copy_path: %s", resultText(res))
+		}
+		fi, err := os.Stat(filepath.Join(env.WorkDir, c.check))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			t.Errorf("%s kept setuid/setgid while now owned by root: %v", c.check, fi.Mode())
+		}
+		if fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s mode %v", c.check, fi.Mode().Perm())
+		}
+	}
+	res := callTool(t, env, "move_path", map[string]any{"source": src, "destination": "moved"})
+	if res.IsError {
+		t.Fatalf("move_path: %s", resultText(res))
+	}
+	fi, _ := os.Stat(filepath.Join(env.WorkDir, "moved"))
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode()&os.ModeSetuid == 0 || st.Uid != 1000 {
+		t.Errorf("move lost owner or setuid: %v uid %d", fi.Mode(), st.Uid)
+	}
+}

@@ -137,6 +137,12 @@ func (h *Handler) store(part io.Reader, dest string, createDirs bool) (*Result, 
 	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
 		return nil, bad("path %s is an existing directory: give the full file path", dest)
 	}
+	// Into a symlink's target; never over a device, FIFO or socket.
+	target, _, err := fsutil.ResolveWriteTarget(dest)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	dest = target
 	dir := filepath.Dir(dest)
 	if fi, err := os.Stat(dir); err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
