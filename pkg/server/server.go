@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -256,6 +257,13 @@ func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
 	srv := s.buildMCPServer(instr, nil)
 	if srv != nil {
 		s.current = &builtServer{instructions: instr, srv: srv}
+		// Building a server (schema reflection for every tool) leaves a few
+		// MiB of garbage; hand it back to the OS rather than keep it resident
+		// on an otherwise idle server. This runs once per instructions change.
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			debug.FreeOSMemory()
+		}()
 	}
 	return srv
 }
