@@ -51,7 +51,7 @@ bench:
 	bash bench/run.sh
 
 man:
-	$(GO) run ./cmd/servagent man man/
+	$(GO) run ./internal/mangen man/
 
 completions:
 	$(GO) run ./cmd/servagent completion bash > completions/servagent.bash

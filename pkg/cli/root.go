@@ -65,7 +65,6 @@ commands, edit files, manage services and read logs here.`,
 		newTLSCmd(ios),
 		newOAuthCmd(ios),
 		newSkillsCmd(ios),
-		newManCmd(ios),
 	)
 	return root
 }

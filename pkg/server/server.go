@@ -134,6 +134,9 @@ func New(opts Options) (*Server, error) {
 		s.certs = r
 	}
 	s.handler = s.routes()
+	// Build the first MCP server (schema reflection for every tool) while
+	// the process finishes starting, instead of in the first initialize.
+	go s.newMCPServer(&http.Request{Header: http.Header{}})
 	return s, nil
 }
 
