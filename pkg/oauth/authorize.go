@@ -20,9 +20,9 @@ import (
 const maxStateLen = 2048
 
 // challengeRe is an S256 code challenge: base64url of 32 bytes.
-var challengeRe = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+var challengeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`) })
 
-var hexRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hexRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // authRequest is a validated authorization request.
 type authRequest struct {
@@ -107,7 +107,7 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	if q.Get("code_challenge_method") != "S256" {
 		return req, "", &redirectError{"invalid_request", "code_challenge_method must be S256"}
 	}
-	if !challengeRe.MatchString(req.challenge) {
+	if !challengeRe().MatchString(req.challenge) {
 		return req, "", &redirectError{"invalid_request", "code_challenge is not a valid S256 challenge"}
 	}
 	req.resource = s.resource
@@ -160,7 +160,7 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	browser := ""
-	if ck, err := r.Cookie(s.cookieName()); err == nil && hexRe.MatchString(ck.Value) {
+	if ck, err := r.Cookie(s.cookieName()); err == nil && hexRe().MatchString(ck.Value) {
 		browser = ck.Value
 	} else {
 		browser = secret.NewHex(32)
@@ -330,7 +330,9 @@ func setPageHeaders(w http.ResponseWriter, formOrigin string) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src "+pageStyleHash+"; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 }
 
-var cspOriginRe = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[A-Za-z0-9.\-\[\]:]+$|^[a-z][a-z0-9+.-]*:$`)
+var cspOriginRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[A-Za-z0-9.\-\[\]:]+$|^[a-z][a-z0-9+.-]*:$`)
+})
 
 // cspFormOrigin is the origin of a redirect URI in CSP source syntax, or ""
 // if it cannot be expressed safely.
@@ -345,7 +347,7 @@ func cspFormOrigin(redirectURI string) string {
 	} else {
 		o = strings.ToLower(u.Scheme) + ":"
 	}
-	if !cspOriginRe.MatchString(o) {
+	if !cspOriginRe().MatchString(o) {
 		return ""
 	}
 	return o

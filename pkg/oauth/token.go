@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"gorm.io/gorm"
 
@@ -70,11 +71,11 @@ func parseTokenForm(w http.ResponseWriter, r *http.Request) (map[string]string, 
 	return out, nil
 }
 
-var safeNameRe = regexp.MustCompile(`^[a-z_]{1,40}$`)
+var safeNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_]{1,40}$`) })
 
 // safeName echoes a parameter name in an error only if it is harmless.
 func safeName(k string) string {
-	if safeNameRe.MatchString(k) {
+	if safeNameRe().MatchString(k) {
 		return k
 	}
 	return "(unprintable)"
@@ -189,7 +190,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-var verifierRe = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+var verifierRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`) })
 
 // pkceS256 is the RFC 7636 S256 transform.
 func pkceS256(verifier string) string {
@@ -254,7 +255,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 		if res.RowsAffected != 1 {
 			return errReplay
 		}
-		if !verifierRe.MatchString(verifier) || !secret.Equal(pkceS256(verifier), row.Challenge) {
+		if !verifierRe().MatchString(verifier) || !secret.Equal(pkceS256(verifier), row.Challenge) {
 			badVerifier = true
 			return nil // commit: the code stays burnt
 		}

@@ -6,17 +6,20 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // chatGPTConnectorRe is ChatGPT's per-connector callback. Only the static
 // client may use it, and the id is limited to a charset that cannot change
 // the URL's meaning.
-var chatGPTConnectorRe = regexp.MustCompile(`^https://chatgpt\.com/connector/oauth/[A-Za-z0-9_-]{1,128}$`)
+var chatGPTConnectorRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^https://chatgpt\.com/connector/oauth/[A-Za-z0-9_-]{1,128}$`)
+})
 
 // privateSchemeRe is a reverse-domain private-use scheme (RFC 8252 §7.1),
 // e.g. com.example.app:/callback. Requiring a dot keeps out javascript:,
 // data:, file: and friends.
-var privateSchemeRe = regexp.MustCompile(`^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$`)
+var privateSchemeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$`) })
 
 const maxRedirectURILen = 2000
 
@@ -60,7 +63,7 @@ func validateRedirectURI(raw string) error {
 		if !isLoopbackHost(u.Hostname()) {
 			return errors.New("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)")
 		}
-	case privateSchemeRe.MatchString(scheme):
+	case privateSchemeRe().MatchString(scheme):
 		// Native app callback; the app owns the scheme.
 	default:
 		return errors.New("scheme must be https, http on loopback, or a reverse-domain private scheme")
@@ -81,7 +84,7 @@ func redirectMatches(registered []string, requested string, static bool) bool {
 			return true
 		}
 	}
-	if static && chatGPTConnectorRe.MatchString(requested) {
+	if static && chatGPTConnectorRe().MatchString(requested) {
 		return true
 	}
 	req, err := url.Parse(requested)
