@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/servagent/servagent/pkg/config"
+
 	"github.com/spf13/cobra"
 
 	"github.com/servagent/servagent/pkg/fsutil"
@@ -38,6 +40,21 @@ func defaultSkillsDir(getenv func(string) string, isDir func(string) bool) strin
 		return installedSkillsDir
 	}
 	return absPath("skills")
+}
+
+// settingFromEnvOrFile reads a setting the way serve does, without the rest
+// of the configuration: the environment first, then the .env file serve
+// would read by default (./.env, else /opt/servagent/.env).
+func settingFromEnvOrFile(name string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	for _, f := range config.DefaultEnvFiles {
+		if m, err := config.ReadEnvFile(f); err == nil && m != nil {
+			return m[name]
+		}
+	}
+	return ""
 }
 
 func absPath(p string) string {
@@ -70,7 +87,7 @@ skill is <dir>/<name>/SKILL.md; if its first line is not a markdown heading,
 		if dirFlag != "" {
 			return absPath(dirFlag)
 		}
-		return defaultSkillsDir(os.Getenv, isDir)
+		return defaultSkillsDir(settingFromEnvOrFile, isDir)
 	}
 	cmd.AddCommand(
 		newSkillsListCmd(ios, dir),

@@ -409,3 +409,17 @@ func TestIsTerminal(t *testing.T) {
 		t.Error("a pipe is not a terminal")
 	}
 }
+
+func TestSkillsDirFromDefaultEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	want := filepath.Join(dir, "from-dotenv")
+	os.WriteFile(".env", []byte("SERVAGENT_SKILLS_DIR="+want+"\n"), 0o600)
+	if got := settingFromEnvOrFile("SERVAGENT_SKILLS_DIR"); got != want {
+		t.Fatalf("from ./.env: %q", got)
+	}
+	t.Setenv("SERVAGENT_SKILLS_DIR", "/from/env")
+	if got := settingFromEnvOrFile("SERVAGENT_SKILLS_DIR"); got != "/from/env" {
+		t.Fatalf("environment should win: %q", got)
+	}
+}
