@@ -508,10 +508,15 @@ func (m *Manager) ChallengeCertificate(hello *tls.ClientHelloInfo) (*tls.Certifi
 	return m.alpnCerts[strings.ToLower(strings.TrimSuffix(hello.ServerName, "."))], nil
 }
 
+// ChallengeCertifier is what answers TLS-ALPN-01 handshakes (a *Manager).
+type ChallengeCertifier interface {
+	ChallengeCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error)
+}
+
 // TLSConfigHooks returns a tls.Config.GetCertificate that serves the pending
 // TLS-ALPN-01 challenge certificate first and otherwise delegates to base.
 // The tls.Config must also list ALPNProto in NextProtos (see ConfigureServer).
-func TLSConfigHooks(m *Manager, base func(*tls.ClientHelloInfo) (*tls.Certificate, error)) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func TLSConfigHooks(m ChallengeCertifier, base func(*tls.ClientHelloInfo) (*tls.Certificate, error)) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if m != nil {
 			if c, err := m.ChallengeCertificate(hello); c != nil || err != nil {

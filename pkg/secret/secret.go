@@ -46,11 +46,3 @@ func Hash(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
 }
-
-// Redact returns a short, safe hint of a secret for logs: its length only.
-func Redact(s string) string {
-	if s == "" {
-		return "(empty)"
-	}
-	return "[redacted]"
-}

@@ -252,13 +252,7 @@ func (s *Server) TLSConfig() *tls.Config {
 	}
 	get := s.certs.GetCertificate
 	if s.opts.ACME != nil {
-		base := get
-		get = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			if c, err := s.opts.ACME.ChallengeCertificate(hello); c != nil || err != nil {
-				return c, err
-			}
-			return base(hello)
-		}
+		get = acme.TLSConfigHooks(s.opts.ACME, get)
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get, NextProtos: []string{"h2", "http/1.1"}}
 }
