@@ -29,6 +29,25 @@ mcp() {
 
 key_from() { grep -A1 '^API key (shown only now' "$1" | tail -n1 | tr -d ' '; }
 
+# pebble_up [HTTP01_PORT]: start Pebble (the ACME test CA) on random free
+# ports, HTTP-01 validation on HTTP01_PORT if given; sets PEBBLE_STATE_DIR,
+# ACME_DIRECTORY_URL, ACME_CA_CERT, PEBBLE_ISSUER_ROOT, PEBBLE_HTTP01_PORT...
+pebble_up() {
+	local ports=(PEBBLE_PORTS=auto) vars
+	[[ -z ${1:-} ]] || ports=(PEBBLE_ACME_PORT=0 PEBBLE_MGMT_PORT=0 PEBBLE_HTTP01_PORT="$1"
+		PEBBLE_TLSALPN01_PORT=0 CHALLTESTSRV_DNS_PORT=0 CHALLTESTSRV_MGMT_PORT=0)
+	PEBBLE_STATE_DIR="$(mktemp -d)"
+	vars="$(env PEBBLE_BIN_DIR="$PWD/pebble-bin" PEBBLE_STATE_DIR="$PEBBLE_STATE_DIR" "${ports[@]}" bash ./pebble-up.sh)" ||
+		fail "pebble-up.sh failed"
+	eval "$vars"
+}
+
+# Clients reach the service on a public address, not loopback (the MCP SDK
+# applies its DNS-rebinding rule to loopback connections): the HTTPS phases
+# give the container's private network one (on lo: no dummy module in a
+# container) and resolve the test domain to it.
+TEST_ADDR=192.0.2.10
+
 step "sanity: PID 1 is systemd"
 test "$(ps -p 1 -o comm=)" = systemd || fail "PID 1 is not systemd"
 
@@ -78,19 +97,15 @@ grep -q 'API key unchanged' install2.log || fail "no 'unchanged' notice"
 systemctl is-active -q servagent.service || fail "not active after re-install"
 
 step "tls setup: HTTP install -> HTTPS on 443 with a certificate from Pebble"
-PEBBLE_STATE_DIR="$(mktemp -d)"
-eval "$(PEBBLE_BIN_DIR="$PWD/pebble-bin" PEBBLE_PORTS=auto PEBBLE_STATE_DIR="$PEBBLE_STATE_DIR" bash ./pebble-up.sh)"
+pebble_up
 DOMAIN=mcp.servagent.test
 ./servagent tls setup "$DOMAIN" --email ops@servagent.test --acme-directory "$ACME_DIRECTORY_URL" \
 	--acme-ca-file "$ACME_CA_CERT" --acme-http-port "$PEBBLE_HTTP01_PORT" | tee tls.log
 grep -q '^AmbientCapabilities=CAP_NET_BIND_SERVICE$' /etc/systemd/system/servagent.service || fail "unit cannot bind 443"
 grep -q '^SERVAGENT_PORT=443$' /opt/servagent/.env || fail "port not 443"
 test "$(stat -c '%a %U' /opt/servagent/state/certs/$DOMAIN/privkey.pem)" = "600 servagent" || fail "private key mode/owner"
-# Clients reach the service on a public address, not loopback (the MCP SDK
-# applies its DNS-rebinding rule to loopback connections): give the
-# container's private network one (on lo: no dummy module in a container).
-ip addr add 192.0.2.10/32 dev lo || fail "could not add a test address"
-CURL_TLS=(--resolve "$DOMAIN:443:192.0.2.10" --cacert "$PEBBLE_ISSUER_ROOT")
+ip addr replace "$TEST_ADDR/32" dev lo || fail "could not add a test address"
+CURL_TLS=(--resolve "$DOMAIN:443:$TEST_ADDR" --cacert "$PEBBLE_ISSUER_ROOT")
 BASE="https://$DOMAIN"
 health="$(curl -fsS "${CURL_TLS[@]}" "$BASE/healthz")" || fail "HTTPS healthz (certificate must chain to Pebble's root)"
 echo "$health"
@@ -154,6 +169,69 @@ bash ./pebble-down.sh "$PEBBLE_STATE_DIR" >/dev/null || true
 step "uninstall again: nothing left, exit 0"
 ./servagent uninstall -y | tee uninstall2.log
 grep -q 'nothing to remove' uninstall2.log || fail "second uninstall output"
+
+step "install DOMAIN: one command -> certificate by HTTP-01 on port 80, HTTPS on 443"
+# Nothing is installed now. A fresh Pebble (new issuer root) validating
+# HTTP-01 on port 80, so install runs with its default --acme-http-port; only
+# if something in the container holds port 80 does it fall back to a random
+# port (and says so).
+if (exec 3<>/dev/tcp/127.0.0.1/80) 2>/dev/null; then
+	echo "NOTE: port 80 is busy in the container; HTTP-01 on a random port (--acme-http-port)"
+	pebble_up
+else
+	pebble_up 80
+fi
+http01_flag=()
+[[ $PEBBLE_HTTP01_PORT == 80 ]] || http01_flag=(--acme-http-port "$PEBBLE_HTTP01_PORT")
+DOMAIN=oneshot.servagent.test
+ip addr replace "$TEST_ADDR/32" dev lo || fail "could not add a test address"
+timeout 60 ./servagent install "$DOMAIN" --yes --acme-directory "$ACME_DIRECTORY_URL" \
+	--acme-ca-file "$ACME_CA_CERT" "${http01_flag[@]}" | tee install4.log || fail "install $DOMAIN failed"
+KEY="$(key_from install4.log)"
+[[ ${#KEY} -ge 20 ]] || fail "install $DOMAIN printed no API key"
+grep -q "obtaining a certificate for $DOMAIN (HTTP-01)" install4.log || fail "install did not obtain a certificate"
+grep -q "^MCP endpoint: https://$DOMAIN/mcp\$" install4.log || fail "install did not print the HTTPS endpoint"
+grep -qF "validate w/ HTTP: http://$DOMAIN:$PEBBLE_HTTP01_PORT/.well-known/acme-challenge/" "$PEBBLE_STATE_DIR/pebble.log" ||
+	fail "Pebble did not validate HTTP-01 at $DOMAIN:$PEBBLE_HTTP01_PORT"
+systemctl is-active -q servagent.service || fail "unit not active"
+systemctl is-enabled -q servagent.service || fail "unit not enabled"
+grep -q '^AmbientCapabilities=CAP_NET_BIND_SERVICE$' /etc/systemd/system/servagent.service || fail "unit cannot bind 443"
+verify_err="$(systemd-analyze verify /etc/systemd/system/servagent.service 2>&1 >/dev/null)" || fail "verify rc (domain)"
+[[ -z "$verify_err" ]] || fail "systemd-analyze verify (domain): $verify_err"
+certdir=/opt/servagent/state/certs/$DOMAIN
+for kv in SERVAGENT_PORT=443 "SERVAGENT_ACME_DOMAIN=$DOMAIN" "SERVAGENT_TLS_CERTFILE=$certdir/fullchain.pem" \
+	"SERVAGENT_TLS_KEYFILE=$certdir/privkey.pem" "SERVAGENT_ACME_DIRECTORY=$ACME_DIRECTORY_URL" \
+	"SERVAGENT_ACME_CA_FILE=/opt/servagent/state/acme-ca.pem" "SERVAGENT_API_KEY=$KEY"; do
+	grep -qxF "$kv" /opt/servagent/.env || fail ".env lacks $kv: $(grep -v API_KEY /opt/servagent/.env)"
+done
+for f in /opt/servagent/.env "$certdir/privkey.pem" /opt/servagent/state/acme/account.key; do
+	test "$(stat -c '%a %U' "$f")" = "600 servagent" || fail "$f mode/owner: $(stat -c '%a %U' "$f")"
+done
+CURL_TLS=(--resolve "$DOMAIN:443:$TEST_ADDR" --cacert "$PEBBLE_ISSUER_ROOT")
+BASE="https://$DOMAIN"
+health="$(curl -fsS --max-time 10 "${CURL_TLS[@]}" "$BASE/healthz")" ||
+	fail "HTTPS healthz on $DOMAIN:443 (certificate must chain to this Pebble's root and name $DOMAIN)"
+echo "$health"
+grep -q "\"version\":\"$VERSION\"" <<<"$health" || fail "healthz: $health"
+res="$(mcp "$KEY" 'id -un')"
+echo "$res"
+grep -q '"stdout":"servagent\\n"' <<<"$res" || fail "tool call over HTTPS did not run id -un as servagent"
+
+step "uninstall -y after install DOMAIN: nothing left"
+backups_before="$(ls -d /var/backups/servagent/certs-* 2>/dev/null | wc -l)"
+./servagent uninstall -y | tee uninstall3.log
+! id servagent 2>/dev/null || fail "user left"
+! getent group servagent >/dev/null || fail "group left"
+test ! -e /etc/systemd/system/servagent.service || fail "unit file left"
+test "$(systemctl show -P LoadState servagent.service)" = not-found || fail "unit still loaded"
+test ! -e /etc/sudoers.d/servagent || fail "sudoers left"
+test ! -e /opt/servagent || fail "/opt/servagent left"
+test ! -L /usr/local/bin/servagent || fail "symlink left"
+test "$(ls -d /var/backups/servagent/certs-* 2>/dev/null | wc -l)" = "$backups_before" || fail "uninstall without --keep-certs kept certificates"
+! (exec 3<>"/dev/tcp/$TEST_ADDR/443") 2>/dev/null || fail "something still listens on 443"
+./servagent uninstall -y | tee uninstall4.log
+grep -q 'nothing to remove' uninstall4.log || fail "uninstall after install DOMAIN left something to remove"
+bash ./pebble-down.sh "$PEBBLE_STATE_DIR" >/dev/null || true
 
 echo
 echo "ALL SYSTEMD CHECKS PASSED in ${SECONDS}s"
