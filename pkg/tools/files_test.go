@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 func writeLines(t testing.TB, p string, n int) {
@@ -29,33 +27,13 @@ func writeLines(t testing.TB, p string, n int) {
 }
 
 func TestFileToolsAnnotations(t *testing.T) {
-	ctx := context.Background()
-	env := newTestEnv(t)
-	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
 	mine := []string{"read_file", "write_file", "edit_file", "read_file_binary", "write_file_binary", "list_directory", "move_path", "copy_path", "delete_path"}
-	if err := Register(s, env, mine); err != nil {
-		t.Fatal(err)
-	}
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	res, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Tools) != len(mine) {
-		t.Fatalf("got %d tools, want %d", len(res.Tools), len(mine))
+	listed := listTools(t, mine)
+	if len(listed) != len(mine) {
+		t.Fatalf("got %d tools, want %d", len(listed), len(mine))
 	}
 	readOnly := map[string]bool{"read_file": true, "read_file_binary": true, "list_directory": true}
-	for _, tool := range res.Tools {
+	for _, tool := range listed {
 		a := tool.Annotations
 		if tool.Title == "" || a == nil || a.Title == "" || a.DestructiveHint == nil || a.OpenWorldHint == nil {
 			t.Errorf("%s: incomplete annotations %+v", tool.Name, a)

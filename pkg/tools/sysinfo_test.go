@@ -1,11 +1,8 @@
 package tools
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 func TestSystemInfo(t *testing.T) {
@@ -51,29 +48,10 @@ func TestUnescapeMount(t *testing.T) {
 // read-only ones say so.
 func TestSystemToolAnnotations(t *testing.T) {
 	names := []string{"list_processes", "kill_process", "tail_file", "system_info", "network_info", "service_action", "get_environment"}
-	s := mcp.NewServer(&mcp.Implementation{Name: "t", Version: "0"}, nil)
-	if err := Register(s, newTestEnv(t), names); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	lt, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	listed := listTools(t, names)
 	readOnly := map[string]bool{"list_processes": true, "tail_file": true, "system_info": true, "network_info": true, "get_environment": true}
 	seen := 0
-	for _, tool := range lt.Tools {
+	for _, tool := range listed {
 		a := tool.Annotations
 		if a == nil || a.Title == "" || a.DestructiveHint == nil || a.OpenWorldHint == nil || tool.Description == "" {
 			t.Errorf("%s: incomplete annotations %+v", tool.Name, a)

@@ -97,3 +97,30 @@ func toolError(t testing.TB, res *mcp.CallToolResult, fragments ...string) strin
 	}
 	return msg
 }
+
+// listTools registers the named tools on a fresh server and lists them
+// through a real client session over in-memory transports.
+func listTools(t testing.TB, names []string) []*mcp.Tool {
+	t.Helper()
+	ctx := context.Background()
+	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
+	if err := Register(s, newTestEnv(t), names); err != nil {
+		t.Fatal(err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	res, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Tools
+}
