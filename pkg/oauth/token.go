@@ -151,17 +151,25 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 	return &c, nil
 }
 
+// clientRequest parses a /token or /revoke form and authenticates the
+// client; on failure it has written the OAuth error.
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (map[string]string, *clientRow, bool) {
+	form, oe := parseTokenForm(w, r)
+	if oe == nil {
+		var client *clientRow
+		if client, oe = s.authenticateClient(r.Context(), r, form); oe == nil {
+			return form, client, true
+		}
+	}
+	writeOAuthError(w, oe)
+	return nil, nil, false
+}
+
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	form, oe := parseTokenForm(w, r)
-	if oe != nil {
-		writeOAuthError(w, oe)
-		return
-	}
-	client, oe := s.authenticateClient(r.Context(), r, form)
-	if oe != nil {
-		writeOAuthError(w, oe)
+	form, client, ok := s.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	if res, ok := form["resource"]; ok && normalizeResource(res) != s.resource {
@@ -169,6 +177,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp map[string]any
+	var oe *oauthError
 	switch gt := form["grant_type"]; gt {
 	case "authorization_code":
 		resp, oe = s.exchangeCode(r.Context(), client, form)
@@ -392,14 +401,8 @@ func (s *Server) storageError(err error) *oauthError {
 // tokens are affected; unknown tokens still get 200.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	form, oe := parseTokenForm(w, r)
-	if oe != nil {
-		writeOAuthError(w, oe)
-		return
-	}
-	client, oe := s.authenticateClient(r.Context(), r, form)
-	if oe != nil {
-		writeOAuthError(w, oe)
+	form, client, ok := s.clientRequest(w, r)
+	if !ok {
 		return
 	}
 	tok := form["token"]
