@@ -253,15 +253,7 @@ func (e *env) postForm(t *testing.T, path string, basic [2]string, f url.Values)
 	if basic[0] != "" {
 		req.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m, resp.Header
+	return doJSON(t, req)
 }
 
 func (e *env) register(t *testing.T, user, pass string, body string) (int, map[string]any, http.Header) {
@@ -271,15 +263,7 @@ func (e *env) register(t *testing.T, user, pass string, body string) (int, map[s
 	if user != "" || pass != "" {
 		req.SetBasicAuth(user, pass)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m, resp.Header
+	return doJSON(t, req)
 }
 
 // registerClient registers a client for the callback server.
@@ -307,4 +291,18 @@ func (e *env) mustNotVerify(t *testing.T, tok string) {
 	if _, err := e.srv.VerifyAccessToken(context.Background(), tok); err == nil {
 		t.Fatal("VerifyAccessToken accepted a token it should refuse")
 	}
+}
+
+// doJSON sends req and decodes a JSON object answer (if any).
+func doJSON(t *testing.T, req *http.Request) (int, map[string]any, http.Header) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
 }
