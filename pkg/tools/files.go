@@ -32,6 +32,9 @@ const (
 	readBufSize = 64 << 10
 	// editMaxSize bounds edit_file, which must hold the whole file in memory.
 	editMaxSize = 64 << 20
+	// procSnapshotMax bounds the snapshot of a size-0 (procfs) file.
+	procSnapshotMax = 16 << 20
+
 	// binarySample is how much of the file start decides text vs binary.
 	binarySample = 8 << 10
 )
@@ -102,10 +105,15 @@ func (e *Env) readFile(ctx context.Context, _ *mcp.CallToolRequest, in ReadFileI
 	out := ReadFileOutput{Path: p, SizeBytes: fi.Size()}
 	switch {
 	case in.Offset < 0 && fi.Size() == 0:
-		// /proc and /sys files report size 0: count, then read forwards.
-		var n int64
-		if n, err = countLines(ctx, f); err == nil {
-			err = readRange(ctx, f, max(0, n+in.Offset), limit, maxBytes, &out)
+		// /proc and /sys files report size 0 and change between reads:
+		// take one bounded snapshot, then count and read that.
+		var snap []byte
+		if snap, err = io.ReadAll(io.LimitReader(f, procSnapshotMax)); err == nil {
+			r := bytes.NewReader(snap)
+			var n int64
+			if n, err = countLines(ctx, r); err == nil {
+				err = readRange(ctx, r, max(0, n+in.Offset), limit, maxBytes, &out)
+			}
 		}
 	case in.Offset < 0:
 		err = readTail(ctx, f, fi.Size(), -in.Offset, limit, maxBytes, &out)
@@ -247,7 +255,7 @@ func (c *lineCollector) eof() {
 // readRange skips offset lines and, after the range, counts the rest
 // (within countBudget) by scanning raw blocks with bytes.Count; only the
 // returned range goes through bufio. Memory is one fixed buffer plus output.
-func readRange(ctx context.Context, f *os.File, offset, limit, maxBytes int64, out *ReadFileOutput) error {
+func readRange(ctx context.Context, f io.ReaderAt, offset, limit, maxBytes int64, out *ReadFileOutput) error {
 	bp := getBuf()
 	defer putBuf(bp)
 	buf := *bp
@@ -473,7 +481,7 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 }
 
 // countLines counts the lines of a file read from the start.
-func countLines(ctx context.Context, f *os.File) (int64, error) {
+func countLines(ctx context.Context, f io.ReaderAt) (int64, error) {
 	bp := getBuf()
 	defer putBuf(bp)
 	buf := *bp
