@@ -16,11 +16,6 @@ import (
 	"github.com/servagent/servagent/pkg/fsutil"
 )
 
-func init() {
-	register("read_file_binary", addReadFileBinary)
-	register("write_file_binary", addWriteFileBinary)
-}
-
 const (
 	// maxBinaryChunk keeps a reply (base64 in both the text and the
 	// structured content, 2 x 4/3 x 1 MiB) well under the SDK's 4 MiB comfort.
@@ -66,15 +61,14 @@ type ReadFileBinaryOutput struct {
 	MaxChunk      int64  `json:"max_chunk" jsonschema:"largest length accepted per call"`
 }
 
-func addReadFileBinary(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "read_file_binary",
-		Description: "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. " +
-			"Large files come in chunks (about 1 MiB each): call again with offset=next_offset until eof, then compare file_sha256. For text files use read_file.",
-		Title:       "Read a file as base64",
-		Annotations: annotate("Read a file as base64", true, false, true, false),
-	}, env.readFileBinary)
-}
+var readFileBinaryTool = define(Tool{
+	Name:  "read_file_binary",
+	Title: "Read a file as base64",
+	Description: "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. " +
+		"Large files come in chunks (about 1 MiB each): call again with offset=next_offset until eof, then compare file_sha256. For text files use read_file.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+	Audit: []string{"path", "offset"},
+}, (*Env).readFileBinary)
 
 func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in ReadFileBinaryInput) (*mcp.CallToolResult, ReadFileBinaryOutput, error) {
 	p, err := e.resolve(in.Path)
@@ -172,16 +166,15 @@ type WriteFileBinaryOutput struct {
 	Atomic       bool   `json:"atomic" jsonschema:"true when the file was replaced atomically (offset 0 without append)"`
 }
 
-func addWriteFileBinary(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "write_file_binary",
-		Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
-			"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
-			"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
-		Title:       "Write a file from base64",
-		Annotations: annotate("Write a file from base64", false, true, false, false),
-	}, env.writeFileBinary)
-}
+var writeFileBinaryTool = define(Tool{
+	Name:  "write_file_binary",
+	Title: "Write a file from base64",
+	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
+		"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
+		"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
+	Hints: Hints{Destructive: true},
+	Audit: []string{"path", "offset"},
+}, (*Env).writeFileBinary)
 
 func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in WriteFileBinaryInput) (*mcp.CallToolResult, WriteFileBinaryOutput, error) {
 	p, err := e.resolve(in.Path)

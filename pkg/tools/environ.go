@@ -11,8 +11,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() { register("get_environment", addGetEnvironment) }
-
 const redacted = "[redacted]"
 
 // alwaysSecret are servagent's own secrets, redacted even when the Env was
@@ -40,15 +38,13 @@ type GetEnvironmentOutput struct {
 	Redacted  int      `json:"redacted" jsonschema:"how many values were replaced by [redacted]"`
 }
 
-func addGetEnvironment(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "get_environment",
-		Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets, and any name containing KEY, SECRET, TOKEN, PASSWORD, PASSWD or CREDENTIAL) are shown as [redacted] and cannot be revealed. " +
-			"filter is a case-insensitive substring of the name. Commands run by execute_command see this environment minus the secrets.",
-		Title:       "Environment variables",
-		Annotations: annotate("Environment variables", true, false, true, false),
-	}, env.getEnvironment)
-}
+var getEnvironmentTool = define(Tool{
+	Name:  "get_environment",
+	Title: "Environment variables",
+	Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets, and any name containing KEY, SECRET, TOKEN, PASSWORD, PASSWD or CREDENTIAL) are shown as [redacted] and cannot be revealed. " +
+		"filter is a case-insensitive substring of the name. Commands run by execute_command see this environment minus the secrets.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+}, (*Env).getEnvironment)
 
 // isSecretName says whether a variable's value must not reach the model.
 func (e *Env) isSecretName(name string) bool {

@@ -17,11 +17,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() {
-	register("list_processes", addListProcesses)
-	register("kill_process", addKillProcess)
-}
-
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. The
 // kernel exposes 100 to userspace on every architecture Go supports on Linux.
 const clockTicks = 100
@@ -62,16 +57,15 @@ type ListProcessesOutput struct {
 	CPUSample string        `json:"cpu_sample" jsonschema:"how cpu_percent was measured"`
 }
 
-func addListProcesses(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "list_processes",
-		Description: "List running processes with pid, ppid, user, CPU % (measured over a 0.5s sample), resident memory, start time, state and command line, read from /proc. " +
-			"Use `filter` (a case-insensitive plain substring of the name, command line or user) to find a process, e.g. filter=nginx; sort_by cpu (default), mem or pid. " +
-			"Use the pid with kill_process or the name with service_action.",
-		Title:       "List processes",
-		Annotations: annotate("List processes", true, false, false, false),
-	}, env.listProcesses)
-}
+var listProcessesTool = define(Tool{
+	Name:  "list_processes",
+	Title: "List processes",
+	Description: "List running processes with pid, ppid, user, CPU % (measured over a 0.5s sample), resident memory, start time, state and command line, read from /proc. " +
+		"Use `filter` (a case-insensitive plain substring of the name, command line or user) to find a process, e.g. filter=nginx; sort_by cpu (default), mem or pid. " +
+		"Use the pid with kill_process or the name with service_action.",
+	Hints: Hints{ReadOnly: true},
+	Audit: []string{"sort_by", "limit"},
+}, (*Env).listProcesses)
 
 // procStat is what list_processes reads from /proc/<pid>/stat.
 type procStat struct {
@@ -445,16 +439,15 @@ func parseSignal(s string) (syscall.Signal, string, error) {
 	return 0, "", fmt.Errorf("unknown signal %q: use TERM (polite stop), KILL (forced), HUP, INT, QUIT, USR1, USR2, STOP, CONT, or a number", s)
 }
 
-func addKillProcess(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "kill_process",
-		Description: "Send a signal to one process by pid (default TERM). Try TERM first and KILL only if the process is still there. " +
-			"For a systemd service use service_action instead, or systemd restarts it. Refuses pid 1, process groups (negative pids) and servagent itself. " +
-			"For TERM/KILL/INT/QUIT, waits up to 2s and says whether the process exited.",
-		Title:       "Kill a process",
-		Annotations: annotate("Kill a process", false, true, false, false),
-	}, env.killProcess)
-}
+var killProcessTool = define(Tool{
+	Name:  "kill_process",
+	Title: "Kill a process",
+	Description: "Send a signal to one process by pid (default TERM). Try TERM first and KILL only if the process is still there. " +
+		"For a systemd service use service_action instead, or systemd restarts it. Refuses pid 1, process groups (negative pids) and servagent itself. " +
+		"For TERM/KILL/INT/QUIT, waits up to 2s and says whether the process exited.",
+	Hints: Hints{Destructive: true},
+	Audit: []string{"pid", "signal"},
+}, (*Env).killProcess)
 
 func (e *Env) killProcess(ctx context.Context, _ *mcp.CallToolRequest, in KillProcessInput) (*mcp.CallToolResult, KillProcessOutput, error) {
 	switch {

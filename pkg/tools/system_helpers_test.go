@@ -73,7 +73,7 @@ func callToolWithProgress(t testing.TB, env *Env, name string, args map[string]a
 // argument per line, "---" after each call) in argv.log, and pretends
 // systemd is running. Files in the dir steer the fakes: "state" is printed
 // for `show`, "exit"/"msg" make a non-show call fail.
-func fakeSystemd(t *testing.T) string {
+func fakeSystemd(t *testing.T, env *Env) string {
 	t.Helper()
 	dir := t.TempDir()
 	script := `#!/bin/sh
@@ -98,13 +98,14 @@ echo "fake $(basename "$0") ok"
 	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	saved, savedDelay := systemd, settleDelay
-	systemd.systemctl = filepath.Join(dir, "systemctl")
-	systemd.journalctl = filepath.Join(dir, "journalctl")
-	systemd.sudo = filepath.Join(dir, "sudo")
-	systemd.runDir = run
-	settleDelay = 10 * time.Millisecond
-	t.Cleanup(func() { systemd, settleDelay = saved, savedDelay })
+	env.Systemd = Systemd{
+		Systemctl:   filepath.Join(dir, "systemctl"),
+		Journalctl:  filepath.Join(dir, "journalctl"),
+		Sudo:        filepath.Join(dir, "sudo"),
+		RunDir:      run,
+		Euid:        os.Geteuid,
+		SettleDelay: 10 * time.Millisecond,
+	}
 	return dir
 }
 

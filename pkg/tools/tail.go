@@ -18,8 +18,6 @@ import (
 	"github.com/servagent/servagent/pkg/runner"
 )
 
-func init() { register("tail_file", addTailFile) }
-
 const (
 	tailDefaultLines   = 50
 	tailMaxLines       = 10000
@@ -54,17 +52,16 @@ type TailFileOutput struct {
 	Notes         string `json:"notes,omitempty"`
 }
 
-func addTailFile(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "tail_file",
-		Description: "Read the last lines of a log file (path) or of a systemd unit's journal (journalctl_unit) — give exactly one. " +
-			"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
-			"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
-			"Use this instead of execute_command with tail or journalctl.",
-		Title:       "Tail a log file or journal",
-		Annotations: annotate("Tail a log file or journal", true, false, false, false),
-	}, env.tailFile)
-}
+var tailFileTool = define(Tool{
+	Name:  "tail_file",
+	Title: "Tail a log file or journal",
+	Description: "Read the last lines of a log file (path) or of a systemd unit's journal (journalctl_unit) — give exactly one. " +
+		"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
+		"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
+		"Use this instead of execute_command with tail or journalctl.",
+	Hints: Hints{ReadOnly: true},
+	Audit: []string{"path", "journalctl_unit", "lines", "follow"},
+}, (*Env).tailFile)
 
 func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFileInput) (*mcp.CallToolResult, TailFileOutput, error) {
 	hasPath, hasUnit := strings.TrimSpace(in.Path) != "", in.JournalctlUnit != ""
@@ -122,10 +119,10 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 		if err := validateUnit("journalctl_unit", in.JournalctlUnit); err != nil {
 			return nil, TailFileOutput{}, err
 		}
-		if err := systemdRunning(); err != nil {
+		if err := e.Systemd.Booted(); err != nil {
 			return nil, TailFileOutput{}, fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
 		}
-		jctl, err := exec.LookPath(systemd.journalctl)
+		jctl, err := exec.LookPath(e.Systemd.Journalctl)
 		if err != nil {
 			return nil, TailFileOutput{}, errors.New("journalctl is not installed on this host: read the service's log file with path= instead (look under /var/log)")
 		}
@@ -152,7 +149,7 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 		what = "following " + out.Source
 	}
 	stop := e.reportProgress(ctx, req, what)
-	res, err := e.run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
+	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
 	stop()
 	lw.Flush()
 	if err != nil {

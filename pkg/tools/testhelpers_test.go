@@ -3,8 +3,6 @@ package tools
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +13,11 @@ import (
 // newTestEnv returns an Env whose working directory is a fresh temp dir.
 func newTestEnv(t testing.TB) *Env {
 	t.Helper()
-	return &Env{
+	return NewEnv(Env{
 		WorkDir:        t.TempDir(),
 		CommandTimeout: 30 * time.Second,
 		MaxOutputSize:  1_000_000,
-		UploadMaxSize:  0,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	})
 }
 
 // callTool registers the named tool on a fresh server and calls it through
