@@ -458,12 +458,9 @@ func (e *Env) killProcess(ctx context.Context, _ *mcp.CallToolRequest, in KillPr
 	case in.PID > math.MaxInt32:
 		// kill(2) takes a 32-bit pid_t: 2^32+1 would wrap around to init.
 		return nil, KillProcessOutput{}, fmt.Errorf("pid %d is out of range: Linux pids are below 2^22; pass a pid from list_processes", in.PID)
-	case in.PID == 1:
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid 1 (init): that would bring the whole server down; use service_action for services")
-	case in.PID == os.Getpid():
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid %d: it is servagent itself, and this session would end", in.PID)
-	case in.PID == os.Getppid():
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid %d: it is servagent's parent, and killing it would likely end servagent too", in.PID)
+	}
+	if err := refuseProtected(in.PID); err != nil {
+		return nil, KillProcessOutput{}, err
 	}
 	sig, sigName, err := parseSignal(in.Signal)
 	if err != nil {
@@ -493,6 +490,41 @@ func (e *Env) killProcess(ctx context.Context, _ *mcp.CallToolRequest, in KillPr
 		}
 	}
 	return textResult("%s", msg), out, nil
+}
+
+// refuseProtected refuses init, servagent and its parent. A thread id is
+// judged by its thread group: kill(2) on any thread of a process signals
+// the whole process, so a TID of servagent is servagent.
+func refuseProtected(pid int) error {
+	tgid, what := pid, fmt.Sprintf("pid %d", pid)
+	if g, ok := threadGroup(pid); ok && g != pid {
+		tgid, what = g, fmt.Sprintf("pid %d (a thread of process %d)", pid, g)
+	}
+	switch tgid {
+	case 1:
+		return fmt.Errorf("refusing to signal %s: that is init, and it would bring the whole server down; use service_action for services", what)
+	case os.Getpid():
+		return fmt.Errorf("refusing to signal %s: it is servagent itself, and this session would end", what)
+	case os.Getppid():
+		return fmt.Errorf("refusing to signal %s: it is servagent's parent, and killing it would likely end servagent too", what)
+	}
+	return nil
+}
+
+// threadGroup reads the Tgid of a task from /proc/<id>/status (thread ids
+// are not listed in /proc but resolve there).
+func threadGroup(id int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(id) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
 
 // waitExit polls until pid is gone, a zombie, or reused by another process.
