@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -90,7 +91,17 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 		return nil, ReadFileBinaryOutput{}, err
 	}
 	defer f.Close()
+	var src io.ReaderAt = f
 	size := fi.Size()
+	if size == 0 {
+		// /proc and /sys files report size 0 but have content, which changes
+		// between reads: serve chunks and hashes from one bounded snapshot.
+		snap, err := io.ReadAll(io.LimitReader(f, procSnapshotMax))
+		if err != nil {
+			return nil, ReadFileBinaryOutput{}, fmt.Errorf("reading %s: %w", p, err)
+		}
+		src, size = bytes.NewReader(snap), int64(len(snap))
+	}
 	if in.Offset > size {
 		return nil, ReadFileBinaryOutput{}, fmt.Errorf("offset %d is past the end of %s (%d bytes)", in.Offset, p, size)
 	}
@@ -100,7 +111,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	}
 	n = min(n, size-in.Offset)
 	buf := make([]byte, n)
-	k, err := f.ReadAt(buf, in.Offset)
+	k, err := src.ReadAt(buf, in.Offset)
 	if err != nil && err != io.EOF {
 		return nil, ReadFileBinaryOutput{}, err
 	}
@@ -118,7 +129,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	case in.Offset == 0 && out.EOF:
 		out.FileSHA256 = out.ChunkSHA256
 	case in.FileSHA256 || size <= wholeHashLimit && out.EOF:
-		if out.FileSHA256, err = hashFile(ctx, f); err != nil {
+		if out.FileSHA256, err = hashFile(ctx, src); err != nil {
 			return nil, ReadFileBinaryOutput{}, err
 		}
 	}
@@ -136,7 +147,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	return textResult("%s", b.String()), out, nil
 }
 
-func hashFile(ctx context.Context, f *os.File) (string, error) {
+func hashFile(ctx context.Context, f io.ReaderAt) (string, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(f, 0, 1<<62)}); err != nil {
 		return "", err
