@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// UnifiedDiff writes hunks for the first n occurrences of old in text
-// replaced by new, with 3 lines of context; nearby hunks are merged.
-func UnifiedDiff(w io.Writer, p, text, old, new string, n int) {
-	const ctxLines = 3
-	type region struct{ s, e, k int } // byte span in text, whole lines; k matches
+// region is a byte span of text in whole lines holding k matches.
+type region struct{ s, e, k int }
+
+// matchRegions finds the first n occurrences of old, widened to whole
+// lines; overlapping ones merge.
+func matchRegions(text, old, new string, n int) []region {
 	var regs []region
 	idx := 0
 	for range n {
@@ -41,13 +42,14 @@ func UnifiedDiff(w io.Writer, p, text, old, new string, n int) {
 		}
 		idx = me
 	}
-	lines := func(s string) []string {
-		l := strings.SplitAfter(s, "\n")
-		if l[len(l)-1] == "" {
-			l = l[:len(l)-1]
-		}
-		return l
-	}
+	return regs
+}
+
+// UnifiedDiff writes hunks for the first n occurrences of old in text
+// replaced by new, with 3 lines of context; nearby hunks are merged.
+func UnifiedDiff(w io.Writer, p, text, old, new string, n int) {
+	const ctxLines = 3
+	regs := matchRegions(text, old, new, n)
 	fmt.Fprintf(w, "--- %s\n+++ %s\n", p, p)
 	for i := 0; i < len(regs); {
 		// Group regions whose context would touch.
@@ -94,6 +96,15 @@ func UnifiedDiff(w io.Writer, p, text, old, new string, n int) {
 		fmt.Fprintf(w, "@@ -%d,%d +%d,%d @@\n%s", oldStart, oldCount, newStart, newCount, body.String())
 		i = j + 1
 	}
+}
+
+// lines splits s after each newline, without a trailing empty piece.
+func lines(s string) []string {
+	l := strings.SplitAfter(s, "\n")
+	if l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
 }
 
 // lineShift is how many lines the replacements before byte pos add.

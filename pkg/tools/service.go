@@ -105,23 +105,9 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	if res.Cancelled {
 		return nil, out, fmt.Errorf("cancelled by the client; systemctl %s %s was killed", action, in.Service)
 	}
-	if res.ExitCode != 0 {
-		switch {
-		// status quotes log lines, which may say "not found" themselves.
-		case action == "status" && res.ExitCode == 4,
-			action != "status" && (strings.Contains(text, "not found") || strings.Contains(text, "No such file")):
-			return nil, out, fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", in.Service, res.ExitCode, text)
-		case usedSudo && strings.Contains(text, "password is required"):
-			return nil, out, fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
-		case strings.Contains(text, "Access denied") || strings.Contains(text, "authentication required"):
-			return nil, out, fmt.Errorf("permission denied for systemctl %s: servagent is not root and sudo is unavailable; run servagent as root or allow systemctl via sudo NOPASSWD. systemctl said:\n%s", action, text)
-		case slices.Contains(mutatingActions, action):
-			return nil, out, fmt.Errorf("systemctl %s %s failed (exit %d): read the logs with tail_file journalctl_unit=%s and check service_action status. systemctl said:\n%s", action, in.Service, res.ExitCode, in.Service, text)
-		}
-		// status of a stopped unit (3) and is-active/is-enabled answering
-		// "no" are ordinary answers.
+	if err := systemctlFailure(in.Service, action, text, res.ExitCode, usedSudo); err != nil {
+		return nil, out, err
 	}
-
 	if action == "start" || action == "restart" || action == "stop" || action == "reload" {
 		settle := action == "start" || action == "restart"
 		u := e.unitState(ctx, systemctl, in.Service, settle)
@@ -140,6 +126,28 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 		text = fmt.Sprintf("systemctl %s %s: done (exit %d, no output)", action, in.Service, res.ExitCode)
 	}
 	return textResult("%s", text), out, nil
+}
+
+// systemctlFailure turns a non-zero systemctl exit into advice for the
+// model; nil when the exit is an ordinary answer (status of a stopped unit
+// is 3, is-active/is-enabled answer "no" with an exit code).
+func systemctlFailure(unit, action, text string, exit int, usedSudo bool) error {
+	if exit == 0 {
+		return nil
+	}
+	switch {
+	// status quotes log lines, which may say "not found" themselves.
+	case action == "status" && exit == 4,
+		action != "status" && (strings.Contains(text, "not found") || strings.Contains(text, "No such file")):
+		return fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", unit, exit, text)
+	case usedSudo && strings.Contains(text, "password is required"):
+		return fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
+	case strings.Contains(text, "Access denied") || strings.Contains(text, "authentication required"):
+		return fmt.Errorf("permission denied for systemctl %s: servagent is not root and sudo is unavailable; run servagent as root or allow systemctl via sudo NOPASSWD. systemctl said:\n%s", action, text)
+	case slices.Contains(mutatingActions, action):
+		return fmt.Errorf("systemctl %s %s failed (exit %d): read the logs with tail_file journalctl_unit=%s and check service_action status. systemctl said:\n%s", action, unit, exit, unit, text)
+	}
+	return nil
 }
 
 // unitState is what `systemctl show` says about a unit.
