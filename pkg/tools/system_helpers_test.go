@@ -39,29 +39,13 @@ func sysResultJSON(t testing.TB, res *mcp.CallToolResult) string {
 // number of progress notifications the client received.
 func callToolWithProgress(t testing.TB, env *Env, name string, args map[string]any) (*mcp.CallToolResult, int64) {
 	t.Helper()
-	ctx := context.Background()
-	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "0"}, nil)
-	if err := Register(s, env, []string{name}); err != nil {
-		t.Fatalf("register %s: %v", name, err)
-	}
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
 	var progress atomic.Int64
-	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "0"}, &mcp.ClientOptions{
+	cs := connectTools(t, env, []string{name}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progress.Add(1) },
 	})
-	cs, err := c.Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
 	p := &mcp.CallToolParams{Name: name, Arguments: args}
 	p.SetProgressToken("tok-1")
-	res, err := cs.CallTool(ctx, p)
+	res, err := cs.CallTool(context.Background(), p)
 	if err != nil {
 		t.Fatalf("call %s: protocol error: %v", name, err)
 	}
