@@ -1,39 +1,20 @@
 package server_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/servagent/servagent/internal/testutil"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
-
-// syncBuffer is a log sink safe for the server's concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAuditLineHidesSecrets drives real calls through the server and reads
 // the audit lines it logs: paths and the program name are shown, secrets in
 // assignments (quoted ones included), file contents and stdin are not.
 func TestAuditLineHidesSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
