@@ -31,6 +31,11 @@ func TestGenCredentialsPrint(t *testing.T) {
 	if id == nil || sec == nil {
 		t.Fatalf("output lacks the lines to paste:\n%s", out)
 	}
+	// Form-encoding leaves them unchanged, so Basic works whether or not a
+	// client encodes (RFC 6749 §2.3.1), and config validation accepts them.
+	if !config.IsUnreserved(id[1]) || !config.IsUnreserved(sec[1]) {
+		t.Fatalf("generated credentials use reserved characters: %q %q", id[1], sec[1])
+	}
 	// Two runs never give the same values.
 	ios2, out2 := genIO()
 	runGenCredentials(context.Background(), &GenCredentialsOptions{IO: ios2})

@@ -366,6 +366,14 @@ func (c *Config) validateOAuth() error {
 		}
 		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_SECRET", Value: "", Expected: "a client secret, since SERVAGENT_OAUTH_CLIENT_ID is set (set both or neither)"}
 	}
+	// RFC 6749 §2.3.1 form-encodes Basic credentials and clients differ in
+	// whether they do: only unreserved characters read the same either way.
+	if !IsUnreserved(c.OAuthClientID) {
+		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_ID", Value: c.OAuthClientID, Expected: "only letters, digits and - . _ ~ (run servagent oauth gen-credentials)"}
+	}
+	if !IsUnreserved(c.OAuthClientSecret) {
+		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_SECRET", Value: "(hidden)", Expected: "only letters, digits and - . _ ~ (run servagent oauth gen-credentials)"}
+	}
 	if c.OAuthIssuerURL == "" {
 		return nil
 	}
@@ -389,6 +397,17 @@ func (c *Config) validateOAuth() error {
 		}
 	}
 	return nil
+}
+
+// IsUnreserved reports whether s holds only RFC 3986 unreserved characters,
+// which form-encoding leaves unchanged.
+func IsUnreserved(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // ResolveTools expands "all" and checks names against the valid list.

@@ -154,8 +154,16 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 			"error": {rerr.code}, "error_description": {rerr.desc}, "state": {req.state}})
 		return
 	}
-	if s.opts.Approval == ApprovalAuto {
+	// Auto approval only for confidential clients: a public client's id is
+	// all it takes to run its flow, so it would be a bearer credential for
+	// anyone who learns it.
+	if s.opts.Approval == ApprovalAuto && req.client.confidential() {
 		s.issueCodeAndRedirect(w, r, req, http.StatusFound)
+		return
+	}
+	if s.opts.ApprovalSecret == "" {
+		// Auto mode without a secret: an approval page would accept anyone.
+		s.errorPage(w, http.StatusForbidden, "This client needs the operator's approval, and this server has no approval secret. Use a confidential client, or set an approval secret.")
 		return
 	}
 	now := s.now()
@@ -235,7 +243,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		tooMany()
 		return
 	}
-	if !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
+	if s.opts.ApprovalSecret == "" || !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
 		s.log.Warn("oauth: wrong approval secret", "client_id", p.clientID, "remote", ip)
 		s.approvalPage(w, http.StatusForbidden, id, p, "Wrong secret. No authorization was given.")
 		return

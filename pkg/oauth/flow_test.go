@@ -501,3 +501,68 @@ func TestRevoke(t *testing.T) {
 		e.mustVerify(t, c.AccessToken)
 	})
 }
+
+// TestAutoApprovalOnlyConfidential: with auto approval a confidential client
+// gets its code at once, a public one still gets the approval page (its id
+// alone must not be a credential), and without an approval secret a public
+// client is refused outright, never redirected with a code.
+func TestAutoApprovalOnlyConfidential(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto })
+	confID, confSec := e.registerClient(t, "client_secret_basic")
+	pubID, _ := e.registerClient(t, "none")
+
+	v := oauth2.GenerateVerifier()
+	resp, _ := getPage(t, browser(t), e.config(confID, confSec, oauth2.AuthStyleInHeader).AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("confidential client under auto approval: %d, want 302", resp.StatusCode)
+	}
+	pub := e.config(pubID, "", oauth2.AuthStyleInParams)
+	resp, page := getPage(t, browser(t), pub.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(page, `name="secret"`) {
+		t.Fatalf("public client under auto approval: %d Location=%q, want the approval page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The page works as in operator mode.
+	tok := e.tokenFor(t, pub)
+	e.mustVerify(t, tok.AccessToken)
+
+	e2 := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto; o.ApprovalSecret = "" })
+	pubID2, _ := e2.registerClient(t, "none")
+	resp, page = getPage(t, browser(t), e2.config(pubID2, "", oauth2.AuthStyleInParams).AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" || strings.Contains(page, "<form") {
+		t.Fatalf("public client, auto approval without a secret: %d Location=%q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestClientSecretFormEncoding: RFC 6749 §2.3.1 form-encodes Basic client
+// credentials; a static secret with '+' and '%' works the same on
+// /register and /token (and raw, it fails the same on both).
+func TestClientSecretFormEncoding(t *testing.T) {
+	const sec = "s3cr+t%2F/pa ss~"
+	e := newEnv(t, func(o *Options) { o.ClientSecret = sec })
+	reg := func(user, pass string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/register", strings.NewReader(`{"redirect_uris":["https://a.example/cb"]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(user, pass)
+		st, _, _ := doJSON(t, req)
+		return st
+	}
+	if st := reg(url.QueryEscape(testClientID), url.QueryEscape(sec)); st != http.StatusCreated {
+		t.Fatalf("register with form-encoded Basic: %d, want 201", st)
+	}
+	// golang.org/x/oauth2 form-encodes Basic credentials, as the RFC says.
+	tok := e.tokenFor(t, e.config(testClientID, sec, oauth2.AuthStyleInHeader))
+	e.mustVerify(t, tok.AccessToken)
+	tok = e.tokenFor(t, e.config(testClientID, sec, oauth2.AuthStyleInParams))
+	e.mustVerify(t, tok.AccessToken)
+
+	// Unencoded, "%2F" decodes to "/" and '+' to a space: refused on both.
+	if st := reg(testClientID, sec); st != http.StatusUnauthorized {
+		t.Fatalf("register with raw Basic: %d, want 401", st)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/token", strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testClientID, sec)
+	if st, m, _ := doJSON(t, req); st != http.StatusUnauthorized {
+		t.Fatalf("token with raw Basic: %d %v, want 401", st, m)
+	}
+}

@@ -58,7 +58,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")
 		return
 	}
-	id, sec, ok := r.BasicAuth()
+	id, sec, ok := basicCredentials(r)
 	// Evaluate both comparisons, so timing does not tell which one failed.
 	idOK := secret.Equal(id, s.opts.ClientID)
 	secOK := secret.Equal(sec, s.opts.ClientSecret)

@@ -37,6 +37,9 @@ type clientRow struct {
 
 func (clientRow) TableName() string { return "oauth_clients" }
 
+// confidential reports whether the client authenticates with a secret.
+func (c *clientRow) confidential() bool { return c.SecretHash != "" }
+
 func (c *clientRow) redirectURIs() []string {
 	var out []string
 	_ = json.Unmarshal([]byte(c.RedirectURIs), &out)

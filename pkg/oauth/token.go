@@ -99,15 +99,8 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form m
 }
 
 func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[string]string) (*clientRow, *oauthError) {
-	id, sec, hasBasic := r.BasicAuth()
+	id, sec, hasBasic := basicCredentials(r)
 	if hasBasic {
-		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic.
-		if v, err := url.QueryUnescape(id); err == nil {
-			id = v
-		}
-		if v, err := url.QueryUnescape(sec); err == nil {
-			sec = v
-		}
 		if _, ok := form["client_secret"]; ok {
 			return nil, errInvalidRequest("use only one client authentication method")
 		}
@@ -149,6 +142,25 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 		return nil, bad
 	}
 	return &c, nil
+}
+
+// basicCredentials reads HTTP Basic client credentials, which RFC 6749
+// §2.3.1 form-encodes before Basic: "a+b%25" arrives as "a%2Bb%2525". Every
+// endpoint that takes client credentials reads them here, so a secret works
+// the same on /register, /token and /revoke. A value that is not valid
+// form-encoding is taken as it is.
+func basicCredentials(r *http.Request) (id, sec string, ok bool) {
+	id, sec, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	if v, err := url.QueryUnescape(id); err == nil {
+		id = v
+	}
+	if v, err := url.QueryUnescape(sec); err == nil {
+		sec = v
+	}
+	return id, sec, true
 }
 
 // clientRequest parses a /token or /revoke form and authenticates the
