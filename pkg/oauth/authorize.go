@@ -144,6 +144,12 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 }
 
 func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	if !s.authzGet.Allow(ip, s.now()) {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusTooManyRequests, "Too many authorization requests from your address. Wait a minute, then start again from your client.")
+		return
+	}
 	req, userErr, rerr := s.parseAuthRequest(r.Context(), r.URL.Query())
 	if userErr != "" {
 		s.errorPage(w, http.StatusBadRequest, userErr)
@@ -180,7 +186,11 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 		state: req.state, challenge: req.challenge, scope: req.scope, resource: req.resource,
 		csrf: secret.NewKey(), browser: browser, expires: now.Add(pendingTTL),
 	}
-	s.pending.put(id, p, now)
+	if !s.pending.put(id, ip, p, now) {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusServiceUnavailable, "Too many authorization requests are waiting for approval. Try again in a few minutes.")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(), Value: browser, Path: "/", HttpOnly: true, Secure: s.secure,
 		// Lax: the first GET arrives by a cross-site navigation from the

@@ -3,8 +3,11 @@ package oauth
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -564,5 +567,78 @@ func TestClientSecretFormEncoding(t *testing.T) {
 	req.SetBasicAuth(testClientID, sec)
 	if st, m, _ := doJSON(t, req); st != http.StatusUnauthorized {
 		t.Fatalf("token with raw Basic: %d %v, want 401", st, m)
+	}
+}
+
+// clientFrom is an HTTP client whose connections leave from a given
+// loopback source address (all of 127.0.0.0/8 is local on Linux), so tests
+// can play several client addresses against the loopback server.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// TestAuthorizeFlood: unauthenticated GET /authorize is rate limited per
+// address, and a flood from other addresses (one or many) never evicts the
+// operator's pending approval, which still completes.
+func TestAuthorizeFlood(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	v := oauth2.GenerateVerifier()
+	op := browser(t)
+	f := openApproval(t, op, cfg.AuthCodeURL("operator", oauth2.S256ChallengeOption(v)))
+
+	flood := func(ip string, n int) (ok, limited, full int) {
+		c := clientFrom(t, ip)
+		for i := 0; i < n; i++ {
+			resp, err := c.Get(cfg.AuthCodeURL("flood", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				ok++
+			case http.StatusTooManyRequests:
+				limited++
+			case http.StatusServiceUnavailable:
+				full++
+			default:
+				t.Fatalf("flood GET from %s: %d", ip, resp.StatusCode)
+			}
+		}
+		return
+	}
+	// One address: 1000 requests, cut at the per-minute budget.
+	ok, limited, _ := flood("127.0.0.2", 1000)
+	if ok != authorizePerMinute || limited != 1000-authorizePerMinute {
+		t.Fatalf("one address: %d pages, %d limited; want %d pages then 429", ok, limited, authorizePerMinute)
+	}
+	// Many addresses, more pending requests than the store holds in all.
+	total, full := 0, 0
+	for i := 3; i < 3+maxPending/maxPendingPerAddr+5; i++ {
+		ok, _, fl := flood("127.0.0."+strconv.Itoa(i), authorizePerMinute)
+		total += ok
+		full += fl
+	}
+	if full == 0 {
+		t.Fatalf("the store never filled (%d pages); the test does not reach the bound", total)
+	}
+	resp, body := e.postApproval(t, op, url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "secret": {testApprovalSecret}, "action": {"approve"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("operator's approval after the flood: %d %s", resp.StatusCode, body)
+	}
+	q := e.follow(t, resp.Header.Get("Location"))
+	if _, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(v)); err != nil {
+		t.Fatal(err)
+	}
+	// A minute later the address may try again.
+	e.clock.Advance(time.Minute + time.Second)
+	if ok, _, _ := flood("127.0.0.2", 1); ok != 1 {
+		t.Fatal("address still limited after a minute")
 	}
 }

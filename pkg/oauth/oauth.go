@@ -32,6 +32,10 @@ const (
 	// Used codes are kept this long past their expiry so that a late replay
 	// is still recognised and still revokes what the code issued.
 	codeGrace = time.Hour
+	// Bounds on what unauthenticated callers of GET /authorize can make.
+	authorizePerMinute = 30
+	maxPending         = 1000
+	maxPendingPerAddr  = 20
 	// maxTokenLen bounds what we hash and look up; ours are ~50 characters.
 	maxTokenLen = 512
 )
@@ -83,6 +87,7 @@ type Server struct {
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
 	pending  *pendingStore
+	authzGet *ratelimit.Limiter // authorization requests (GET /authorize) per client IP
 	approve  *ratelimit.Limiter // approval attempts per client IP
 	regFail  *ratelimit.Limiter // failed registration logins per client IP
 	authFail *ratelimit.Limiter // failed client authentications at /token and /revoke per client IP
@@ -136,7 +141,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		origin:   u.Scheme + "://" + u.Host,
 		basePath: u.Path,
 		secure:   u.Scheme == "https",
-		pending:  newPendingStore(1000),
+		pending:  newPendingStore(maxPending, maxPendingPerAddr),
+		authzGet: ratelimit.New(authorizePerMinute, time.Minute),
 		approve:  ratelimit.New(5, time.Minute),
 		regFail:  ratelimit.New(10, time.Minute),
 		authFail: ratelimit.New(20, time.Minute),
@@ -324,6 +330,7 @@ func (s *Server) purge(ctx context.Context) error {
 		return err
 	}
 	s.pending.purge(now)
+	s.authzGet.Purge(now)
 	s.approve.Purge(now)
 	s.regFail.Purge(now)
 	s.authFail.Purge(now)
