@@ -11,6 +11,7 @@ import (
 type pendingAuth struct {
 	clientID      string
 	clientName    string
+	document      bool // client from a metadata document
 	redirectURI   string
 	redirectGiven bool
 	state         string

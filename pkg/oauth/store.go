@@ -33,6 +33,7 @@ type clientRow struct {
 	Scope         string
 	Static        bool
 	IssuedAt      int64
+	Document      bool `gorm:"-"` // described by a client ID metadata document, never stored
 }
 
 func (clientRow) TableName() string { return "oauth_clients" }
