@@ -80,8 +80,8 @@ type Options struct {
 	// retry a refresh concurrently); 0 is strict: any reuse revokes the
 	// family.
 	RefreshReuseInterval time.Duration
-	Logger            *slog.Logger
-	Now               func() time.Time // tests
+	Logger               *slog.Logger
+	Now                  func() time.Time // tests
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -97,8 +97,8 @@ type Server struct {
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
 	pending  *pendingStore
-	docs     *docFetcher   // nil when CIMD is off
-	rotated  *rotationLog  // recent rotations, for RefreshReuseInterval
+	docs     *docFetcher        // nil when CIMD is off
+	rotated  *rotationLog       // recent rotations, for RefreshReuseInterval
 	authzGet *ratelimit.Limiter // authorization requests (GET /authorize) per client IP
 	approve  *ratelimit.Limiter // approval attempts per client IP
 	regFail  *ratelimit.Limiter // failed registration logins per client IP
