@@ -83,7 +83,7 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 		// A document's redirect URIs are used exactly (no loopback port
 		// leeway): the document is all that vouches for them.
 		if c.Document && !slices.Contains(registered, req.redirectURI) {
-			return nil, "The redirect_uri is not listed in the client's metadata document at " + clientID + ".", nil
+			return nil, "The redirect_uri is not listed in the client's metadata document at " + truncate(clientID, 200) + ".", nil
 		}
 		if !redirectMatches(registered, req.redirectURI, c.Static) {
 			return nil, "The redirect_uri is not registered for this client.", nil
