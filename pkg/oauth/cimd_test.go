@@ -155,9 +155,9 @@ func TestCIMDFlow(t *testing.T) {
 	// registered clients does not apply.
 	p := validParams(e, v)
 	p.Set("client_id", id)
-	p.Set("redirect_uri", strings.Replace(e.callbackURL(), "127.0.0.1:", "127.0.0.1:1", 1))
-	if resp, _ := getPage(t, browser(t), e.authURL(p)); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
-		t.Fatalf("other port: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	p.Set("redirect_uri", "http://127.0.0.1:1/callback")
+	if resp, page := getPage(t, browser(t), e.authURL(p)); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(page, "not listed in the client&#39;s metadata document") {
+		t.Fatalf("other port: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 }
 
