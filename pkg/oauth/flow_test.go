@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -595,6 +596,9 @@ func TestAuthorizeFlood(t *testing.T) {
 		c := clientFrom(t, ip)
 		for i := 0; i < n; i++ {
 			resp, err := c.Get(cfg.AuthCodeURL("flood", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			if errors.Is(err, syscall.EADDRNOTAVAIL) {
+				t.Skipf("cannot send from %s (loopback is not 127.0.0.0/8 here): %v", ip, err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
