@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -119,7 +120,7 @@ func runSetup(o *SetupOptions) error {
 	}
 	cur, err := installed(d.Layout)
 	if err != nil {
-		return exitf(1, "reading the installation: %v", err)
+		return exitf(1, "reading the installation (as root: sudo servagent setup): %v", err)
 	}
 	a := setup.Defaults(o.Address)
 	if cur != nil {
@@ -218,13 +219,41 @@ func newWizard(o *SetupOptions) *wizard {
 	return w
 }
 
+// field is what every huh question has.
+type field[F any] interface {
+	Title(string) F
+	Description(string) F
+}
+
+// described sets a question's title and description. Accessible mode prints
+// titles only, so there the description goes first in the title.
+func described[F field[F]](w *wizard, f F, title, desc string) F {
+	if w.o.Accessible {
+		return f.Title(desc + "\n" + title)
+	}
+	return f.Title(title).Description(desc)
+}
+
 // run shows one form; quitting or the end of the input cancels the setup.
 func (w *wizard) run(fields ...huh.Field) error {
 	km := huh.NewDefaultKeyMap()
 	km.Quit = key.NewBinding(key.WithKeys("ctrl+c", "esc"), key.WithHelp("esc", "quit"))
 	f := huh.NewForm(huh.NewGroup(fields...)).WithKeyMap(km).WithAccessible(w.o.Accessible).
 		WithInput(w.in).WithOutput(w.o.IO.ErrOut)
-	err := f.RunWithContext(w.o.Ctx)
+	var err error
+	if w.o.Accessible {
+		// A plain prompt blocks in read(2), which ctrl-c (caught by Main's
+		// signal context) does not interrupt: stop waiting for it.
+		done := make(chan error, 1)
+		go func() { done <- f.Run() }()
+		select {
+		case err = <-done:
+		case <-w.o.Ctx.Done():
+			return exitf(1, "%v", errSetupCancelled)
+		}
+	} else {
+		err = f.RunWithContext(w.o.Ctx)
+	}
 	if w.lines != nil && w.lines.eof {
 		return exitf(1, "input ended before the summary was confirmed; %v", errSetupCancelled)
 	}
@@ -243,7 +272,7 @@ func (w *wizard) ask(ctx context.Context, a *setup.Answers, upgrade bool, all []
 	if a.Domain != "" {
 		mode = "domain"
 	}
-	if err := w.run(huh.NewSelect[string]().Title("servagent setup: how will clients reach this server?").Description(intro).Options(
+	if err := w.run(described(w, huh.NewSelect[string](), "servagent setup: how will clients reach this server?", intro).Options(
 		huh.NewOption("Public domain name, HTTPS with a Let's Encrypt certificate", "domain"),
 		huh.NewOption("IP address and port, plain HTTP", "ip")).Value(&mode)); err != nil {
 		return err
@@ -260,9 +289,8 @@ func (w *wizard) ask(ctx context.Context, a *setup.Answers, upgrade bool, all []
 			return err
 		}
 	}
-	if err := w.run(huh.NewConfirm().Title("Give the AI full sudo access?").Description(
-		"Yes: the AI client can run any command as root on this server (servagent ALL=(ALL) NOPASSWD: ALL).\n" +
-			"No: it acts as the unprivileged user servagent and can touch only what that user may.").
+	if err := w.run(described(w, huh.NewConfirm(), "Give the AI full sudo access?", "Yes: the AI client can run any command as root on this server (servagent ALL=(ALL) NOPASSWD: ALL).\n"+
+		"No: it acts as the unprivileged user servagent and can touch only what that user may.").
 		Affirmative("Yes, full sudo").Negative("No").Value(&a.FullAccess)); err != nil {
 		return err
 	}
@@ -270,8 +298,7 @@ func (w *wizard) ask(ctx context.Context, a *setup.Answers, upgrade bool, all []
 		return err
 	}
 	if a.Domain != "" {
-		if err := w.run(huh.NewConfirm().Title("Enable OAuth for Claude.ai and ChatGPT connectors?").Description(
-			"Generates the operator client id and secret that you paste into the connector's settings.").
+		if err := w.run(described(w, huh.NewConfirm(), "Enable OAuth for Claude.ai and ChatGPT connectors?", "Generates the operator client id and secret that you paste into the connector's settings.").
 			Value(&a.OAuth)); err != nil {
 			return err
 		}
@@ -284,7 +311,7 @@ func (w *wizard) ask(ctx context.Context, a *setup.Answers, upgrade bool, all []
 func (w *wizard) askDomain(ctx context.Context, a *setup.Answers) error {
 	for {
 		dom := a.Domain
-		if err := w.run(huh.NewInput().Title("Public domain name").Description("It must resolve to this server; port 80 must be reachable while installing.").
+		if err := w.run(described(w, huh.NewInput(), "Public domain name", "It must resolve to this server; port 80 must be reachable while installing.").
 			Placeholder("mcp.example.com").Value(&dom).Validate(orDefault(a.Domain, func(s string) error { _, err := system.NormalizeDomain(s); return err }))); err != nil {
 			return err
 		}
@@ -302,7 +329,7 @@ func (w *wizard) askDomain(ctx context.Context, a *setup.Answers) error {
 		}
 		if warn := setup.DomainWarning(ctx, r, dom, setup.LocalAddrs()); warn != "" {
 			keep := false
-			if err := w.run(huh.NewConfirm().Title("Use " + dom + " anyway?").Description("Warning: " + warn).Value(&keep)); err != nil {
+			if err := w.run(described(w, huh.NewConfirm(), "Use "+dom+" anyway?", "Warning: "+warn).Value(&keep)); err != nil {
 				return err
 			}
 			if !keep {
@@ -312,10 +339,8 @@ func (w *wizard) askDomain(ctx context.Context, a *setup.Answers) error {
 		a.Domain = dom
 		break
 	}
-	if err := w.run(huh.NewInput().Title("Contact email for Let's Encrypt (optional)").
-		Description("Expiry and account notices; leave empty for none.").Value(&a.Email).Validate(setup.ValidateEmail),
-		huh.NewConfirm().Title("Accept the Let's Encrypt Subscriber Agreement?").
-			Description("https://letsencrypt.org/repository/ - no certificate without it (No: plain HTTP instead).").Value(&a.AcceptTerms)); err != nil {
+	if err := w.run(described(w, huh.NewInput(), "Contact email for Let's Encrypt (optional)", "Expiry and account notices; leave empty for none.").Value(&a.Email).Validate(setup.ValidateEmail),
+		described(w, huh.NewConfirm(), "Accept the Let's Encrypt Subscriber Agreement?", "https://letsencrypt.org/repository/ - no certificate without it (No: plain HTTP instead).").Value(&a.AcceptTerms)); err != nil {
 		return err
 	}
 	a.Email = strings.TrimSpace(a.Email)
@@ -336,8 +361,7 @@ func (w *wizard) askAddress(a *setup.Answers) error {
 		a.Port = setup.DefaultPort
 	}
 	port, addr := strconv.Itoa(a.Port), a.Address
-	if err := w.run(huh.NewInput().Title("Address clients use to reach this server").
-		Description("Shown in the client configurations; the service listens on every interface.").Value(&addr).
+	if err := w.run(described(w, huh.NewInput(), "Address clients use to reach this server", "Shown in the client configurations; the service listens on every interface.").Value(&addr).
 		Validate(orDefault(a.Address, func(s string) error {
 			if strings.TrimSpace(s) == "" {
 				return errors.New("an IP address or host name is required")
@@ -367,8 +391,7 @@ func (w *wizard) askTools(a *setup.Answers, all []setup.Tool) error {
 			Selected(contains(a.Tools, t.Name)))
 	}
 	sel := a.Tools
-	if err := w.run(huh.NewMultiSelect[string]().Title("Tools to expose").
-		Description("space toggles, enter confirms; default: execute_command and upload_file (execute_command alone can do everything)").
+	if err := w.run(described(w, huh.NewMultiSelect[string](), "Tools to expose", "default: execute_command and upload_file (execute_command alone can already do everything)").
 		Options(opts...).Value(&sel).Height(len(all) + 4).Filterable(false).
 		Validate(func(s []string) error {
 			if len(s) == 0 {
@@ -392,8 +415,7 @@ func (w *wizard) askSkills(a *setup.Answers) error {
 	for _, n := range setup.TemplateNames {
 		opts = append(opts, huh.NewOption(fmt.Sprintf("%-10s %s", n, setup.Templates[n].Summary), n).Selected(contains(a.Skills, n)))
 	}
-	if err := w.run(huh.NewMultiSelect[string]().Title("Skills to start from (optional)").
-		Description("Notes the AI reads at the start of each session, in " + setup.SkillsDir + "/NAME/SKILL.md.").
+	if err := w.run(described(w, huh.NewMultiSelect[string](), "Skills to start from (optional)", "Notes the AI reads at the start of each session, in "+setup.SkillsDir+"/NAME/SKILL.md.").
 		Options(opts...).Value(&a.Skills).Filterable(false)); err != nil {
 		return err
 	}
@@ -497,8 +519,9 @@ func applyPlan(ctx context.Context, o *SetupOptions, p *setup.Plan, editSkills b
 	d, out := o.Lifecycle, o.IO.Out
 	a := p.Answers
 	fmt.Fprintln(out, "\nApplying:")
+	envPath := d.Layout.Path(system.EnvFile)
+	prev, prevErr := os.ReadFile(envPath)
 	if len(p.Env) > 0 {
-		envPath := d.Layout.Path(system.EnvFile)
 		if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
 			return exitf(1, "setup failed: %v", err)
 		}
@@ -520,6 +543,15 @@ func applyPlan(ctx context.Context, o *SetupOptions, p *setup.Plan, editSkills b
 	}
 	res, err := installForSetup(inst)
 	if err != nil {
+		if len(p.Env) > 0 {
+			// Leave .env as it was before setup, not half-applied.
+			if prevErr == nil {
+				err = errors.Join(err, fsutil.WriteFile(envPath, prev, 0o600))
+			} else if errors.Is(prevErr, fs.ErrNotExist) {
+				err = errors.Join(err, os.Remove(envPath))
+			}
+			fmt.Fprintf(o.IO.ErrOut, "setup: %s is back to what it was before setup\n", system.EnvFile)
+		}
 		return err
 	}
 	dir := d.Layout.Path(system.SkillsDir)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,5 +227,66 @@ func TestSetupTmuxEscChangesNothing(t *testing.T) {
 	screen := s.waitFor("EXIT=")
 	if !strings.Contains(screen, "setup cancelled; nothing was changed") || !strings.Contains(screen, "EXIT=1") {
 		t.Errorf("after Esc:\n%s", screen)
+	}
+}
+
+func TestSetupAccessibleDomainOAuth(t *testing.T) {
+	root := t.TempDir()
+	// mode 1 (domain); the name does not resolve: use it anyway; email;
+	// terms yes; sudo no; tools done; OAuth yes; skills done.
+	out, prompts, err := accessibleSetup(t, root, "1\nMCP.Servagent.invalid.\ny\nops@servagent.invalid\ny\nn\n0\ny\n0\n")
+	if err != nil {
+		t.Fatalf("setup: %v\nprompts:\n%s", err, prompts)
+	}
+	for _, s := range []string{"Warning: mcp.servagent.invalid does not resolve", "Accept the Let's Encrypt Subscriber Agreement?",
+		"Enable OAuth for Claude.ai and ChatGPT connectors?"} {
+		if !strings.Contains(prompts, s) {
+			t.Errorf("prompts lack %q:\n%s", s, prompts)
+		}
+	}
+	for _, s := range []string{"MCP endpoint: https://mcp.servagent.invalid/mcp", "SERVAGENT_OAUTH_ISSUER_URL=https://mcp.servagent.invalid/mcp",
+		"SERVAGENT_OAUTH_CLIENT_ID=servagent-", "SERVAGENT_OAUTH_CLIENT_SECRET=", "obtain (or keep) a Let's Encrypt certificate for mcp.servagent.invalid",
+		"2. sudo servagent install mcp.servagent.invalid --email ops@servagent.invalid --full-access=false --yes"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestSetupTermsDeclinedFallsBackToHTTP(t *testing.T) {
+	// domain; use anyway; no email; terms no -> address, port, ...
+	out, prompts, err := accessibleSetup(t, t.TempDir(), "1\nmcp.servagent.invalid\ny\n\nn\n\n\nn\n0\n0\n")
+	if err != nil {
+		t.Fatalf("setup: %v\nprompts:\n%s", err, prompts)
+	}
+	if !strings.Contains(prompts, "continuing with plain HTTP") || !strings.Contains(out, "MCP endpoint: http://203.0.113.9:8765/mcp") {
+		t.Errorf("prompts:\n%s\noutput:\n%s", prompts, out)
+	}
+}
+
+func TestSetupAccessibleInterruptChangesNothing(t *testing.T) {
+	root := t.TempDir()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	d, _ := lcDeps(t, 0)
+	d.Layout = system.Layout{Root: root}
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runSetup(&SetupOptions{IO: IO{In: pr, Out: &out, ErrOut: &errOut}, Ctx: ctx, Accessible: true, Lifecycle: d, Address: "203.0.113.9"})
+	}()
+	time.Sleep(200 * time.Millisecond) // at the first question, blocked reading
+	cancel()                           // what ctrl-c does through Main's signal context
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Fatalf("err = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("setup kept waiting for input after ctrl-c")
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("interrupted setup wrote %v", entries)
 	}
 }

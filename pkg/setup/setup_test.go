@@ -184,4 +184,9 @@ func TestTemplatesAndSummaries(t *testing.T) {
 	if got := FirstSentence("Run a shell command on the server. Then more."); got != "Run a shell command on the server" {
 		t.Errorf("FirstSentence = %q", got)
 	}
+	long := "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. More."
+	got := FirstSentence(long)
+	if got != "Read a byte range of any file as base64, with the chunk's sha256, the…" || len([]rune(got)) > SummaryWidth {
+		t.Errorf("FirstSentence(long) = %q (%d runes)", got, len([]rune(got)))
+	}
 }

@@ -39,8 +39,11 @@ func loadTemplates() map[string]Template {
 	return out
 }
 
-// FirstSentence shortens a tool description to its first sentence, for the
-// one-line summaries of the tools question.
+// SummaryWidth caps a tool's one-line summary (in runes).
+const SummaryWidth = 72
+
+// FirstSentence shortens a tool description to its first sentence, cut at a
+// word to SummaryWidth, for the one-line summaries of the tools question.
 func FirstSentence(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.Index(s, ". "); i >= 0 {
@@ -49,6 +52,13 @@ func FirstSentence(s string) string {
 	s = strings.TrimSuffix(s, ".")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
+	}
+	if r := []rune(s); len(r) > SummaryWidth {
+		cut := string(r[:SummaryWidth-1])
+		if i := strings.LastIndexByte(cut, ' '); i > SummaryWidth/2 {
+			cut = cut[:i]
+		}
+		s = strings.TrimRight(cut, " ,;:") + "…"
 	}
 	return s
 }
