@@ -488,7 +488,7 @@ func printDryRun(o *SetupOptions, p *setup.Plan) error {
 		fmt.Fprintf(out, "   %s\n", p.Command())
 	}
 	for _, s := range p.Skills {
-		fmt.Fprintf(out, "   servagent skills add %s   (template: the %s skill of the wizard)\n", s, s)
+		fmt.Fprintf(out, "   servagent skills add %s   (then write the skill; setup starts it from its %s template)\n", s, s)
 	}
 	fmt.Fprintf(out, "\n%s as setup writes it before install (install then adds the API key and its defaults):\n%s", setup.EnvFile, envText)
 	return nil
