@@ -99,10 +99,10 @@ var errSetupCancelled = errors.New("setup cancelled; nothing was changed")
 
 func runSetup(o *SetupOptions) error {
 	d := o.Lifecycle
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
+	if o.Ctx == nil {
+		o.Ctx = context.Background()
 	}
+	ctx := o.Ctx
 	if !o.Accessible && !d.IsTTY() {
 		return exitf(2, "setup needs a terminal (or --accessible); without one: sudo servagent install [DOMAIN --email EMAIL] [--port N] [--full-access] --yes")
 	}
@@ -143,8 +143,8 @@ func runSetup(o *SetupOptions) error {
 		return nil
 	}
 	apply := false
-	if err := w.run(huh.NewNote().Title("Summary").Description(plan.Summary()),
-		huh.NewConfirm().Title("Apply this now?").Affirmative("Apply").Negative("Cancel").Value(&apply)); err != nil {
+	if err := w.run(described(w, huh.NewConfirm(), "Apply this now?", plan.Summary()).
+		Affirmative("Apply").Negative("Cancel").Value(&apply)); err != nil {
 		return err
 	}
 	if !apply {

@@ -122,7 +122,10 @@ func changes(old, a Answers, skills []string, all []Tool) []Change {
 			out = append(out, Change{what, from, to})
 		}
 	}
-	add("address", old.MCPURL(), a.MCPURL())
+	// The address of plain-HTTP mode is only printed, never installed.
+	if old.Domain != a.Domain || old.Port != a.Port {
+		out = append(out, Change{"address", old.MCPURL(), a.MCPURL()})
+	}
 	add("full sudo access", yesNo(old.FullAccess), yesNo(a.FullAccess))
 	add("tools", ToolsValue(old.Tools, all), ToolsValue(a.Tools, all))
 	add("OAuth connectors", yesNo(old.OAuth), yesNo(a.OAuth))

@@ -98,6 +98,12 @@ func TestInstalledUnchangedAndChanged(t *testing.T) {
 	if !strings.Contains(p.Summary(), "No change") {
 		t.Errorf("summary:\n%s", p.Summary())
 	}
+	http := &Installed{Env: map[string]string{"SERVAGENT_PORT": "8765", "SERVAGENT_TOOLS": "execute_command"}}
+	b := FromInstalled(*http, "203.0.113.7", testTools)
+	b.Address = "192.0.2.44" // printed only: not a change to apply
+	if p, err := NewPlan(b, http, testTools, nil, nil); err != nil || len(p.Changes) != 0 || len(p.Env) != 0 {
+		t.Errorf("another client address: plan %+v, err %v", p, err)
+	}
 
 	// Back to plain HTTP, fewer tools, no OAuth, no sudo.
 	a.Domain, a.Port, a.OAuth, a.FullAccess, a.Tools = "", 8765, false, false, []string{"execute_command"}
