@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/skills"
 )
 
@@ -309,8 +308,7 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 	if err := checkName(opts.Name); err != nil {
 		return err
 	}
-	skillDir := filepath.Join(opts.Dir, opts.Name)
-	path := filepath.Join(skillDir, skills.FileName)
+	path := filepath.Join(opts.Dir, opts.Name, skills.FileName)
 	old, oldErr := os.ReadFile(path)
 	exists := oldErr == nil
 	if oldErr != nil && !errors.Is(oldErr, fs.ErrNotExist) {
@@ -345,11 +343,8 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: the skill is %s; only the first %d KiB are sent to the AI.\n",
 			humanSize(int64(len(data))), skills.MaxSkillBytes>>10)
 	}
-	if err := os.MkdirAll(skillDir, 0o755); err != nil {
-		return exitf(1, "cannot create %s: %v", skillDir, err)
-	}
-	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
-		return exitf(1, "cannot write %s: %v", path, err)
+	if _, err := skills.Write(opts.Dir, opts.Name, data); err != nil {
+		return exitf(1, "cannot write %s: %w", path, err)
 	}
 	verb := "Added"
 	if exists {

@@ -97,7 +97,7 @@ func Install(ctx context.Context, o InstallOptions) (*InstallResult, error) {
 		path     string
 		mode     os.FileMode
 		userOwns bool
-	}{{InstallDir, 0o755, false}, {filepath.Dir(BinPath), 0o755, false}, {SkillsDir, 0o755, true}, {StateDir, 0o700, true}}
+	}{{InstallDir, 0o755, false}, {filepath.Dir(BinPath), 0o755, false}, {SkillsDir, 0o700, true}, {StateDir, 0o700, true}}
 	for _, d := range dirs {
 		p := l.Path(d.path)
 		if err := os.MkdirAll(p, d.mode); err != nil {

@@ -179,6 +179,9 @@ func TestInstallFresh(t *testing.T) {
 	if m := mode(t, filepath.Join(root, StateDir)); m.Perm() != 0o700 || !m.IsDir() {
 		t.Errorf("state dir mode %v", m)
 	}
+	if m := mode(t, filepath.Join(root, SkillsDir)); m.Perm() != 0o700 || !m.IsDir() {
+		t.Errorf("skills dir mode %v, want 0700 (skills hold secrets)", m)
+	}
 	if target, err := os.Readlink(filepath.Join(root, SymlinkPath)); err != nil || target != BinPath {
 		t.Errorf("symlink = %q, %v", target, err)
 	}
