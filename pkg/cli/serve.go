@@ -95,6 +95,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	for _, name := range cfg.UnknownVariables {
 		logger.Warn("unknown setting ignored", "name", name)
 	}
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
 	if err := checkAuthSetup(cfg, opts.Listener); err != nil {
 		return err
 	}

@@ -57,6 +57,7 @@ type Config struct {
 	InsecureNoAuth   bool     // set by the serve flag only
 	GeneratedAPIKey  bool     // true when APIKey was generated for this run
 	UnknownVariables []string // SERVAGENT_* names in the env file or environment that nothing reads
+	Warnings         []string // problems that do not stop startup (an env file others can read)
 }
 
 // OAuthEnabled reports whether the OAuth authorization server is on.
@@ -91,10 +92,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("invalid %s=%q: %s", e.Var, e.Value, e.Expected)
 }
 
-// IsConfigError reports whether err is (or wraps) a configuration error.
+// IsConfigError reports whether err is (or wraps) a configuration error: a
+// bad value or a refused env file.
 func IsConfigError(err error) bool {
 	var ce *Error
-	return errors.As(err, &ce)
+	var fe *EnvFileError
+	return errors.As(err, &ce) || errors.As(err, &fe)
 }
 
 // Var describes one setting.
@@ -233,37 +236,11 @@ func Load(opts LoadOptions) (*Config, error) {
 		environ = os.Environ()
 	}
 	c := &Config{InsecureNoAuth: opts.InsecureNoAuth}
-
-	var file map[string]string
-	if opts.EnvFile != "" {
-		if _, err := os.Stat(opts.EnvFile); err != nil {
-			return nil, fmt.Errorf("env file: %w", err)
-		}
-		m, err := ReadEnvFile(opts.EnvFile)
-		if err != nil {
-			return nil, err
-		}
-		file, c.EnvFile = m, opts.EnvFile
-	} else {
-		candidates := opts.DefaultEnvFiles
-		if candidates == nil {
-			candidates = DefaultEnvFiles
-		}
-		for _, p := range candidates {
-			m, err := ReadEnvFile(p)
-			if err != nil {
-				return nil, err
-			}
-			if m != nil {
-				file, c.EnvFile = m, p
-				break
-			}
-		}
+	file, err := c.readEnvFile(opts)
+	if err != nil {
+		return nil, err
 	}
-
-	known := map[string]bool{}
 	for _, v := range Vars {
-		known[v.Name] = true
 		val := v.Default
 		if fv, ok := file[v.Name]; ok {
 			val = fv
@@ -274,35 +251,85 @@ func Load(opts LoadOptions) (*Config, error) {
 		if fl, ok := opts.Flags[v.Name]; ok {
 			val = fl
 		}
-		if strings.IndexFunc(val, unicode.IsControl) >= 0 {
-			// Values end up in unit files, headers and logs: a control
-			// character there is an injection, never a setting.
-			return nil, &Error{Var: v.Name, Value: "[contains control characters]", Expected: "a value without control characters"}
-		}
-		if err := v.set(c, val); err != nil {
-			shown := val
-			if v.Secret {
-				shown = "[redacted]"
-			}
-			return nil, &Error{Var: v.Name, Value: shown, Expected: err.Error()}
+		if err := v.apply(c, val); err != nil {
+			return nil, err
 		}
 	}
-	for k := range file {
-		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] {
-			c.UnknownVariables = append(c.UnknownVariables, k)
-		}
-	}
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] && !slices.Contains(c.UnknownVariables, k) {
-			c.UnknownVariables = append(c.UnknownVariables, k)
-		}
-	}
-	sort.Strings(c.UnknownVariables)
+	c.UnknownVariables = unknownVariables(file, environ)
 	if err := c.validate(opts.ValidTools); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// readEnvFile reads the explicit env file, else the first default one that
+// exists, and records which one it was.
+func (c *Config) readEnvFile(opts LoadOptions) (map[string]string, error) {
+	candidates := opts.DefaultEnvFiles
+	if candidates == nil {
+		candidates = DefaultEnvFiles
+	}
+	if opts.EnvFile != "" {
+		if _, err := os.Stat(opts.EnvFile); err != nil {
+			return nil, fmt.Errorf("env file: %w", err)
+		}
+		candidates = []string{opts.EnvFile}
+	}
+	for _, p := range candidates {
+		m, warning, err := readTrustedEnvFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			c.EnvFile = p
+			if warning != "" {
+				c.Warnings = append(c.Warnings, warning)
+			}
+			return m, nil
+		}
+	}
+	return nil, nil
+}
+
+// apply checks and sets one value.
+func (v Var) apply(c *Config, val string) error {
+	if strings.IndexFunc(val, unicode.IsControl) >= 0 {
+		// Values end up in unit files, headers and logs: a control
+		// character there is an injection, never a setting.
+		return &Error{Var: v.Name, Value: "[contains control characters]", Expected: "a value without control characters"}
+	}
+	if err := v.set(c, val); err != nil {
+		shown := val
+		if v.Secret {
+			shown = "[redacted]"
+		}
+		return &Error{Var: v.Name, Value: shown, Expected: err.Error()}
+	}
+	return nil
+}
+
+// unknownVariables lists, sorted, the SERVAGENT_* names in the env file or
+// the environment that no setting reads.
+func unknownVariables(file map[string]string, environ []string) []string {
+	known := map[string]bool{}
+	for _, v := range Vars {
+		known[v.Name] = true
+	}
+	var out []string
+	add := func(k string) {
+		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	for k := range file {
+		add(k)
+	}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		add(k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (c *Config) validate(validTools []string) error {
