@@ -79,10 +79,23 @@ is generated for this run and printed once on stderr.`,
 }
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		received, err := secret.Received()
+		if err != nil {
+			return err
+		}
+		lookup = func(k string) (string, bool) {
+			if v, ok := received[k]; ok {
+				return v, true
+			}
+			return os.LookupEnv(k)
+		}
+	}
 	cfg, err := config.Load(config.LoadOptions{
 		Flags:           opts.Flags,
 		EnvFile:         opts.EnvFile,
-		LookupEnv:       opts.LookupEnv,
+		LookupEnv:       lookup,
 		Environ:         opts.Environ,
 		DefaultEnvFiles: opts.DefaultEnvFiles,
 		ValidTools:      tools.Names(),
@@ -91,15 +104,22 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkAuthSetup(cfg, opts.Listener); err != nil {
+		return err
+	}
+	if opts.LookupEnv == nil {
+		// The tools can read /proc/<this pid>/environ: serve goes on in a
+		// fresh image of itself whose environment holds no secret.
+		if err := secret.Handover(server.SecretEnvNames()); err != nil {
+			return err
+		}
+	}
 	logger := newLogger(opts.IO, cfg.LogLevel)
 	for _, name := range cfg.UnknownVariables {
 		logger.Warn("unknown setting ignored", "name", name)
 	}
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
-	}
-	if err := checkAuthSetup(cfg, opts.Listener); err != nil {
-		return err
 	}
 	if cfg.InsecureNoAuth {
 		logger.Warn("serving WITHOUT authentication (--insecure-no-auth); anyone who can reach this loopback port controls this machine")

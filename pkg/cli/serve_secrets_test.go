@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/servagent/servagent/pkg/server/servertest"
+)
+
+// buildServagent builds the real binary once per test.
+func buildServagent(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary; skipped with -short")
+	}
+	bin := filepath.Join(t.TempDir(), "servagent")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/servagent").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestServeBinaryLeavesNoSecretInItsEnvironment starts the real binary with
+// its secrets in the environment (as a systemd EnvironmentFile= or a shell
+// export would) and reads /proc/<pid>/environ, which the tools can read too:
+// no secret may be there, while the key still authenticates, a command sees
+// none of them, the pid is the one that was started (systemd's main pid) and
+// SIGTERM still ends it with status 0.
+func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
+	bin := buildServagent(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	const key, password = "k-env-secret-7f3a", "pw-env-secret-91c2"
+	cmd := exec.Command(bin, "serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--work-dir", t.TempDir(), "--tools", "execute_command,read_file")
+	cmd.Env = append(os.Environ(), "SERVAGENT_API_KEY="+key, "SERVAGENT_OAUTH_APPROVAL_PASSWORD="+password, "SERVAGENT_LOG_LEVEL=DEBUG")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	waitHealthy(t, base)
+
+	pid := cmd.Process.Pid
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{key, password, "SERVAGENT_API_KEY", "SERVAGENT_OAUTH_APPROVAL_PASSWORD"} {
+		if strings.Contains(string(environ), s) {
+			t.Errorf("/proc/%d/environ holds %q", pid, s)
+		}
+	}
+	if !strings.Contains(string(environ), "SERVAGENT_LOG_LEVEL=DEBUG") {
+		t.Errorf("the other variables should stay: %q", environ)
+	}
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != bin {
+		t.Errorf("pid %d runs %q (%v), want the servagent binary itself", pid, exe, err)
+	}
+
+	cs, err := servertest.Dial(context.Background(), base, key, "streamable", nil, nil)
+	if err != nil {
+		t.Fatalf("the key from the environment no longer works: %v\n%s", err, stderr.String())
+	}
+	defer cs.Close()
+	run := func(command string) string {
+		res, err := cs.CallTool(context.Background(), callParams(command))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return toolText(res)
+	}
+	if out := run("echo pid=$PPID; tr '\\0' '\\n' < /proc/$PPID/environ"); !strings.Contains(out, "pid="+strconv.Itoa(pid)) ||
+		strings.Contains(out, key) || strings.Contains(out, password) {
+		t.Errorf("a command reading its parent's (pid %d) environment:\n%s", pid, out)
+	}
+	// The handover pipe is read and closed: a command inherits neither it
+	// nor the variable naming it.
+	if out := run("env"); strings.Contains(out, key) || strings.Contains(out, password) || strings.Contains(out, "_SERVAGENT_SECRETS_FD") {
+		t.Errorf("a command's environment holds the secrets or their descriptor:\n%s", out)
+	}
+	_, fd, found := strings.Cut(string(environ), "_SERVAGENT_SECRETS_FD=")
+	if !found {
+		t.Fatalf("serve was not re-executed with a handover descriptor: %q", environ)
+	}
+	fd, _, _ = strings.Cut(fd, "\x00")
+	if out := run("ls /proc/self/fd/" + fd + " 2>&1 || echo closed"); !strings.Contains(out, "closed") {
+		t.Errorf("a command inherits the handover descriptor %s: %q", fd, out)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+	if n := strings.Count(stderr.String(), "servagent listening"); n != 1 {
+		t.Errorf("%d start lines, want 1:\n%s", n, stderr.String())
+	}
+}
+
+func toolText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
