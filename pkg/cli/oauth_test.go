@@ -109,7 +109,7 @@ func TestGenCredentialsDefaultEnvFile(t *testing.T) {
 
 func TestOAuthCommandTree(t *testing.T) {
 	ios, out := genIO()
-	root := NewRootCmd(ios)
+	root := NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"oauth", "gen-credentials"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestOAuthCommandTree(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.env")
 	ios, _ = genIO()
-	root = NewRootCmd(ios)
+	root = NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"oauth", "gen-credentials", "--write", "--env-file", path})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)

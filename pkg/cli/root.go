@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/config"
 )
 
 // IO bundles the streams a command talks to, so tests can capture them.
@@ -27,22 +25,9 @@ type IO struct {
 // StdIO returns the process's standard streams.
 func StdIO() IO { return IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
 
-// ExitError carries a process exit status with its message.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// exitf returns an ExitError with a formatted message.
-func exitf(code int, format string, args ...any) error {
-	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
-}
-
-// NewRootCmd builds the servagent command tree.
-func NewRootCmd(ios IO) *cobra.Command {
+// NewRootCmd builds the servagent command tree on the dependencies in f.
+func NewRootCmd(f *Factory) *cobra.Command {
+	ios := f.IO
 	root := &cobra.Command{
 		Use:   "servagent",
 		Short: "Operate this Linux server from an AI client over MCP",
@@ -59,10 +44,10 @@ commands, edit files, manage services and read logs here.`,
 		newServeCmd(ios, nil),
 		newVersionCmd(ios),
 		newCompletionCmd(ios),
-		newInstallCmd(ios, nil),
-		newUninstallCmd(ios, nil),
-		newUpdateCmd(ios, nil),
-		newTLSCmd(ios),
+		newInstallCmd(f, nil),
+		newUninstallCmd(f, nil),
+		newUpdateCmd(f, nil),
+		newTLSCmd(f),
 		newOAuthCmd(ios),
 		newSkillsCmd(ios),
 	)
@@ -79,19 +64,11 @@ func Main(args []string) int {
 // Run executes one command line with the given streams and returns the exit
 // status: 0 on success, 2 for bad configuration or usage, 1 otherwise.
 func Run(ctx context.Context, args []string, ios IO) int {
-	root := NewRootCmd(ios)
+	root := NewRootCmd(NewFactory(ios))
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	if err != nil {
+		fmt.Fprintln(ios.ErrOut, "servagent: "+err.Error())
 	}
-	fmt.Fprintln(ios.ErrOut, "servagent: "+err.Error())
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	if config.IsConfigError(err) {
-		return 2
-	}
-	return 1
+	return int(codeFor(err))
 }

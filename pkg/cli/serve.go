@@ -147,7 +147,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if ln == nil {
 		ln, err = net.Listen("tcp", cfg.Addr())
 		if err != nil {
-			return exitf(1, "listening on %s: %v", cfg.Addr(), err)
+			return failf("listening on %s: %w", cfg.Addr(), err)
 		}
 	}
 	addr := ln.Addr().String()

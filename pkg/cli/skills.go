@@ -112,7 +112,7 @@ func completeSkillNames(dir func() string) cobra.CompletionFunc {
 // checkName turns an invalid name into a usage error (exit 2).
 func checkName(name string) error {
 	if err := skills.ValidName(name); err != nil {
-		return exitf(2, "%v", err)
+		return usagef("%w", err)
 	}
 	return nil
 }
@@ -145,7 +145,7 @@ func runSkillsList(_ context.Context, opts *skillsListOptions) error {
 		return nil
 	}
 	if err != nil {
-		return exitf(1, "cannot list skills: %v", err)
+		return failf("cannot list skills: %w", err)
 	}
 	if len(names) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "No skills in %s.\n", opts.Dir)
@@ -240,10 +240,10 @@ func runSkillsShow(_ context.Context, opts *skillsShowOptions) error {
 	path := filepath.Join(opts.Dir, opts.Name, skills.FileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return exitf(1, "no skill %q in %s", opts.Name, opts.Dir)
+		return failf("no skill %q in %s", opts.Name, opts.Dir)
 	}
 	if err != nil {
-		return exitf(1, "cannot read skill %q: %v", opts.Name, err)
+		return failf("cannot read skill %q: %w", opts.Name, err)
 	}
 	_, err = opts.IO.Out.Write(data)
 	return err
@@ -287,23 +287,6 @@ the current content when the skill exists. An existing skill is replaced.`,
 	return cmd
 }
 
-// isTerminal reports whether r is a character device other than /dev/null,
-// which is enough to tell an interactive stdin from a pipe or a file.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
-		return false
-	}
-	return true
-}
-
 func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 	if err := checkName(opts.Name); err != nil {
 		return err
@@ -312,7 +295,7 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 	old, oldErr := os.ReadFile(path)
 	exists := oldErr == nil
 	if oldErr != nil && !errors.Is(oldErr, fs.ErrNotExist) {
-		return exitf(1, "cannot read existing skill %q: %v", opts.Name, oldErr)
+		return failf("cannot read existing skill %q: %w", opts.Name, oldErr)
 	}
 
 	var data []byte
@@ -333,7 +316,7 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 		return err
 	}
 	if strings.TrimSpace(string(data)) == "" {
-		return exitf(1, "refusing to save an empty skill %q; nothing written", opts.Name)
+		return failf("refusing to save an empty skill %q; nothing written", opts.Name)
 	}
 	if exists && string(data) == string(old) {
 		fmt.Fprintf(opts.IO.Out, "Skill %q unchanged (%s).\n", opts.Name, path)
@@ -344,7 +327,7 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 			humanSize(int64(len(data))), skills.MaxSkillBytes>>10)
 	}
 	if _, err := skills.Write(opts.Dir, opts.Name, data); err != nil {
-		return exitf(1, "cannot write %s: %w", path, err)
+		return failf("cannot write %s: %w", path, err)
 	}
 	verb := "Added"
 	if exists {
@@ -357,14 +340,14 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 // readBounded reads all of r, refusing more than maxSkillInput bytes.
 func readBounded(r io.Reader, what string) ([]byte, error) {
 	if r == nil {
-		return nil, exitf(1, "cannot read %s: no input", what)
+		return nil, failf("cannot read %s: no input", what)
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxSkillInput+1))
 	if err != nil {
-		return nil, exitf(1, "cannot read %s: %v", what, err)
+		return nil, failf("cannot read %s: %w", what, err)
 	}
 	if len(data) > maxSkillInput {
-		return nil, exitf(1, "%s is larger than %d MiB; not a plausible skill", what, maxSkillInput>>20)
+		return nil, failf("%s is larger than %d MiB; not a plausible skill", what, maxSkillInput>>20)
 	}
 	return data, nil
 }
@@ -383,7 +366,7 @@ func editSkill(ctx context.Context, opts *skillsAddOptions, current []byte) ([]b
 	}
 	tmp, err := os.CreateTemp("", "servagent-skill-"+opts.Name+"-*.md")
 	if err != nil {
-		return nil, exitf(1, "cannot create a temp file to edit: %v", err)
+		return nil, failf("cannot create a temp file to edit: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(current)
@@ -391,16 +374,16 @@ func editSkill(ctx context.Context, opts *skillsAddOptions, current []byte) ([]b
 		err = cerr
 	}
 	if err != nil {
-		return nil, exitf(1, "cannot write temp file %s: %v", tmp.Name(), err)
+		return nil, failf("cannot write temp file %s: %w", tmp.Name(), err)
 	}
 	c := exec.CommandContext(ctx, argv[0], append(argv[1:], tmp.Name())...)
 	c.Stdin, c.Stdout, c.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut
 	if err := c.Run(); err != nil {
-		return nil, exitf(1, "editor %q failed: %v; nothing written", editor, err)
+		return nil, failf("editor %q failed: %w; nothing written", editor, err)
 	}
 	f, err := os.Open(tmp.Name())
 	if err != nil {
-		return nil, exitf(1, "cannot read back %s: %v", tmp.Name(), err)
+		return nil, failf("cannot read back %s: %w", tmp.Name(), err)
 	}
 	defer f.Close()
 	return readBounded(f, tmp.Name())
@@ -436,28 +419,28 @@ func runSkillsRemove(_ context.Context, opts *skillsRemoveOptions) error {
 	skillDir := filepath.Join(opts.Dir, opts.Name)
 	fi, err := os.Lstat(skillDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return exitf(1, "no skill %q in %s", opts.Name, opts.Dir)
+		return failf("no skill %q in %s", opts.Name, opts.Dir)
 	}
 	if err != nil {
-		return exitf(1, "cannot inspect %s: %v", skillDir, err)
+		return failf("cannot inspect %s: %w", skillDir, err)
 	}
 	// Lstat on the SKILL.md through a linked directory is fine: it only
 	// proves the target is a skill; only the link itself is then removed.
 	if _, err := os.Lstat(filepath.Join(skillDir, skills.FileName)); err != nil {
-		return exitf(1, "%s is not a skill (no %s); not removing it", skillDir, skills.FileName)
+		return failf("%s is not a skill (no %s); not removing it", skillDir, skills.FileName)
 	}
 	if fi.Mode()&os.ModeSymlink != 0 {
 		if err := os.Remove(skillDir); err != nil {
-			return exitf(1, "cannot remove %s: %v", skillDir, err)
+			return failf("cannot remove %s: %w", skillDir, err)
 		}
 		fmt.Fprintf(opts.IO.Out, "Removed skill %q (the link %s; its target was left alone).\n", opts.Name, skillDir)
 		return nil
 	}
 	if !fi.IsDir() {
-		return exitf(1, "%s is not a skill directory; not removing it", skillDir)
+		return failf("%s is not a skill directory; not removing it", skillDir)
 	}
 	if err := os.RemoveAll(skillDir); err != nil {
-		return exitf(1, "cannot remove %s: %v", skillDir, err)
+		return failf("cannot remove %s: %w", skillDir, err)
 	}
 	fmt.Fprintf(opts.IO.Out, "Removed skill %q (%s).\n", opts.Name, skillDir)
 	return nil

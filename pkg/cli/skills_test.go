@@ -22,7 +22,7 @@ func exitCode(t *testing.T, err error) int {
 	if !errors.As(err, &ee) {
 		t.Fatalf("error %v is not an ExitError", err)
 	}
-	return ee.Code
+	return int(ee.Code)
 }
 
 func readSkill(t *testing.T, dir, name string) string {
@@ -352,7 +352,7 @@ func TestSkillsCommandTree(t *testing.T) {
 	dir := t.TempDir()
 	run := func(in string, args ...string) (string, string, error) {
 		ios, out, errOut := testIO(in)
-		root := NewRootCmd(ios)
+		root := NewRootCmd(&Factory{IO: ios})
 		root.SetArgs(append([]string{"skills", "--dir", dir}, args...))
 		err := root.Execute()
 		return out.String(), errOut.String(), err
@@ -387,7 +387,7 @@ func TestSkillsDirFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("SERVAGENT_SKILLS_DIR", dir)
 	ios, out, _ := testIO("")
-	root := NewRootCmd(ios)
+	root := NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"skills", "path"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
