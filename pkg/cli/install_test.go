@@ -58,10 +58,14 @@ func TestLifecycleCommandsNeedRoot(t *testing.T) {
 	ios, out, _ := lcIO()
 	d, h := lcDeps(t, 1000)
 	for name, run := range map[string]func() error{
-		"install":   func() error { return runInstall(context.Background(), &InstallOptions{IO: ios, Lifecycle: d}) },
-		"uninstall": func() error { return runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d, Yes: true}) },
-		"update":    func() error { return runUpdate(context.Background(), &UpdateOptions{IO: ios, Lifecycle: d}) },
-		"tls setup": func() error { return runTLSSetup(context.Background(), &TLSSetupOptions{IO: ios, Lifecycle: d, Domain: "a.example.com"}) },
+		"install": func() error { return runInstall(context.Background(), &InstallOptions{IO: ios, Lifecycle: d}) },
+		"uninstall": func() error {
+			return runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d, Yes: true})
+		},
+		"update": func() error { return runUpdate(context.Background(), &UpdateOptions{IO: ios, Lifecycle: d}) },
+		"tls setup": func() error {
+			return runTLSSetup(context.Background(), &TLSSetupOptions{IO: ios, Lifecycle: d, Domain: "a.example.com"})
+		},
 	} {
 		err := run()
 		var ee *ExitError

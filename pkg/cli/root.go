@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
 )
 
 // IO bundles the streams a command talks to, so tests can capture them.
