@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/system"
 	"github.com/servagent/servagent/pkg/update"
 )
@@ -132,11 +131,11 @@ func (s systemdService) Restart(ctx context.Context) error {
 }
 
 func (s systemdService) Healthy(ctx context.Context, version string) error {
-	env, err := config.ReadEnvFile(s.l.Path(system.EnvFile))
+	settings, err := system.ReadSettings(s.l)
 	if err != nil {
 		return err
 	}
-	url, c, err := system.HealthEndpoint(s.l, env)
+	url, c, err := system.HealthEndpoint(s.l, settings)
 	if err != nil {
 		return err
 	}

@@ -486,3 +486,31 @@ func TestRenderUnitRejectsUnsafeReadWritePath(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallRefusesABadEnvValueBeforeChangingAnything: a value in the
+// existing .env that the service would refuse (a port that is not a number)
+// stops install with the variable's name, before the user, the files or the
+// unit are touched; it was read as port 0 before.
+func TestInstallRefusesABadEnvValueBeforeChangingAnything(t *testing.T) {
+	root := t.TempDir()
+	envPath := filepath.Join(root, EnvFile)
+	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(envPath, []byte("SERVAGENT_ACME_HTTP_PORT=eighty\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeHost()
+	_, _, err := testInstall(t, root, h, func(o *InstallOptions) { o.Port = 0 })
+	if err == nil || !strings.Contains(err.Error(), `invalid SERVAGENT_ACME_HTTP_PORT="eighty"`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v, want one line naming SERVAGENT_ACME_HTTP_PORT", err)
+	}
+	if len(h.cmds) != 0 {
+		t.Errorf("ran %v before refusing", h.cmds)
+	}
+	for _, p := range []string{BinPath, UnitPath, ManifestPath} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s was written before refusing", p)
+		}
+	}
+}
