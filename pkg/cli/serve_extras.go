@@ -28,7 +28,7 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 	if cfg.OAuthEnabled() {
 		secret := cfg.OAuthApprovalPassword
 		if secret == "" {
-			secret = cfg.APIKey
+			secret = sopts.APIKey
 		}
 		o, err := oauth.New(ctx, oauth.Options{
 			IssuerURL:         cfg.OAuthIssuerURL,
@@ -61,8 +61,10 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 		ex.close()
 		return nil, fmt.Errorf("ACME for %s: %w", cfg.ACMEDomain, err)
 	}
-	if cfg.TLSCertFile == "" {
-		cfg.TLSCertFile, cfg.TLSKeyFile = m.CertFile(), m.KeyFile()
+	certFile := cfg.TLSCertFile
+	if certFile == "" {
+		certFile = m.CertFile()
+		sopts.CertFile, sopts.KeyFile = certFile, m.KeyFile()
 	}
 	sopts.ACME = m
 	ch := acme.TLSALPN01
@@ -77,10 +79,10 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 		go hs.Serve(ln)
 		ex.closers = append(ex.closers, func() { hs.Close() })
 	}
-	if _, err := os.Stat(cfg.TLSCertFile); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 		if ch != acme.HTTP01 {
 			ex.close()
-			return nil, fmt.Errorf("no certificate at %s yet: run `servagent tls setup %s` first, or set SERVAGENT_ACME_HTTP_PORT=80 so serve can obtain one", cfg.TLSCertFile, cfg.ACMEDomain)
+			return nil, fmt.Errorf("no certificate at %s yet: run `servagent tls setup %s` first, or set SERVAGENT_ACME_HTTP_PORT=80 so serve can obtain one", certFile, cfg.ACMEDomain)
 		}
 		logger.Info("obtaining the first certificate", "domain", cfg.ACMEDomain)
 		if err := m.Obtain(ctx, ch); err != nil {

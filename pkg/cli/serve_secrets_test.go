@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +16,10 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
+	"github.com/servagent/servagent/pkg/tools"
 )
 
 // buildServagent builds the real binary once per test.
@@ -125,4 +130,34 @@ func toolText(res *mcp.CallToolResult) string {
 		}
 	}
 	return b.String()
+}
+
+// TestServerLeavesTheValidatedConfigAlone: what serve derives (a generated
+// key, the ACME certificate paths) travels in server.Options beside the
+// config, which nobody writes after config.Load validated it.
+func TestServerLeavesTheValidatedConfigAlone(t *testing.T) {
+	cfg, err := config.Load(config.LoadOptions{LookupEnv: noEnv(map[string]string{"SERVAGENT_WORK_DIR": t.TempDir()}),
+		Environ: []string{}, DefaultEnvFiles: []string{}, ValidTools: tools.Names()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := *cfg
+	srv, err := server.New(server.Options{Config: cfg, APIKey: "generated-k", CertFile: "/nonexistent/cert.pem", KeyFile: "/nonexistent/key.pem"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/cert.pem") {
+		t.Fatalf("the derived certificate was not used: %v", err)
+	}
+	srv, err = server.New(server.Options{Config: cfg, APIKey: "generated-k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, *cfg) {
+		t.Errorf("server.New changed the config:\nbefore %+v\nafter  %+v", before, *cfg)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	cs, err := servertest.Dial(context.Background(), hs.URL, "generated-k", "streamable", nil, nil)
+	if err != nil {
+		t.Fatalf("the derived key is refused: %v", err)
+	}
+	cs.Close()
 }

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
@@ -65,7 +64,7 @@ func serveOnListener(t *testing.T, opts *ServeOptions, ln net.Listener) (addr st
 	opts.IO = IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut}
 	opts.Listener = ln
 	ready := make(chan string, 1)
-	opts.Ready = func(a string, _ *config.Config) { ready <- a }
+	opts.Ready = func(a string) { ready <- a }
 	opts.Environ = []string{}
 	opts.DefaultEnvFiles = []string{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -57,7 +57,6 @@ type Config struct {
 	ReadWritePaths   []string // used by install for the unit's ReadWritePaths
 	EnvFile          string   // the .env file that was read, if any
 	InsecureNoAuth   bool     // set by the serve flag only
-	GeneratedAPIKey  bool     // true when APIKey was generated for this run
 	UnknownVariables []string // SERVAGENT_* names in the env file or environment that nothing reads
 	Warnings         []string // problems that do not stop startup (an env file others can read)
 }
