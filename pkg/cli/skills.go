@@ -12,13 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/servagent/servagent/pkg/config"
 
 	"github.com/spf13/cobra"
 
 	"github.com/servagent/servagent/pkg/skills"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // installedSkillsDir is the skills directory of the installed layout.
@@ -165,7 +165,7 @@ func runSkillsList(_ context.Context, opts *skillsListOptions) error {
 func skillSummary(path string) (size, title string) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "-", "(unreadable: " + oneLine(err.Error()) + ")"
+		return "-", "(unreadable: " + textutil.OneLine(err.Error()) + ")"
 	}
 	if !fi.Mode().IsRegular() {
 		return "-", "(unreadable: not a regular file)"
@@ -173,14 +173,14 @@ func skillSummary(path string) (size, title string) {
 	size = humanSize(fi.Size())
 	f, err := os.Open(path)
 	if err != nil {
-		return size, "(unreadable: " + oneLine(err.Error()) + ")"
+		return size, "(unreadable: " + textutil.OneLine(err.Error()) + ")"
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, skills.MaxSkillBytes))
 	sc.Buffer(make([]byte, 0, 4096), skills.MaxSkillBytes)
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" {
-			title = clip(line, 60)
+			title = textutil.Clip(line, 60)
 			if fi.Size() > skills.MaxSkillBytes {
 				title += fmt.Sprintf(" (only the first %d KiB are used)", skills.MaxSkillBytes>>10)
 			}
@@ -188,16 +188,6 @@ func skillSummary(path string) (size, title string) {
 		}
 	}
 	return size, "(empty, not used)"
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip shortens s to n runes with an ellipsis.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }
 
 func humanSize(n int64) string {

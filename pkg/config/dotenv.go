@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // ReadEnvFile parses a .env file: KEY=VALUE lines, `#` comments, an optional
@@ -115,7 +116,7 @@ func parseEnvLine(line string) (key, val string, ok bool, err error) {
 	s = strings.TrimPrefix(s, "export ")
 	k, v, found := strings.Cut(s, "=")
 	if !found {
-		return "", "", false, fmt.Errorf("expected KEY=VALUE, got %q", truncateForError(s))
+		return "", "", false, fmt.Errorf("expected KEY=VALUE, got %q", textutil.Clip(s, 41))
 	}
 	key = strings.TrimSpace(k)
 	if key == "" || strings.ContainsAny(key, " \t\"'") {
@@ -134,13 +135,6 @@ func parseEnvLine(line string) (key, val string, ok bool, err error) {
 		}
 	}
 	return key, v, true, nil
-}
-
-func truncateForError(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // UpdateEnvFile sets the given variables in the .env file at path, in place:
