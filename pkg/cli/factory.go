@@ -2,7 +2,6 @@ package cli
 
 import (
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -31,7 +30,7 @@ func NewFactory(ios IO) *Factory {
 		IO:        ios,
 		Version:   buildinfo.Version,
 		Lifecycle: defaultLifecycleDeps(ios),
-		Obtainer:  system.ACMEObtainer{Logger: slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+		Obtainer:  system.ACMEObtainer{Logger: newLogger(ios, "WARNING").With("component", "acme")},
 		Executable: func() (string, error) {
 			exe, err := os.Executable()
 			if err != nil {

@@ -100,7 +100,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if generated {
 		sopts.APIKey = secret.NewKey()
 	}
-	ib := &instructions.Builder{Host: instructions.Probe(ctx, cfg.WorkDir), SkillsDir: cfg.SkillsDir, Logger: logger}
+	ib := &instructions.Builder{Host: instructions.Probe(ctx, cfg.WorkDir), SkillsDir: cfg.SkillsDir, Logger: logger.With("component", "skills")}
 	sopts.Instructions = ib.Build
 
 	extras, err := startExtras(ctx, cfg, logger, &sopts)
@@ -210,6 +210,8 @@ func checkAuthSetup(cfg *config.Config, ln net.Listener) error {
 	return nil
 }
 
+// newLogger is the one logger policy of the commands: text on stderr at the
+// configured level; each subsystem adds its "component" attribute.
 func newLogger(ios IO, level string) *slog.Logger {
 	var l slog.Level
 	switch level {

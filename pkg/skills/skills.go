@@ -136,12 +136,12 @@ func Load(dir string, logger *slog.Logger) []Skill {
 	names, invalid, err := scan(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			logger.Warn("skills: cannot read skills directory", "path", dir, "error", err)
+			logger.Warn("cannot read skills directory", "path", dir, "err", err)
 		}
 		return nil
 	}
 	for _, name := range invalid {
-		logger.Warn("skills: skipping directory with an invalid skill name (use letters, digits, '.', '_', '-')",
+		logger.Warn("skipping directory with an invalid skill name (use letters, digits, '.', '_', '-')",
 			"path", filepath.Join(dir, name))
 	}
 
@@ -151,7 +151,7 @@ func Load(dir string, logger *slog.Logger) []Skill {
 		path := filepath.Join(dir, name, FileName)
 		raw, size, err := readCapped(path, MaxSkillBytes)
 		if err != nil {
-			logger.Warn("skills: cannot read skill, skipping it", "path", path, "error", err)
+			logger.Warn("cannot read skill, skipping it", "path", path, "err", err)
 			continue
 		}
 		content := trim(raw)
@@ -160,7 +160,7 @@ func Load(dir string, logger *slog.Logger) []Skill {
 			continue
 		}
 		if size > MaxSkillBytes {
-			logger.Warn("skills: skill too large, truncated", "path", path, "size", size, "limit", MaxSkillBytes)
+			logger.Warn("skill too large, truncated", "path", path, "size", size, "limit", MaxSkillBytes)
 			content = cut(content, MaxSkillBytes) + truncNote(path, size)
 		}
 		if !startsWithHeading(content) {
@@ -171,10 +171,10 @@ func Load(dir string, logger *slog.Logger) []Skill {
 			room := MaxTotalBytes - total - 2
 			note := truncNote(path, size)
 			if room-len(note) < minBudget {
-				logger.Warn("skills: total size limit reached, skill left out", "path", path, "limit", MaxTotalBytes)
+				logger.Warn("total size limit reached, skill left out", "path", path, "limit", MaxTotalBytes)
 				continue
 			}
-			logger.Warn("skills: total size limit reached, skill truncated", "path", path, "limit", MaxTotalBytes)
+			logger.Warn("total size limit reached, skill truncated", "path", path, "limit", MaxTotalBytes)
 			content = cut(content, room-len(note)) + note
 		}
 		total += len(content) + 2
