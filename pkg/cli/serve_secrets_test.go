@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -106,19 +108,28 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 		t.Errorf("a command inherits the handover descriptor %s: %q", fd, out)
 	}
 
+	if err := terminate(cmd); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "servagent listening"); n != 1 {
+		t.Errorf("%d start lines, want 1:\n%s", n, stderr.String())
+	}
+}
+
+// terminate sends SIGTERM and waits up to 30s for the process to exit; a
+// non-zero status is an error.
+func terminate(cmd *exec.Cmd) error {
 	cmd.Process.Signal(syscall.SIGTERM)
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	select {
 	case err := <-waited:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+			return fmt.Errorf("exit after SIGTERM: %w", err)
 		}
+		return nil
 	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
-	}
-	if n := strings.Count(stderr.String(), "servagent listening"); n != 1 {
-		t.Errorf("%d start lines, want 1:\n%s", n, stderr.String())
+		return errors.New("no exit within 30s of SIGTERM")
 	}
 }
 

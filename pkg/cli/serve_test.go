@@ -174,13 +174,7 @@ func TestServeBadConfigExitsTwoWithOneLine(t *testing.T) {
 // command through MCP, sends SIGTERM, and checks the process exits 0 and
 // the command's process group is gone.
 func TestServeBinaryGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "servagent")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/servagent").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildServagent(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
@@ -212,16 +206,8 @@ func TestServeBinaryGracefulShutdown(t *testing.T) {
 	if pgid == 0 {
 		t.Fatalf("command did not start:\n%s", stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
+	if err := terminate(cmd); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	if err := syscall.Kill(-pgid, 0); err == nil {
 		t.Fatalf("process group %d survived shutdown", pgid)
