@@ -28,13 +28,15 @@ type InstallOptions struct {
 
 	// Dependencies, from the Factory; tests set their own.
 	Lifecycle lifecycleDeps
-	SelfPath  string // the binary to install
-	Version   string
-	Obtainer  system.CertObtainer
+	SelfPath  string // the binary to install; "" asks Executable
+	// Executable finds the running binary, after the root check.
+	Executable func() (string, error)
+	Version    string
+	Obtainer   system.CertObtainer
 }
 
 func newInstallCmd(f *Factory, runF func(*InstallOptions) error) *cobra.Command {
-	opts := &InstallOptions{IO: f.IO, Lifecycle: f.Lifecycle, Version: f.Version, Obtainer: f.Obtainer}
+	opts := &InstallOptions{IO: f.IO, Lifecycle: f.Lifecycle, Version: f.Version, Obtainer: f.Obtainer, Executable: f.Executable}
 	cmd := &cobra.Command{
 		Use:   "install [DOMAIN]",
 		Short: "Install or upgrade servagent as a systemd service (needs root)",
@@ -82,12 +84,6 @@ generates a new key.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			if opts.SelfPath == "" {
-				var err error
-				if opts.SelfPath, err = f.Executable(); err != nil {
-					return failf("finding the running binary: %w", err)
-				}
-			}
 			return runInstall(cmd.Context(), opts)
 		},
 	}
@@ -108,6 +104,12 @@ func runInstall(ctx context.Context, o *InstallOptions) error {
 	d := o.Lifecycle
 	if err := requireRoot(d, "install"); err != nil {
 		return err
+	}
+	if o.SelfPath == "" {
+		var err error
+		if o.SelfPath, err = o.Executable(); err != nil {
+			return failf("finding the running binary: %w", err)
+		}
 	}
 	var full *bool
 	if o.FullAccessSet {
