@@ -125,10 +125,11 @@ func scan(dir string) (names, invalid []string, err error) {
 }
 
 // Load reads the skills under dir; see the package comment for the rules.
-// A missing dir means no skills. logger may be nil (slog.Default is used).
+// A missing dir means no skills. A nil logger discards, as every servagent
+// package's does: only the command decides where logs go.
 func Load(dir string, logger *slog.Logger) []Skill {
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if dir == "" {
 		return nil
@@ -156,7 +157,7 @@ func Load(dir string, logger *slog.Logger) []Skill {
 		}
 		content := trim(raw)
 		if content == "" {
-			logger.Debug("skills: empty skill skipped", "path", path)
+			logger.Debug("empty skill skipped", "path", path)
 			continue
 		}
 		if size > MaxSkillBytes {
