@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ type InstallOptions struct {
 	Yes           bool
 	NoStart       bool
 	RotateKey     bool
+	HealthTimeout time.Duration
 
 	// Dependencies, from the Factory; tests set their own.
 	Lifecycle lifecycleDeps
@@ -97,6 +99,7 @@ generates a new key.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask questions")
 	fl.BoolVar(&opts.NoStart, "no-start", false, "install and enable the service but do not start it")
 	fl.BoolVar(&opts.RotateKey, "rotate-key", false, "generate a new API key even if one exists")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the started service has to answer /healthz (raise it on a slow machine)")
 	return cmd
 }
 
@@ -132,7 +135,7 @@ func runInstall(ctx context.Context, o *InstallOptions) error {
 		Layout: d.Layout, Host: d.Host, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
 		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
 		ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer,
-		Port: o.Port, FullAccess: full, RotateKey: o.RotateKey, NoStart: o.NoStart,
+		Port: o.Port, FullAccess: full, RotateKey: o.RotateKey, NoStart: o.NoStart, HealthTimeout: o.HealthTimeout,
 	})
 	if err != nil {
 		return failf("install failed: %w", err)

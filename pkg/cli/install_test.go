@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servagent/servagent/pkg/system"
 )
@@ -88,7 +89,7 @@ func TestInstallFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := InstallOptions{Domain: "mcp.example.com", FullAccess: true, FullAccessSet: true, Port: 9000, Email: "a@b.c", Yes: true,
-		NoStart: true, RotateKey: true, ACMEDirectory: "https://acme/dir", ACMECAFile: "/ca.pem", ACMEHTTPPort: 5002}
+		NoStart: true, RotateKey: true, ACMEDirectory: "https://acme/dir", ACMECAFile: "/ca.pem", ACMEHTTPPort: 5002, HealthTimeout: 30 * time.Second}
 	g := *got
 	g.IO, g.Lifecycle = IO{}, lifecycleDeps{}
 	if fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {

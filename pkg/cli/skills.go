@@ -21,7 +21,7 @@ const maxSkillInput = 8 << 20
 // config: $SERVAGENT_SKILLS_DIR, else the installed layout's directory if it
 // exists, else ./skills. Relative paths are made absolute, as pkg/config does.
 func defaultSkillsDir(getenv func(string) string, isDir func(string) bool) string {
-	if v := getenv("SERVAGENT_SKILLS_DIR"); v != "" {
+	if v := getenv(config.VarSkillsDir); v != "" {
 		return absPath(v)
 	}
 	if isDir(installedSkillsDir) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ type TLSSetupOptions struct {
 	ACMECAFile    string
 	ACMEHTTPPort  int
 	Port          int
+	HealthTimeout time.Duration
 	Lifecycle     lifecycleDeps
 	Obtainer      system.CertObtainer
 }
@@ -56,6 +58,7 @@ and port 80 be reachable now), write the TLS files and port 443 into
 	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
 	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
 	fl.IntVar(&opts.Port, "port", 443, "HTTPS port")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the restarted service has to answer /healthz over HTTPS (raise it on a slow machine)")
 	return cmd
 }
 
@@ -69,7 +72,7 @@ func runTLSSetup(ctx context.Context, o *TLSSetupOptions) error {
 	fmt.Fprintf(o.IO.Out, "Setting up HTTPS for %s\n", o.Domain)
 	url, err := system.SetupTLS(ctx, system.TLSOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out,
 		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
-		ACMEHTTPPort: o.ACMEHTTPPort, Port: o.Port, Obtainer: o.Obtainer})
+		ACMEHTTPPort: o.ACMEHTTPPort, Port: o.Port, Obtainer: o.Obtainer, HealthTimeout: o.HealthTimeout})
 	if err != nil {
 		return failf("tls setup failed: %w", err)
 	}
