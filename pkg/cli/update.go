@@ -88,7 +88,7 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 	}
 	if uo.Service == nil {
 		if _, err := os.Stat(d.Layout.Path(system.UnitPath)); err == nil {
-			uo.Service = systemdService{l: d.Layout, h: d.Host, timeout: o.HealthTimeout}
+			uo.Service = system.InstalledService{Layout: d.Layout, Host: d.Host, HealthTimeout: o.HealthTimeout}
 		}
 	}
 	res, err := update.Run(ctx, uo)
@@ -109,40 +109,4 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 		fmt.Fprintf(o.IO.Out, "Updated %s -> %s; the service is running the new version.\n", res.From, res.To)
 	}
 	return nil
-}
-
-// systemdService restarts the installed unit and reads /healthz at the
-// address configured in /opt/servagent/.env.
-type systemdService struct {
-	l       system.Layout
-	h       system.Host
-	timeout time.Duration
-}
-
-func (s systemdService) Restart(ctx context.Context) error {
-	// A broken release may have hit the start rate limit; a rollback's
-	// restart must not be refused for it.
-	s.h.Run(ctx, "systemctl", "reset-failed", system.UnitName)
-	out, err := s.h.Run(ctx, "systemctl", "restart", system.UnitName)
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	return nil
-}
-
-func (s systemdService) Healthy(ctx context.Context, version string) error {
-	settings, err := system.ReadSettings(s.l)
-	if err != nil {
-		return err
-	}
-	url, c, err := system.HealthEndpoint(s.l, settings)
-	if err != nil {
-		return err
-	}
-	timeout := s.timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	_, err = system.WaitHealthy(ctx, c, url, version, timeout)
-	return err
 }
