@@ -1,6 +1,8 @@
 // Package cli holds servagent's cobra commands. Each command lives in its own
-// file with an Options struct, a newXCmd that only parses flags, and a runX
-// that does the work and that tests call directly.
+// file with an Options struct, a newXCmd that only parses flags into it, and
+// a runX(ctx, opts) that does the work and that tests call directly. The
+// dependencies the commands share are built once, in a Factory; errors.go
+// maps every error to the process exit status in one place.
 package cli
 
 import (
