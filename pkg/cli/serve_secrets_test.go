@@ -44,22 +44,10 @@ func buildServagent(t *testing.T) string {
 // none of them, the pid is the one that was started (systemd's main pid) and
 // SIGTERM still ends it with status 0.
 func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
-	bin := buildServagent(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	const key, password = "k-env-secret-7f3a", "pw-env-secret-91c2"
-	cmd := exec.Command(bin, "serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--work-dir", t.TempDir(), "--tools", "execute_command,read_file")
-	cmd.Env = append(os.Environ(), "SERVAGENT_API_KEY="+key, "SERVAGENT_OAUTH_APPROVAL_PASSWORD="+password, "SERVAGENT_LOG_LEVEL=DEBUG")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitHealthy(t, base)
+	cmd, base, stderr := startServeBinary(t, buildServagent(t), t.TempDir(),
+		[]string{"SERVAGENT_API_KEY=" + key, "SERVAGENT_OAUTH_APPROVAL_PASSWORD=" + password, "SERVAGENT_LOG_LEVEL=DEBUG"},
+		"--tools", "execute_command,read_file")
 
 	pid := cmd.Process.Pid
 	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
@@ -74,7 +62,7 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 	if !strings.Contains(string(environ), "SERVAGENT_LOG_LEVEL=DEBUG") {
 		t.Errorf("the other variables should stay: %q", environ)
 	}
-	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != bin {
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != cmd.Path {
 		t.Errorf("pid %d runs %q (%v), want the servagent binary itself", pid, exe, err)
 	}
 
@@ -114,6 +102,30 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 	if n := strings.Count(stderr.String(), "servagent listening"); n != 1 {
 		t.Errorf("%d start lines, want 1:\n%s", n, stderr.String())
 	}
+}
+
+// startServeBinary runs bin serve on a free loopback port with an empty env
+// file, the given extra environment and arguments, and waits for /healthz.
+// The process is killed when the test ends, if it is still running.
+func startServeBinary(t *testing.T, bin, workDir string, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(bin, append([]string{"serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", port, "--work-dir", workDir}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	base := "http://127.0.0.1:" + port
+	waitHealthy(t, base)
+	return cmd, base, stderr
 }
 
 // terminate sends SIGTERM and waits up to 30s for the process to exit; a

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -174,21 +173,8 @@ func TestServeBadConfigExitsTwoWithOneLine(t *testing.T) {
 // command through MCP, sends SIGTERM, and checks the process exits 0 and
 // the command's process group is gone.
 func TestServeBinaryGracefulShutdown(t *testing.T) {
-	bin := buildServagent(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	work := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--work-dir", work)
-	cmd.Env = append(os.Environ(), "SERVAGENT_API_KEY=k-123", "SERVAGENT_LOG_LEVEL=DEBUG")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitHealthy(t, base)
+	cmd, base, stderr := startServeBinary(t, buildServagent(t), work, []string{"SERVAGENT_API_KEY=k-123", "SERVAGENT_LOG_LEVEL=DEBUG"})
 	cs, err := servertest.Dial(context.Background(), base, "k-123", "streamable", nil, nil)
 	if err != nil {
 		t.Fatal(err)
