@@ -184,3 +184,25 @@ func TestServerLeavesTheValidatedConfigAlone(t *testing.T) {
 	}
 	cs.Close()
 }
+
+// TestServeEnvFileChecks: serve warns about a .env others can read and
+// refuses, with one line and status 2, one that others can write.
+func TestServeEnvFileChecks(t *testing.T) {
+	readable := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(readable, []byte("SERVAGENT_LOG_LEVEL=INFO\n"), 0o600)
+	os.Chmod(readable, 0o644)
+	_, errOut := serveInBackground(t, &ServeOptions{EnvFile: readable, LookupEnv: noEnv(map[string]string{"SERVAGENT_WORK_DIR": t.TempDir()})})
+	if !strings.Contains(errOut.String(), "level=WARN") || !strings.Contains(errOut.String(), "readable by other users (mode 0644)") {
+		t.Errorf("no warning for a 0644 env file:\n%s", errOut.String())
+	}
+
+	writable := filepath.Join(t.TempDir(), ".env")
+	os.WriteFile(writable, []byte("SERVAGENT_TOOLS=all\n"), 0o600)
+	os.Chmod(writable, 0o666)
+	var stderr strings.Builder
+	code := Run(context.Background(), []string{"serve", "--env-file", writable}, IO{In: strings.NewReader(""), Out: &strings.Builder{}, ErrOut: &stderr})
+	msg := strings.TrimSpace(stderr.String())
+	if code != 2 || !strings.Contains(msg, "refusing env file "+writable+": writable by other users") || strings.Contains(msg, "\n") {
+		t.Errorf("world-writable env file: exit %d, %q", code, msg)
+	}
+}
