@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -145,14 +146,10 @@ func terminate(cmd *exec.Cmd) error {
 	}
 }
 
+// toolText is a tool result as text (JSON), for substring checks.
 func toolText(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
+	b, _ := json.Marshal(res.Content)
+	return string(b)
 }
 
 // TestServerLeavesTheValidatedConfigAlone: what serve derives (a generated
