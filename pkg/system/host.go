@@ -50,8 +50,14 @@ func (RealHost) LookupUser(name string) (int, int, bool, error) {
 	if err != nil {
 		return 0, 0, false, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("user %s: uid %q is not a number", name, u.Uid)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("user %s: gid %q is not a number", name, u.Gid)
+	}
 	return uid, gid, true, nil
 }
 
