@@ -22,7 +22,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	root := cli.NewRootCmd(cli.StdIO())
+	root := cli.NewRootCmd(cli.NewFactory(cli.StdIO()))
 	root.DisableAutoGenTag = true
 	if err := doc.GenManTree(root, &doc.GenManHeader{Title: "SERVAGENT", Section: "1", Source: "servagent"}, dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,24 +3,17 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
+	"time"
 
-	"github.com/servagent/servagent/pkg/clientconfig"
-
-	"github.com/charmbracelet/huh"
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
+	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/system"
 )
 
 // InstallOptions are the inputs of `servagent install`.
 type InstallOptions struct {
-	IO  IO
-	Ctx context.Context
+	IO IO
 
 	Domain        string
 	FullAccess    bool
@@ -33,64 +26,19 @@ type InstallOptions struct {
 	Yes           bool
 	NoStart       bool
 	RotateKey     bool
+	HealthTimeout time.Duration
 
-	// Dependencies, replaced in tests.
+	// Dependencies, from the Factory; tests set their own.
 	Lifecycle lifecycleDeps
-	SelfPath  string
-	Version   string
-	Obtainer  system.CertObtainer
+	SelfPath  string // the binary to install; "" asks Executable
+	// Executable finds the running binary, after the root check.
+	Executable func() (string, error)
+	Version    string
+	Obtainer   system.CertObtainer
 }
 
-// lifecycleDeps are what install, uninstall, update and tls setup need from
-// the machine, so tests can run them without root.
-type lifecycleDeps struct {
-	Geteuid  func() int
-	IsTTY    func() bool // stdin and stdout are a terminal: prompts allowed
-	Confirm  func(title, description string, def bool) (bool, error)
-	Layout   system.Layout
-	Host     system.Host
-	Progress io.Writer // update's progress bar: set only on a terminal
-}
-
-func defaultLifecycleDeps(ios IO) lifecycleDeps {
-	tty := func() bool { return isTerminalStream(ios.In) && isTerminalStream(ios.Out) }
-	d := lifecycleDeps{
-		Geteuid: os.Geteuid,
-		IsTTY:   tty,
-		Host:    system.RealHost{},
-		Confirm: func(title, desc string, def bool) (bool, error) {
-			v := def
-			f := huh.NewForm(huh.NewGroup(huh.NewConfirm().Title(title).Description(desc).
-				Affirmative("Yes").Negative("No").Value(&v))).WithInput(ios.In).WithOutput(ios.ErrOut)
-			return v, f.Run()
-		},
-	}
-	if isTerminalStream(ios.ErrOut) {
-		d.Progress = ios.ErrOut
-	}
-	return d
-}
-
-// isTerminalStream reports whether s is a character device (a terminal).
-func isTerminalStream(s any) bool {
-	f, ok := s.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// requireRoot is the one-line refusal every lifecycle command gives.
-func requireRoot(d lifecycleDeps, what string) error {
-	if d.Geteuid() != 0 {
-		return exitf(1, "%s needs root: run it with sudo", what)
-	}
-	return nil
-}
-
-func newInstallCmd(ios IO, runF func(*InstallOptions) error) *cobra.Command {
-	opts := &InstallOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+func newInstallCmd(f *Factory, runF func(*InstallOptions) error) *cobra.Command {
+	opts := &InstallOptions{IO: f.IO, Lifecycle: f.Lifecycle, Version: f.Version, Obtainer: f.Obtainer, Executable: f.Executable}
 	cmd := &cobra.Command{
 		Use:   "install [DOMAIN]",
 		Short: "Install or upgrade servagent as a systemd service (needs root)",
@@ -135,53 +83,33 @@ generates a new key.`,
 				opts.Domain = args[0]
 			}
 			opts.FullAccessSet = cmd.Flags().Changed("full-access")
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
 			if len(args) == 0 && cmd.Flags().NFlag() == 0 && opts.Lifecycle.IsTTY() {
-				return offerSetup(ios, opts) // the wizard (setup.go)
+				return offerSetup(cmd.Context(), f, opts) // the wizard (setup.go)
 			}
-			return runInstall(opts)
+			return runInstall(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&opts.FullAccess, "full-access", false, "let the servagent user run anything with sudo (no password)")
-	f.IntVar(&opts.Port, "port", 0, "port to listen on (default 8765, or 443 with DOMAIN; kept on upgrade)")
-	f.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
-	f.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	f.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	f.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder")
-	_ = f.MarkHidden("acme-http-port") // tests: Pebble validates on a random port
-	f.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask questions")
-	f.BoolVar(&opts.NoStart, "no-start", false, "install and enable the service but do not start it")
-	f.BoolVar(&opts.RotateKey, "rotate-key", false, "generate a new API key even if one exists")
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.FullAccess, "full-access", false, "let the servagent user run anything with sudo (no password)")
+	fl.IntVar(&opts.Port, "port", 0, "port to listen on (default 8765, or 443 with DOMAIN; kept on upgrade)")
+	fl.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
+	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
+	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask questions")
+	fl.BoolVar(&opts.NoStart, "no-start", false, "install and enable the service but do not start it")
+	fl.BoolVar(&opts.RotateKey, "rotate-key", false, "generate a new API key even if one exists")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the started service has to answer /healthz (raise it on a slow machine)")
 	return cmd
 }
 
-func runInstall(o *InstallOptions) error {
+func runInstall(ctx context.Context, o *InstallOptions) error {
 	d := o.Lifecycle
 	if err := requireRoot(d, "install"); err != nil {
 		return err
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.SelfPath == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		if o.SelfPath, err = filepath.EvalSymlinks(exe); err != nil {
-			return err
-		}
-	}
-	if o.Version == "" {
-		o.Version = buildinfo.Version
-	}
-	if o.Obtainer == nil {
-		o.Obtainer = system.ACMEObtainer{Logger: slog.New(slog.NewTextHandler(o.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	}
 	var full *bool
 	if o.FullAccessSet {
@@ -195,19 +123,14 @@ func runInstall(o *InstallOptions) error {
 			"The AI client could then run any command as root (servagent ALL=(ALL) NOPASSWD: ALL).\n"+
 				"Without it, it acts as the unprivileged user servagent.", prev.FullAccess)
 		if err != nil {
-			return exitf(1, "install cancelled: %v", err)
+			return failf("install cancelled: %w", err)
 		}
 		full = &v
 	}
 	fmt.Fprintf(o.IO.Out, "Installing servagent %s\n", o.Version)
-	res, err := system.Install(ctx, system.InstallOptions{
-		Layout: d.Layout, Host: d.Host, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
-		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
-		ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer,
-		Port: o.Port, FullAccess: full, RotateKey: o.RotateKey, NoStart: o.NoStart,
-	})
+	res, err := install(ctx, o, full)
 	if err != nil {
-		return exitf(1, "install failed: %v", err)
+		return err
 	}
 	w := o.IO.Out
 	verb := "installed"
@@ -232,4 +155,26 @@ func runInstall(o *InstallOptions) error {
 	}
 	fmt.Fprintln(w, "\nStatus: systemctl status servagent   Logs: journalctl -u servagent -f")
 	return nil
+}
+
+// install runs the install steps for o; full is the sudo choice (nil: keep
+// the previous one). Install and the setup wizard both end here.
+func install(ctx context.Context, o *InstallOptions, full *bool) (*system.InstallResult, error) {
+	d := o.Lifecycle
+	if o.SelfPath == "" {
+		var err error
+		if o.SelfPath, err = o.Executable(); err != nil {
+			return nil, failf("finding the running binary: %w", err)
+		}
+	}
+	res, err := system.Install(ctx, system.InstallOptions{
+		Layout: d.Layout, Host: d.Host, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
+		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
+		ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer,
+		Port: o.Port, FullAccess: full, RotateKey: o.RotateKey, NoStart: o.NoStart, HealthTimeout: o.HealthTimeout,
+	})
+	if err != nil {
+		return nil, failf("install failed: %w", err)
+	}
+	return res, nil
 }

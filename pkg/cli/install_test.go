@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servagent/servagent/pkg/system"
 )
@@ -58,10 +59,14 @@ func TestLifecycleCommandsNeedRoot(t *testing.T) {
 	ios, out, _ := lcIO()
 	d, h := lcDeps(t, 1000)
 	for name, run := range map[string]func() error{
-		"install":   func() error { return runInstall(&InstallOptions{IO: ios, Lifecycle: d}) },
-		"uninstall": func() error { return runUninstall(&UninstallOptions{IO: ios, Lifecycle: d, Yes: true}) },
-		"update":    func() error { return runUpdate(&UpdateOptions{IO: ios, Lifecycle: d}) },
-		"tls setup": func() error { return runTLSSetup(&TLSSetupOptions{IO: ios, Lifecycle: d, Domain: "a.example.com"}) },
+		"install": func() error { return runInstall(context.Background(), &InstallOptions{IO: ios, Lifecycle: d}) },
+		"uninstall": func() error {
+			return runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d, Yes: true})
+		},
+		"update": func() error { return runUpdate(context.Background(), &UpdateOptions{IO: ios, Lifecycle: d}) },
+		"tls setup": func() error {
+			return runTLSSetup(context.Background(), &TLSSetupOptions{IO: ios, Lifecycle: d, Domain: "a.example.com"})
+		},
 	} {
 		err := run()
 		var ee *ExitError
@@ -77,20 +82,20 @@ func TestLifecycleCommandsNeedRoot(t *testing.T) {
 func TestInstallFlags(t *testing.T) {
 	ios, _, _ := lcIO()
 	var got *InstallOptions
-	cmd := newInstallCmd(ios, func(o *InstallOptions) error { got = o; return nil })
+	cmd := newInstallCmd(&Factory{IO: ios}, func(o *InstallOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"mcp.example.com", "--full-access", "--port", "9000", "--email", "a@b.c", "--yes", "--no-start",
 		"--rotate-key", "--acme-directory", "https://acme/dir", "--acme-ca-file", "/ca.pem", "--acme-http-port", "5002"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	want := InstallOptions{Domain: "mcp.example.com", FullAccess: true, FullAccessSet: true, Port: 9000, Email: "a@b.c", Yes: true,
-		NoStart: true, RotateKey: true, ACMEDirectory: "https://acme/dir", ACMECAFile: "/ca.pem", ACMEHTTPPort: 5002}
+		NoStart: true, RotateKey: true, ACMEDirectory: "https://acme/dir", ACMECAFile: "/ca.pem", ACMEHTTPPort: 5002, HealthTimeout: 30 * time.Second}
 	g := *got
-	g.IO, g.Ctx, g.Lifecycle = IO{}, nil, lifecycleDeps{}
+	g.IO, g.Lifecycle = IO{}, lifecycleDeps{}
 	if fmt.Sprintf("%+v", g) != fmt.Sprintf("%+v", want) {
 		t.Errorf("got  %+v\nwant %+v", g, want)
 	}
-	cmd = newInstallCmd(ios, func(o *InstallOptions) error { got = o; return nil })
+	cmd = newInstallCmd(&Factory{IO: ios}, func(o *InstallOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{})
 	cmd.Execute()
 	if got.FullAccessSet || got.ACMEHTTPPort != 80 || got.Domain != "" {
@@ -101,25 +106,25 @@ func TestInstallFlags(t *testing.T) {
 func TestUninstallUpdateTLSFlags(t *testing.T) {
 	ios, _, _ := lcIO()
 	var u *UninstallOptions
-	c := newUninstallCmd(ios, func(o *UninstallOptions) error { u = o; return nil })
+	c := newUninstallCmd(&Factory{IO: ios}, func(o *UninstallOptions) error { u = o; return nil })
 	c.SetArgs([]string{"-y", "--keep-certs"})
 	if err := c.Execute(); err != nil || !u.Yes || !u.KeepCerts {
 		t.Errorf("uninstall: %v %+v", err, u)
 	}
 	t.Setenv("SERVAGENT_UPDATE_URL", "http://mirror.test")
 	var up *UpdateOptions
-	c = newUpdateCmd(ios, func(o *UpdateOptions) error { up = o; return nil })
+	c = newUpdateCmd(&Factory{IO: ios}, func(o *UpdateOptions) error { up = o; return nil })
 	c.SetArgs([]string{"--version", "v1.2.3", "--force", "--check"})
 	if err := c.Execute(); err != nil || up.Version != "v1.2.3" || !up.Force || !up.Check || up.BaseURL != "http://mirror.test" {
 		t.Errorf("update: %v %+v", err, up)
 	}
 	var ts *TLSSetupOptions
-	c = newTLSSetupCmd(ios, func(o *TLSSetupOptions) error { ts = o; return nil })
+	c = newTLSSetupCmd(&Factory{IO: ios}, func(o *TLSSetupOptions) error { ts = o; return nil })
 	c.SetArgs([]string{"mcp.example.com", "--email", "e@x.y", "--acme-directory", "https://acme/dir"})
 	if err := c.Execute(); err != nil || ts.Domain != "mcp.example.com" || ts.Email != "e@x.y" || ts.ACMEDirectory != "https://acme/dir" || ts.Port != 443 {
 		t.Errorf("tls setup: %v %+v", err, ts)
 	}
-	root := NewRootCmd(ios)
+	root := NewRootCmd(&Factory{IO: ios})
 	if c, _, err := root.Find([]string{"tls", "setup"}); err != nil || c.Name() != "setup" {
 		t.Errorf("tls setup not wired under root: %v", err)
 	}
@@ -151,7 +156,7 @@ func TestInstallPrintsKeyOnceThenUninstall(t *testing.T) {
 		if extra != nil {
 			extra(o)
 		}
-		if err := runInstall(o); err != nil {
+		if err := runInstall(context.Background(), o); err != nil {
 			t.Fatalf("install: %v\n%s", err, out.String())
 		}
 		return out.String()
@@ -174,7 +179,7 @@ func TestInstallPrintsKeyOnceThenUninstall(t *testing.T) {
 	}
 	// Uninstall without --yes and without a terminal refuses, and removes nothing.
 	ios, out, _ := lcIO()
-	err := runUninstall(&UninstallOptions{IO: ios, Lifecycle: d})
+	err := runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 1 || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("uninstall without confirmation: %v", err)
@@ -190,20 +195,20 @@ func TestInstallPrintsKeyOnceThenUninstall(t *testing.T) {
 		}
 		return false, nil
 	}
-	if err := runUninstall(&UninstallOptions{IO: ios, Lifecycle: d}); err != nil {
+	if err := runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(d.Layout.Root, system.InstallDir)); err != nil {
 		t.Fatal("answering no removed files")
 	}
-	if err := runUninstall(&UninstallOptions{IO: ios, Lifecycle: d, Yes: true}); err != nil {
+	if err := runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d, Yes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(d.Layout.Root, system.InstallDir)); err == nil {
 		t.Fatal("uninstall -y left the install dir")
 	}
 	out.Reset()
-	if err := runUninstall(&UninstallOptions{IO: ios, Lifecycle: d, Yes: true}); err != nil || !strings.Contains(out.String(), "nothing to remove") {
+	if err := runUninstall(context.Background(), &UninstallOptions{IO: ios, Lifecycle: d, Yes: true}); err != nil || !strings.Contains(out.String(), "nothing to remove") {
 		t.Fatalf("second uninstall: %v %q", err, out.String())
 	}
 	_ = h
@@ -218,7 +223,7 @@ func TestInstallAsksForFullAccessOnTerminal(t *testing.T) {
 	os.WriteFile(self, []byte("bin"), 0o755)
 	ios, out, _ := lcIO()
 	o := &InstallOptions{IO: ios, Lifecycle: d, SelfPath: self, Version: "v1", NoStart: true}
-	if err := runInstall(o); err != nil {
+	if err := runInstall(context.Background(), o); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if asked != 1 {
@@ -229,7 +234,7 @@ func TestInstallAsksForFullAccessOnTerminal(t *testing.T) {
 	}
 	// --yes never asks.
 	o = &InstallOptions{IO: ios, Lifecycle: d, SelfPath: self, Version: "v1", NoStart: true, Yes: true}
-	if err := runInstall(o); err != nil || asked != 1 {
+	if err := runInstall(context.Background(), o); err != nil || asked != 1 {
 		t.Fatalf("--yes: %v, asked %d", err, asked)
 	}
 }

@@ -117,7 +117,7 @@ func TestGenCredentialsDefaultEnvFile(t *testing.T) {
 
 func TestOAuthCommandTree(t *testing.T) {
 	ios, out := genIO()
-	root := NewRootCmd(ios)
+	root := NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"oauth", "gen-credentials"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestOAuthCommandTree(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "x.env")
 	ios, _ = genIO()
-	root = NewRootCmd(ios)
+	root = NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"oauth", "gen-credentials", "--write", "--env-file", path})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
@@ -176,17 +176,25 @@ func TestServeOAuthCIMDSettings(t *testing.T) {
 		t.Fatalf("SERVAGENT_OAUTH_CIMD=off: metadata still advertises documents: %v", m)
 	}
 
+	// A missing CA file stops serve with a line naming it. The settings come
+	// through LookupEnv: from the process environment, serve would re-exec
+	// itself (the secret handover) and replace this test binary.
 	missing := filepath.Join(t.TempDir(), "no-such-ca.pem")
 	var stderr bytes.Buffer
-	t.Setenv("SERVAGENT_OAUTH_ISSUER_URL", "http://127.0.0.1:1/mcp")
-	t.Setenv("SERVAGENT_OAUTH_DB_PATH", filepath.Join(t.TempDir(), "o", "oauth.db"))
-	t.Setenv("SERVAGENT_OAUTH_CIMD_CA_FILE", missing)
-	t.Setenv("SERVAGENT_API_KEY", "cimd-settings-key")
-	t.Setenv("SERVAGENT_WORK_DIR", t.TempDir())
-	t.Setenv("SERVAGENT_HOST", "127.0.0.1")
-	t.Setenv("SERVAGENT_PORT", "1")
-	code := Run(context.Background(), []string{"serve", "--env-file", emptyEnvFile(t)}, IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &stderr})
-	if code == 0 || !strings.Contains(stderr.String(), missing) {
-		t.Fatalf("exit %d, stderr %q: want a failure naming %s", code, stderr.String(), missing)
+	err := runServe(context.Background(), &ServeOptions{
+		IO: IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &stderr},
+		LookupEnv: noEnv(map[string]string{
+			"SERVAGENT_OAUTH_ISSUER_URL":   "http://127.0.0.1:1/mcp",
+			"SERVAGENT_OAUTH_DB_PATH":      filepath.Join(t.TempDir(), "o", "oauth.db"),
+			"SERVAGENT_OAUTH_CIMD_CA_FILE": missing,
+			"SERVAGENT_API_KEY":            "cimd-settings-key",
+			"SERVAGENT_WORK_DIR":           t.TempDir(),
+			"SERVAGENT_HOST":               "127.0.0.1",
+			"SERVAGENT_PORT":               "1",
+		}),
+		Environ: []string{}, DefaultEnvFiles: []string{},
+	})
+	if err == nil || !strings.Contains(err.Error()+stderr.String(), missing) {
+		t.Fatalf("err %v, stderr %q: want a failure naming %s", err, stderr.String(), missing)
 	}
 }

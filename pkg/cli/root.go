@@ -1,11 +1,12 @@
 // Package cli holds servagent's cobra commands. Each command lives in its own
-// file with an Options struct, a newXCmd that only parses flags, and a runX
-// that does the work and that tests call directly.
+// file with an Options struct, a newXCmd that only parses flags into it, and
+// a runX(ctx, opts) that does the work and that tests call directly. The
+// dependencies the commands share are built once, in a Factory; errors.go
+// maps every error to the process exit status in one place.
 package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +14,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/servagent/servagent/pkg/config"
 )
 
 // IO bundles the streams a command talks to, so tests can capture them.
@@ -27,22 +26,9 @@ type IO struct {
 // StdIO returns the process's standard streams.
 func StdIO() IO { return IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
 
-// ExitError carries a process exit status with its message.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// exitf returns an ExitError with a formatted message.
-func exitf(code int, format string, args ...any) error {
-	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
-}
-
-// NewRootCmd builds the servagent command tree.
-func NewRootCmd(ios IO) *cobra.Command {
+// NewRootCmd builds the servagent command tree on the dependencies in f.
+func NewRootCmd(f *Factory) *cobra.Command {
+	ios := f.IO
 	root := &cobra.Command{
 		Use:   "servagent",
 		Short: "Operate this Linux server from an AI client over MCP",
@@ -59,11 +45,11 @@ commands, edit files, manage services and read logs here.`,
 		newServeCmd(ios, nil),
 		newVersionCmd(ios),
 		newCompletionCmd(ios),
-		newInstallCmd(ios, nil),
-		newSetupCmd(ios, nil),
-		newUninstallCmd(ios, nil),
-		newUpdateCmd(ios, nil),
-		newTLSCmd(ios),
+		newInstallCmd(f, nil),
+		newSetupCmd(f, nil),
+		newUninstallCmd(f, nil),
+		newUpdateCmd(f, nil),
+		newTLSCmd(f),
 		newOAuthCmd(ios),
 		newSkillsCmd(ios),
 	)
@@ -80,19 +66,11 @@ func Main(args []string) int {
 // Run executes one command line with the given streams and returns the exit
 // status: 0 on success, 2 for bad configuration or usage, 1 otherwise.
 func Run(ctx context.Context, args []string, ios IO) int {
-	root := NewRootCmd(ios)
+	root := NewRootCmd(NewFactory(ios))
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return 0
+	if err != nil {
+		fmt.Fprintln(ios.ErrOut, "servagent: "+err.Error())
 	}
-	fmt.Fprintln(ios.ErrOut, "servagent: "+err.Error())
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	if config.IsConfigError(err) {
-		return 2
-	}
-	return 1
+	return int(codeFor(err))
 }

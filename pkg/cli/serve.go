@@ -2,11 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +15,7 @@ import (
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/instructions"
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/secret"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/tools"
@@ -30,7 +31,7 @@ type ServeOptions struct {
 	// address (tests pass a loopback listener on port 0).
 	Listener net.Listener
 	// Ready, when set, is called once the server accepts connections.
-	Ready func(addr string, cfg *config.Config)
+	Ready func(addr string)
 	// LookupEnv and Environ default to the process environment.
 	LookupEnv       func(string) (string, bool)
 	Environ         []string
@@ -79,15 +80,7 @@ is generated for this run and printed once on stderr.`,
 }
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
-	cfg, err := config.Load(config.LoadOptions{
-		Flags:           opts.Flags,
-		EnvFile:         opts.EnvFile,
-		LookupEnv:       opts.LookupEnv,
-		Environ:         opts.Environ,
-		DefaultEnvFiles: opts.DefaultEnvFiles,
-		ValidTools:      tools.Names(),
-		InsecureNoAuth:  opts.InsecureNoAuth,
-	})
+	cfg, err := loadServeConfig(opts)
 	if err != nil {
 		return err
 	}
@@ -95,55 +88,56 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	for _, name := range cfg.UnknownVariables {
 		logger.Warn("unknown setting ignored", "name", name)
 	}
-	if err := checkAuthSetup(cfg, opts.Listener); err != nil {
-		return err
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
 	}
 	if cfg.InsecureNoAuth {
 		logger.Warn("serving WITHOUT authentication (--insecure-no-auth); anyone who can reach this loopback port controls this machine")
 	}
-	if cfg.APIKey == "" && !cfg.InsecureNoAuth && !cfg.OAuthEnabled() {
-		cfg.APIKey = secret.NewKey()
-		cfg.GeneratedAPIKey = true
+	// What serve derives lives beside the validated config, never in it.
+	sopts := server.Options{Config: cfg, Logger: logger, APIKey: cfg.APIKey}
+	generated := cfg.APIKey == "" && !cfg.InsecureNoAuth && !cfg.OAuthEnabled()
+	if generated {
+		sopts.APIKey = secret.NewKey()
 	}
-
-	host := instructions.Probe(ctx, cfg.WorkDir)
-	ib := &instructions.Builder{Host: host, SkillsDir: cfg.SkillsDir, Logger: logger}
-	sopts := server.Options{Config: cfg, Logger: logger, Instructions: ib.Build}
+	ib := &instructions.Builder{Host: instructions.Probe(ctx, cfg.WorkDir), SkillsDir: cfg.SkillsDir, Logger: logger.With("component", "skills")}
+	sopts.Instructions = ib.Build
 
 	extras, err := startExtras(ctx, cfg, logger, &sopts)
 	if err != nil {
 		return err
 	}
 	defer extras.close()
-
 	srv, err := server.New(sopts)
 	if err != nil {
 		return err
 	}
 	ln := opts.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.Addr())
-		if err != nil {
-			return exitf(1, "listening on %s: %v", cfg.Addr(), err)
+		if ln, err = srv.Listen(); err != nil {
+			return err
 		}
 	}
-	addr := ln.Addr().String()
-	if opts.Listener == nil {
-		addr = cfg.Addr() // keep 0.0.0.0 as configured rather than the dual-stack [::]
+	host, port := cfg.Host, cfg.Port // keep 0.0.0.0 as configured rather than the dual-stack [::]
+	if opts.Listener != nil {
+		a := ln.Addr().(*net.TCPAddr)
+		host, port = a.IP.String(), a.Port
 	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	tls := cfg.TLSEnabled() || sopts.CertFile != ""
 	scheme := "http"
-	if cfg.TLSEnabled() {
+	if tls {
 		scheme = "https"
 	}
-	if cfg.GeneratedAPIKey {
+	if generated {
 		fmt.Fprintf(opts.IO.ErrOut, "\nNo SERVAGENT_API_KEY is set: generated one for this run only (it changes at every start).\n"+
 			"Set SERVAGENT_API_KEY in the environment or a .env file to keep one.\n\n%s\n",
-			clientconfig.Render(publicURL(scheme, addr, cfg)+"/mcp", cfg.APIKey))
+			clientconfig.Render(clientconfig.MCPURL(tls, host, port, cfg.ACMEDomain), sopts.APIKey))
 	}
 	logger.Info("servagent listening", "version", buildinfo.Version, "url", scheme+"://"+addr+"/mcp",
 		"tools", strings.Join(cfg.Tools, ","), "oauth", cfg.OAuthEnabled(), "env_file", cfg.EnvFile)
 	if opts.Ready != nil {
-		opts.Ready(addr, cfg)
+		opts.Ready(addr)
 	}
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err
@@ -152,12 +146,53 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	return nil
 }
 
+// loadServeConfig reads and checks the settings, then makes sure no secret
+// stays in this process's environment block.
+func loadServeConfig(opts *ServeOptions) (*config.Config, error) {
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		received, err := secret.Received()
+		if err != nil {
+			return nil, err
+		}
+		lookup = func(k string) (string, bool) {
+			if v, ok := received[k]; ok {
+				return v, true
+			}
+			return os.LookupEnv(k)
+		}
+	}
+	cfg, err := config.Load(config.LoadOptions{
+		Flags:           opts.Flags,
+		EnvFile:         opts.EnvFile,
+		LookupEnv:       lookup,
+		Environ:         opts.Environ,
+		DefaultEnvFiles: opts.DefaultEnvFiles,
+		ValidTools:      tools.Names(),
+		InsecureNoAuth:  opts.InsecureNoAuth,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAuthSetup(cfg, opts.Listener); err != nil {
+		return nil, err
+	}
+	if opts.LookupEnv == nil {
+		// The tools can read /proc/<this pid>/environ: serve goes on in a
+		// fresh image of itself whose environment holds no secret.
+		if err := secret.Handover(server.SecretEnvNames()); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
 // checkAuthSetup refuses the combinations that would serve without a
 // credential or with a meaningless one.
 func checkAuthSetup(cfg *config.Config, ln net.Listener) error {
 	if !cfg.InsecureNoAuth {
 		if cfg.OAuthEnabled() && cfg.OAuthApproval == "operator" && cfg.OAuthApprovalPassword == "" && cfg.APIKey == "" {
-			return &config.Error{Var: "SERVAGENT_OAUTH_APPROVAL_PASSWORD", Value: "",
+			return &config.Error{Var: config.VarOAuthApprovalPassword, Value: "",
 				Expected: "a secret for the approval page (or set SERVAGENT_API_KEY, or SERVAGENT_OAUTH_APPROVAL=auto)"}
 		}
 		return nil
@@ -166,33 +201,17 @@ func checkAuthSetup(cfg *config.Config, ln net.Listener) error {
 	if ln != nil {
 		host, _, _ = net.SplitHostPort(ln.Addr().String())
 	}
-	if !config.IsLoopbackHost(host) {
-		return &ExitError{Code: 2, Err: fmt.Errorf("--insecure-no-auth is only allowed on a loopback address; SERVAGENT_HOST is %q (use --host 127.0.0.1)", cfg.Host)}
+	if !netname.IsLoopbackHost(host) {
+		return usagef("--insecure-no-auth is only allowed on a loopback address; SERVAGENT_HOST is %q (use --host 127.0.0.1)", cfg.Host)
 	}
 	if cfg.APIKey != "" || cfg.OAuthEnabled() {
-		return &ExitError{Code: 2, Err: errors.New("--insecure-no-auth conflicts with SERVAGENT_API_KEY / SERVAGENT_OAUTH_ISSUER_URL: drop the flag or the credentials")}
+		return usagef("--insecure-no-auth conflicts with SERVAGENT_API_KEY / SERVAGENT_OAUTH_ISSUER_URL: drop the flag or the credentials")
 	}
 	return nil
 }
 
-// publicURL guesses the URL clients should use for the printed snippets.
-func publicURL(scheme, addr string, cfg *config.Config) string {
-	host, port, _ := net.SplitHostPort(addr)
-	if cfg.ACMEDomain != "" {
-		host = cfg.ACMEDomain
-	} else if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			host = h
-		} else {
-			host = "127.0.0.1"
-		}
-	}
-	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + net.JoinHostPort(host, port)
-}
-
+// newLogger is the one logger policy of the commands: text on stderr at the
+// configured level; each subsystem adds its "component" attribute.
 func newLogger(ios IO, level string) *slog.Logger {
 	var l slog.Level
 	switch level {

@@ -28,7 +28,7 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 	if cfg.OAuthEnabled() {
 		secret := cfg.OAuthApprovalPassword
 		if secret == "" {
-			secret = cfg.APIKey
+			secret = sopts.APIKey
 		}
 		o, err := oauth.New(ctx, oauth.Options{
 			IssuerURL:            cfg.OAuthIssuerURL,
@@ -52,6 +52,18 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 	if cfg.ACMEDomain == "" {
 		return ex, nil
 	}
+	if err := startACME(ctx, cfg, logger, sopts, ex); err != nil {
+		ex.close()
+		return nil, err
+	}
+	return ex, nil
+}
+
+// startACME starts the certificate manager for SERVAGENT_ACME_DOMAIN: the
+// HTTP-01 / redirect listener when a port is set, the first certificate when
+// there is none yet and HTTP-01 can get it, and the renewal loop. What it
+// starts is added to ex, which the caller closes on error.
+func startACME(ctx context.Context, cfg *config.Config, logger *slog.Logger, sopts *server.Options, ex *extras) error {
 	m, err := acme.New(acme.Options{
 		Domain:       cfg.ACMEDomain,
 		Email:        cfg.ACMEEmail,
@@ -61,11 +73,12 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 		Logger:       logger.With("component", "acme"),
 	})
 	if err != nil {
-		ex.close()
-		return nil, fmt.Errorf("ACME for %s: %w", cfg.ACMEDomain, err)
+		return fmt.Errorf("ACME for %s: %w", cfg.ACMEDomain, err)
 	}
-	if cfg.TLSCertFile == "" {
-		cfg.TLSCertFile, cfg.TLSKeyFile = m.CertFile(), m.KeyFile()
+	certFile := cfg.TLSCertFile
+	if certFile == "" {
+		certFile = m.CertFile()
+		sopts.CertFile, sopts.KeyFile = certFile, m.KeyFile()
 	}
 	sopts.ACME = m
 	ch := acme.TLSALPN01
@@ -73,22 +86,19 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 		ch = acme.HTTP01
 		ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.ACMEHTTPPort)))
 		if err != nil {
-			ex.close()
-			return nil, fmt.Errorf("listening for HTTP-01 on port %d (SERVAGENT_ACME_HTTP_PORT): %w", cfg.ACMEHTTPPort, err)
+			return fmt.Errorf("listening for HTTP-01 on port %d (SERVAGENT_ACME_HTTP_PORT): %w", cfg.ACMEHTTPPort, err)
 		}
 		hs := &http.Server{Handler: m.HTTPHandler(httpsRedirect(cfg)), ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(ln)
 		ex.closers = append(ex.closers, func() { hs.Close() })
 	}
-	if _, err := os.Stat(cfg.TLSCertFile); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 		if ch != acme.HTTP01 {
-			ex.close()
-			return nil, fmt.Errorf("no certificate at %s yet: run `servagent tls setup %s` first, or set SERVAGENT_ACME_HTTP_PORT=80 so serve can obtain one", cfg.TLSCertFile, cfg.ACMEDomain)
+			return fmt.Errorf("no certificate at %s yet: run `servagent tls setup %s` first, or set SERVAGENT_ACME_HTTP_PORT=80 so serve can obtain one", certFile, cfg.ACMEDomain)
 		}
 		logger.Info("obtaining the first certificate", "domain", cfg.ACMEDomain)
 		if err := m.Obtain(ctx, ch); err != nil {
-			ex.close()
-			return nil, fmt.Errorf("obtaining a certificate for %s: %w", cfg.ACMEDomain, err)
+			return fmt.Errorf("obtaining a certificate for %s: %w", cfg.ACMEDomain, err)
 		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -100,7 +110,7 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 			logger.Info("certificate renewed; new handshakes use it", "domain", cfg.ACMEDomain)
 		})
 	}()
-	return ex, nil
+	return nil
 }
 
 // httpsRedirect sends plain-HTTP visitors to the HTTPS endpoint.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
@@ -65,7 +63,7 @@ func serveOnListener(t *testing.T, opts *ServeOptions, ln net.Listener) (addr st
 	opts.IO = IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut}
 	opts.Listener = ln
 	ready := make(chan string, 1)
-	opts.Ready = func(a string, _ *config.Config) { ready <- a }
+	opts.Ready = func(a string) { ready <- a }
 	opts.Environ = []string{}
 	opts.DefaultEnvFiles = []string{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,27 +173,8 @@ func TestServeBadConfigExitsTwoWithOneLine(t *testing.T) {
 // command through MCP, sends SIGTERM, and checks the process exits 0 and
 // the command's process group is gone.
 func TestServeBinaryGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	bin := filepath.Join(t.TempDir(), "servagent")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/servagent").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	work := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--work-dir", work)
-	cmd.Env = append(os.Environ(), "SERVAGENT_API_KEY=k-123", "SERVAGENT_LOG_LEVEL=DEBUG")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	waitHealthy(t, base)
+	cmd, base, stderr := startServeBinary(t, buildServagent(t), work, []string{"SERVAGENT_API_KEY=k-123", "SERVAGENT_LOG_LEVEL=DEBUG"})
 	cs, err := servertest.Dial(context.Background(), base, "k-123", "streamable", nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -213,16 +192,8 @@ func TestServeBinaryGracefulShutdown(t *testing.T) {
 	if pgid == 0 {
 		t.Fatalf("command did not start:\n%s", stderr.String())
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
+	if err := terminate(cmd); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	if err := syscall.Kill(-pgid, 0); err == nil {
 		t.Fatalf("process group %d survived shutdown", pgid)

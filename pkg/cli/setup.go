@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/servagent/servagent/pkg/buildinfo"
+	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/secret"
 	"github.com/servagent/servagent/pkg/setup"
@@ -23,7 +24,6 @@ import (
 // SetupOptions are the inputs of `servagent setup`.
 type SetupOptions struct {
 	IO         IO
-	Ctx        context.Context
 	DryRun     bool
 	Accessible bool
 
@@ -33,14 +33,16 @@ type SetupOptions struct {
 
 	Lifecycle lifecycleDeps
 	SelfPath  string
-	Version   string
-	Obtainer  system.CertObtainer
-	Resolver  setup.Resolver // nil: net.DefaultResolver
-	Address   string         // "": system.PublicAddress()
+	// Executable finds the running binary (install copies it).
+	Executable func() (string, error)
+	Version    string
+	Obtainer   system.CertObtainer
+	Resolver   setup.Resolver // nil: net.DefaultResolver
+	Address    string         // "": clientconfig.ReachableHost()
 }
 
-func newSetupCmd(ios IO, runF func(*SetupOptions) error) *cobra.Command {
-	opts := &SetupOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+func newSetupCmd(f *Factory, runF func(*SetupOptions) error) *cobra.Command {
+	opts := &SetupOptions{IO: f.IO, Lifecycle: f.Lifecycle, Version: f.Version, Obtainer: f.Obtainer, Executable: f.Executable}
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Install or reconfigure servagent with an interactive wizard (needs root)",
@@ -64,37 +66,31 @@ questions, for screen readers and pipes. Without a terminal and without
   ACCESSIBLE=1 sudo servagent setup`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if os.Getenv("ACCESSIBLE") != "" {
 				opts.Accessible = true
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return runSetup(opts)
+			return runSetup(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.BoolVar(&opts.DryRun, "dry-run", false, "stop at the summary: print the equivalent commands, change nothing")
-	f.BoolVar(&opts.Accessible, "accessible", false, "plain prompts for screen readers and pipes (also: ACCESSIBLE=1)")
-	f.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	f.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	f.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder")
-	_ = f.MarkHidden("acme-http-port")
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "stop at the summary: print the equivalent commands, change nothing")
+	fl.BoolVar(&opts.Accessible, "accessible", false, "plain prompts for screen readers and pipes (also: ACCESSIBLE=1)")
+	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
+	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
 	return cmd
 }
 
 // errSetupCancelled: the operator quit, or the input ended, before applying.
 var errSetupCancelled = errors.New("setup cancelled; nothing was changed")
 
-func runSetup(o *SetupOptions) error {
+func runSetup(ctx context.Context, o *SetupOptions) error {
 	d := o.Lifecycle
-	if o.Ctx == nil {
-		o.Ctx = context.Background()
-	}
-	ctx := o.Ctx
 	if !o.Accessible && !d.IsTTY() {
-		return exitf(2, "setup needs a terminal (or --accessible); without one: sudo servagent install [DOMAIN --email EMAIL] [--port N] [--full-access] --yes")
+		return usagef("setup needs a terminal (or --accessible); without one: sudo servagent install [DOMAIN --email EMAIL] [--port N] [--full-access] --yes")
 	}
 	if !o.DryRun {
 		if err := requireRoot(d, "setup"); err != nil {
@@ -106,24 +102,24 @@ func runSetup(o *SetupOptions) error {
 		return err
 	}
 	if o.Address == "" {
-		o.Address = system.PublicAddress()
+		o.Address = clientconfig.ReachableHost()
 	}
 	cur, err := installed(d.Layout)
 	if err != nil {
-		return exitf(1, "reading the installation (as root: sudo servagent setup): %v", err)
+		return failf("reading the installation (as root: sudo servagent setup): %w", err)
 	}
 	a := setup.Defaults(o.Address)
 	if cur != nil {
 		a = setup.FromInstalled(*cur, o.Address, all)
 	}
-	w := newWizard(o)
+	w := newWizard(ctx, o)
 	if err := w.ask(ctx, &a, cur != nil, all); err != nil {
 		return err
 	}
 	skillsDir := d.Layout.Path(system.SkillsDir)
 	plan, err := setup.NewPlan(a, cur, all, func(n string) bool { return fileExists(filepath.Join(skillsDir, n, skills.FileName)) }, newOAuthCredentials)
 	if err != nil {
-		return exitf(1, "%v", err)
+		return failf("%w", err)
 	}
 	if o.DryRun {
 		return printDryRun(o, plan)
@@ -138,7 +134,7 @@ func runSetup(o *SetupOptions) error {
 		return err
 	}
 	if !apply {
-		return exitf(1, "%v", errSetupCancelled)
+		return failf("%w", errSetupCancelled)
 	}
 	return applyPlan(ctx, o, plan, w.editSkills)
 }
@@ -192,7 +188,7 @@ func toolList(ctx context.Context) ([]setup.Tool, error) {
 
 // offerSetup is `servagent install` with no argument on a terminal: the
 // wizard, or the plain install when declined.
-func offerSetup(ios IO, o *InstallOptions) error {
+func offerSetup(ctx context.Context, f *Factory, o *InstallOptions) error {
 	if err := requireRoot(o.Lifecycle, "install"); err != nil {
 		return err
 	}
@@ -200,12 +196,12 @@ func offerSetup(ios IO, o *InstallOptions) error {
 	v, err := o.Lifecycle.Confirm("Run the setup wizard?",
 		"It asks for the domain, sudo access, tools, OAuth and skills, and shows a summary first.\nNo: a plain install with the defaults.", use)
 	if err != nil {
-		return exitf(1, "install cancelled: %v", err)
+		return failf("install cancelled: %w", err)
 	}
 	if !v {
-		return runInstall(o)
+		return runInstall(ctx, o)
 	}
-	return runSetup(&SetupOptions{IO: ios, Ctx: o.Ctx, Lifecycle: o.Lifecycle, SelfPath: o.SelfPath, Version: o.Version, Obtainer: o.Obtainer})
+	return runSetup(ctx, &SetupOptions{IO: f.IO, Lifecycle: o.Lifecycle, SelfPath: o.SelfPath, Executable: o.Executable, Version: o.Version, Obtainer: o.Obtainer})
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

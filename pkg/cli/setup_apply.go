@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/fsutil"
@@ -24,7 +22,7 @@ func printDryRun(o *SetupOptions, p *setup.Plan) error {
 	out := o.IO.Out
 	envText, err := envAfter(o.Lifecycle.Layout, p)
 	if err != nil {
-		return exitf(1, "%v", err)
+		return failf("%w", err)
 	}
 	fmt.Fprintf(out, "%s\nDry run: nothing was changed. The same without the wizard:\n\n", p.Summary())
 	if len(p.Env) > 0 {
@@ -72,10 +70,10 @@ func applyPlan(ctx context.Context, o *SetupOptions, p *setup.Plan, editSkills b
 	prev, prevErr := os.ReadFile(envPath)
 	if len(p.Env) > 0 {
 		if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
-			return exitf(1, "setup failed: %v", err)
+			return failf("setup failed: %w", err)
 		}
 		if err := config.UpdateEnvFile(envPath, p.Env); err != nil {
-			return exitf(1, "setup failed: %v", err)
+			return failf("setup failed: %w", err)
 		}
 		var keys []string
 		for _, l := range p.EnvLines(false) {
@@ -84,13 +82,13 @@ func applyPlan(ctx context.Context, o *SetupOptions, p *setup.Plan, editSkills b
 		}
 		fmt.Fprintf(out, "  wrote %s (%s)\n", system.EnvFile, strings.Join(keys, ", "))
 	}
-	inst := &InstallOptions{IO: o.IO, Ctx: ctx, Lifecycle: d, SelfPath: o.SelfPath, Version: o.Version, Obtainer: o.Obtainer,
+	inst := &InstallOptions{IO: o.IO, Lifecycle: d, SelfPath: o.SelfPath, Executable: o.Executable, Version: o.Version, Obtainer: o.Obtainer,
 		Domain: a.Domain, Email: a.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile, ACMEHTTPPort: o.ACMEHTTPPort,
 		FullAccess: a.FullAccess, FullAccessSet: true, Yes: true}
 	if a.Port != system.HTTPSPort || a.Domain == "" {
 		inst.Port = a.Port
 	}
-	res, err := installForSetup(inst)
+	res, err := install(ctx, inst, &inst.FullAccess)
 	if err != nil {
 		if len(p.Env) > 0 {
 			// Leave .env as it was before setup, not half-applied.
@@ -107,10 +105,10 @@ func applyPlan(ctx context.Context, o *SetupOptions, p *setup.Plan, editSkills b
 	for _, s := range p.Skills {
 		path := filepath.Join(dir, s, skills.FileName)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return exitf(1, "adding skill %s: %v", s, err)
+			return failf("adding skill %s: %w", s, err)
 		}
 		if err := fsutil.WriteFile(path, setup.Templates[s].Content, 0o644); err != nil {
-			return exitf(1, "adding skill %s: %v", s, err)
+			return failf("adding skill %s: %w", s, err)
 		}
 		fmt.Fprintf(out, "  added skill %s (%s)\n", s, filepath.Join(system.SkillsDir, s, skills.FileName))
 	}
@@ -142,35 +140,4 @@ func printClients(w io.Writer, url string, res *system.InstallResult, p *setup.P
 			url, id, p.Env["SERVAGENT_OAUTH_CLIENT_SECRET"])
 	}
 	fmt.Fprintln(w, "\nStatus: systemctl status servagent   Logs: journalctl -u servagent -f")
-}
-
-// installForSetup runs the install step of `servagent install` and returns
-// its result, without install's own closing text (setup prints its own).
-func installForSetup(o *InstallOptions) (*system.InstallResult, error) {
-	if o.SelfPath == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
-		}
-		if o.SelfPath, err = filepath.EvalSymlinks(exe); err != nil {
-			return nil, err
-		}
-	}
-	if o.Version == "" {
-		o.Version = buildinfo.Version
-	}
-	if o.Obtainer == nil {
-		o.Obtainer = system.ACMEObtainer{Logger: slog.New(slog.NewTextHandler(o.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	}
-	d := o.Lifecycle
-	full := o.FullAccess
-	res, err := system.Install(o.Ctx, system.InstallOptions{
-		Layout: d.Layout, Host: d.Host, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
-		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
-		ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer, Port: o.Port, FullAccess: &full,
-	})
-	if err != nil {
-		return nil, exitf(1, "install failed: %v", err)
-	}
-	return res, nil
 }

@@ -14,17 +14,18 @@ import (
 	"time"
 
 	"github.com/servagent/servagent/pkg/system"
+	"github.com/spf13/cobra"
 )
 
 // TestMain lets the tmux test run this test binary as `servagent setup`
 // (SERVAGENT_TEST_SETUP=1), with the installation under a temp root.
 func TestMain(m *testing.M) {
 	if os.Getenv("SERVAGENT_TEST_SETUP") == "1" {
-		ios := StdIO()
-		cmd := newSetupCmd(ios, func(o *SetupOptions) error {
+		var cmd *cobra.Command
+		cmd = newSetupCmd(NewFactory(StdIO()), func(o *SetupOptions) error {
 			o.Lifecycle.Layout = system.Layout{Root: os.Getenv("SERVAGENT_TEST_ROOT")}
 			o.Address = "203.0.113.9"
-			return runSetup(o)
+			return runSetup(cmd.Context(), o)
 		})
 		cmd.SetArgs(os.Args[2:]) // after "setup"
 		cmd.SilenceUsage, cmd.SilenceErrors = true, true
@@ -43,9 +44,9 @@ func accessibleSetup(t *testing.T, root, input string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	d, _ := lcDeps(t, 1000)
 	d.Layout = system.Layout{Root: root}
-	o := &SetupOptions{IO: IO{In: strings.NewReader(input), Out: &out, ErrOut: &errOut}, Ctx: context.Background(),
+	o := &SetupOptions{IO: IO{In: strings.NewReader(input), Out: &out, ErrOut: &errOut},
 		DryRun: true, Accessible: true, Lifecycle: d, Address: "203.0.113.9"}
-	err := runSetup(o)
+	err := runSetup(context.Background(), o)
 	return out.String(), errOut.String(), err
 }
 
@@ -120,7 +121,7 @@ func TestSetupInstalledShowsChangesKeepsLines(t *testing.T) {
 func TestSetupNeedsTerminal(t *testing.T) {
 	d, _ := lcDeps(t, 0)
 	ios, _, _ := lcIO()
-	err := runSetup(&SetupOptions{IO: ios, Lifecycle: d})
+	err := runSetup(context.Background(), &SetupOptions{IO: ios, Lifecycle: d})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 2 || !strings.Contains(err.Error(), "servagent install") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line, exit 2, with the install flags", err)
@@ -274,7 +275,7 @@ func TestSetupAccessibleInterruptChangesNothing(t *testing.T) {
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runSetup(&SetupOptions{IO: IO{In: pr, Out: &out, ErrOut: &errOut}, Ctx: ctx, Accessible: true, Lifecycle: d, Address: "203.0.113.9"})
+		done <- runSetup(ctx, &SetupOptions{IO: IO{In: pr, Out: &out, ErrOut: &errOut}, Accessible: true, Lifecycle: d, Address: "203.0.113.9"})
 	}()
 	time.Sleep(200 * time.Millisecond) // at the first question, blocked reading
 	cancel()                           // what ctrl-c does through Main's signal context

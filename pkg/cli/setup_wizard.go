@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/huh"
 
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/setup"
 	"github.com/servagent/servagent/pkg/system"
 )
@@ -22,14 +23,15 @@ import (
 // depend on earlier answers in accessible mode too (huh's accessible mode
 // asks every field of a form, hidden or not).
 type wizard struct {
+	ctx        context.Context // the setup run's; ends on ctrl-c
 	o          *SetupOptions
 	in         io.Reader
 	lines      *lineReader // accessible mode: one line per prompt
 	editSkills bool
 }
 
-func newWizard(o *SetupOptions) *wizard {
-	w := &wizard{o: o, in: o.IO.In}
+func newWizard(ctx context.Context, o *SetupOptions) *wizard {
+	w := &wizard{ctx: ctx, o: o, in: o.IO.In}
 	if o.Accessible {
 		w.lines = &lineReader{r: bufio.NewReader(o.IO.In)}
 		w.in = w.lines
@@ -66,17 +68,17 @@ func (w *wizard) run(fields ...huh.Field) error {
 		go func() { done <- f.Run() }()
 		select {
 		case err = <-done:
-		case <-w.o.Ctx.Done():
-			return exitf(1, "%v", errSetupCancelled)
+		case <-w.ctx.Done():
+			return failf("%w", errSetupCancelled)
 		}
 	} else {
-		err = f.RunWithContext(w.o.Ctx)
+		err = f.RunWithContext(w.ctx)
 	}
 	if w.lines != nil && w.lines.eof {
-		return exitf(1, "input ended before the summary was confirmed; %v", errSetupCancelled)
+		return failf("input ended before the summary was confirmed; %w", errSetupCancelled)
 	}
 	if err != nil {
-		return exitf(1, "%v", errSetupCancelled)
+		return failf("%w", errSetupCancelled)
 	}
 	return nil
 }
@@ -130,13 +132,13 @@ func (w *wizard) askDomain(ctx context.Context, a *setup.Answers) error {
 	for {
 		dom := a.Domain
 		if err := w.run(described(w, huh.NewInput(), "Public domain name", "It must resolve to this server; port 80 must be reachable while installing.").
-			Placeholder("mcp.example.com").Value(&dom).Validate(orDefault(a.Domain, func(s string) error { _, err := system.NormalizeDomain(s); return err }))); err != nil {
+			Placeholder("mcp.example.com").Value(&dom).Validate(orDefault(a.Domain, func(s string) error { _, err := netname.Domain(s); return err }))); err != nil {
 			return err
 		}
 		if strings.TrimSpace(dom) == "" {
 			dom = a.Domain
 		}
-		dom, err := system.NormalizeDomain(dom)
+		dom, err := netname.Domain(dom)
 		if err != nil { // accessible mode re-asks only on its own validation
 			fmt.Fprintln(w.o.IO.ErrOut, err)
 			continue

@@ -12,14 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
-
-	"github.com/servagent/servagent/pkg/config"
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/skills"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // installedSkillsDir is the skills directory of the installed layout.
@@ -33,7 +31,7 @@ const maxSkillInput = 8 << 20
 // config: $SERVAGENT_SKILLS_DIR, else the installed layout's directory if it
 // exists, else ./skills. Relative paths are made absolute, as pkg/config does.
 func defaultSkillsDir(getenv func(string) string, isDir func(string) bool) string {
-	if v := getenv("SERVAGENT_SKILLS_DIR"); v != "" {
+	if v := getenv(config.VarSkillsDir); v != "" {
 		return absPath(v)
 	}
 	if isDir(installedSkillsDir) {
@@ -113,12 +111,10 @@ func completeSkillNames(dir func() string) cobra.CompletionFunc {
 // checkName turns an invalid name into a usage error (exit 2).
 func checkName(name string) error {
 	if err := skills.ValidName(name); err != nil {
-		return exitf(2, "%v", err)
+		return usagef("%w", err)
 	}
 	return nil
 }
-
-// ---- list
 
 type skillsListOptions struct {
 	IO  IO
@@ -146,7 +142,7 @@ func runSkillsList(_ context.Context, opts *skillsListOptions) error {
 		return nil
 	}
 	if err != nil {
-		return exitf(1, "cannot list skills: %v", err)
+		return failf("cannot list skills: %w", err)
 	}
 	if len(names) == 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "No skills in %s.\n", opts.Dir)
@@ -166,7 +162,7 @@ func runSkillsList(_ context.Context, opts *skillsListOptions) error {
 func skillSummary(path string) (size, title string) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "-", "(unreadable: " + oneLine(err.Error()) + ")"
+		return "-", "(unreadable: " + textutil.OneLine(err.Error()) + ")"
 	}
 	if !fi.Mode().IsRegular() {
 		return "-", "(unreadable: not a regular file)"
@@ -174,14 +170,14 @@ func skillSummary(path string) (size, title string) {
 	size = humanSize(fi.Size())
 	f, err := os.Open(path)
 	if err != nil {
-		return size, "(unreadable: " + oneLine(err.Error()) + ")"
+		return size, "(unreadable: " + textutil.OneLine(err.Error()) + ")"
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, skills.MaxSkillBytes))
 	sc.Buffer(make([]byte, 0, 4096), skills.MaxSkillBytes)
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" {
-			title = clip(line, 60)
+			title = textutil.Clip(line, 60)
 			if fi.Size() > skills.MaxSkillBytes {
 				title += fmt.Sprintf(" (only the first %d KiB are used)", skills.MaxSkillBytes>>10)
 			}
@@ -189,16 +185,6 @@ func skillSummary(path string) (size, title string) {
 		}
 	}
 	return size, "(empty, not used)"
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip shortens s to n runes with an ellipsis.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }
 
 func humanSize(n int64) string {
@@ -211,8 +197,6 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 }
-
-// ---- show
 
 type skillsShowOptions struct {
 	IO   IO
@@ -241,16 +225,92 @@ func runSkillsShow(_ context.Context, opts *skillsShowOptions) error {
 	path := filepath.Join(opts.Dir, opts.Name, skills.FileName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return exitf(1, "no skill %q in %s", opts.Name, opts.Dir)
+		return failf("no skill %q in %s", opts.Name, opts.Dir)
 	}
 	if err != nil {
-		return exitf(1, "cannot read skill %q: %v", opts.Name, err)
+		return failf("cannot read skill %q: %w", opts.Name, err)
 	}
 	_, err = opts.IO.Out.Write(data)
 	return err
 }
 
-// ---- add
+type skillsPathOptions struct {
+	IO  IO
+	Dir string
+}
+
+func newSkillsPathCmd(ios IO, dir func() string) *cobra.Command {
+	opts := &skillsPathOptions{IO: ios}
+	return &cobra.Command{
+		Use:   "path",
+		Short: "Print the skills directory in use",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = dir()
+			return runSkillsPath(cmd.Context(), opts)
+		},
+	}
+}
+
+func runSkillsPath(_ context.Context, opts *skillsPathOptions) error {
+	_, err := fmt.Fprintln(opts.IO.Out, opts.Dir)
+	return err
+}
+
+type skillsRemoveOptions struct {
+	IO   IO
+	Dir  string
+	Name string
+}
+
+func newSkillsRemoveCmd(ios IO, dir func() string) *cobra.Command {
+	opts := &skillsRemoveOptions{IO: ios}
+	return &cobra.Command{
+		Use:               "remove NAME",
+		Aliases:           []string{"rm"},
+		Short:             "Delete a skill's directory",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeSkillNames(dir),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir, opts.Name = dir(), args[0]
+			return runSkillsRemove(cmd.Context(), opts)
+		},
+	}
+}
+
+func runSkillsRemove(_ context.Context, opts *skillsRemoveOptions) error {
+	if err := checkName(opts.Name); err != nil {
+		return err
+	}
+	skillDir := filepath.Join(opts.Dir, opts.Name)
+	fi, err := os.Lstat(skillDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return failf("no skill %q in %s", opts.Name, opts.Dir)
+	}
+	if err != nil {
+		return failf("cannot inspect %s: %w", skillDir, err)
+	}
+	// Lstat on the SKILL.md through a linked directory is fine: it only
+	// proves the target is a skill; only the link itself is then removed.
+	if _, err := os.Lstat(filepath.Join(skillDir, skills.FileName)); err != nil {
+		return failf("%s is not a skill (no %s); not removing it", skillDir, skills.FileName)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		if err := os.Remove(skillDir); err != nil {
+			return failf("cannot remove %s: %w", skillDir, err)
+		}
+		fmt.Fprintf(opts.IO.Out, "Removed skill %q (the link %s; its target was left alone).\n", opts.Name, skillDir)
+		return nil
+	}
+	if !fi.IsDir() {
+		return failf("%s is not a skill directory; not removing it", skillDir)
+	}
+	if err := os.RemoveAll(skillDir); err != nil {
+		return failf("cannot remove %s: %w", skillDir, err)
+	}
+	fmt.Fprintf(opts.IO.Out, "Removed skill %q (%s).\n", opts.Name, skillDir)
+	return nil
+}
 
 type skillsAddOptions struct {
 	IO   IO
@@ -288,33 +348,15 @@ the current content when the skill exists. An existing skill is replaced.`,
 	return cmd
 }
 
-// isTerminal reports whether r is a character device other than /dev/null,
-// which is enough to tell an interactive stdin from a pipe or a file.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
-		return false
-	}
-	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
-		return false
-	}
-	return true
-}
-
 func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 	if err := checkName(opts.Name); err != nil {
 		return err
 	}
-	skillDir := filepath.Join(opts.Dir, opts.Name)
-	path := filepath.Join(skillDir, skills.FileName)
+	path := filepath.Join(opts.Dir, opts.Name, skills.FileName)
 	old, oldErr := os.ReadFile(path)
 	exists := oldErr == nil
 	if oldErr != nil && !errors.Is(oldErr, fs.ErrNotExist) {
-		return exitf(1, "cannot read existing skill %q: %v", opts.Name, oldErr)
+		return failf("cannot read existing skill %q: %w", opts.Name, oldErr)
 	}
 
 	var data []byte
@@ -335,7 +377,7 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 		return err
 	}
 	if strings.TrimSpace(string(data)) == "" {
-		return exitf(1, "refusing to save an empty skill %q; nothing written", opts.Name)
+		return failf("refusing to save an empty skill %q; nothing written", opts.Name)
 	}
 	if exists && string(data) == string(old) {
 		fmt.Fprintf(opts.IO.Out, "Skill %q unchanged (%s).\n", opts.Name, path)
@@ -345,11 +387,8 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: the skill is %s; only the first %d KiB are sent to the AI.\n",
 			humanSize(int64(len(data))), skills.MaxSkillBytes>>10)
 	}
-	if err := os.MkdirAll(skillDir, 0o755); err != nil {
-		return exitf(1, "cannot create %s: %v", skillDir, err)
-	}
-	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
-		return exitf(1, "cannot write %s: %v", path, err)
+	if _, err := skills.Write(opts.Dir, opts.Name, data); err != nil {
+		return failf("cannot write %s: %w", path, err)
 	}
 	verb := "Added"
 	if exists {
@@ -362,14 +401,14 @@ func runSkillsAdd(ctx context.Context, opts *skillsAddOptions) error {
 // readBounded reads all of r, refusing more than maxSkillInput bytes.
 func readBounded(r io.Reader, what string) ([]byte, error) {
 	if r == nil {
-		return nil, exitf(1, "cannot read %s: no input", what)
+		return nil, failf("cannot read %s: no input", what)
 	}
 	data, err := io.ReadAll(io.LimitReader(r, maxSkillInput+1))
 	if err != nil {
-		return nil, exitf(1, "cannot read %s: %v", what, err)
+		return nil, failf("cannot read %s: %w", what, err)
 	}
 	if len(data) > maxSkillInput {
-		return nil, exitf(1, "%s is larger than %d MiB; not a plausible skill", what, maxSkillInput>>20)
+		return nil, failf("%s is larger than %d MiB; not a plausible skill", what, maxSkillInput>>20)
 	}
 	return data, nil
 }
@@ -388,7 +427,7 @@ func editSkill(ctx context.Context, opts *skillsAddOptions, current []byte) ([]b
 	}
 	tmp, err := os.CreateTemp("", "servagent-skill-"+opts.Name+"-*.md")
 	if err != nil {
-		return nil, exitf(1, "cannot create a temp file to edit: %v", err)
+		return nil, failf("cannot create a temp file to edit: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(current)
@@ -396,99 +435,17 @@ func editSkill(ctx context.Context, opts *skillsAddOptions, current []byte) ([]b
 		err = cerr
 	}
 	if err != nil {
-		return nil, exitf(1, "cannot write temp file %s: %v", tmp.Name(), err)
+		return nil, failf("cannot write temp file %s: %w", tmp.Name(), err)
 	}
 	c := exec.CommandContext(ctx, argv[0], append(argv[1:], tmp.Name())...)
 	c.Stdin, c.Stdout, c.Stderr = opts.IO.In, opts.IO.Out, opts.IO.ErrOut
 	if err := c.Run(); err != nil {
-		return nil, exitf(1, "editor %q failed: %v; nothing written", editor, err)
+		return nil, failf("editor %q failed: %w; nothing written", editor, err)
 	}
 	f, err := os.Open(tmp.Name())
 	if err != nil {
-		return nil, exitf(1, "cannot read back %s: %v", tmp.Name(), err)
+		return nil, failf("cannot read back %s: %w", tmp.Name(), err)
 	}
 	defer f.Close()
 	return readBounded(f, tmp.Name())
-}
-
-// ---- remove
-
-type skillsRemoveOptions struct {
-	IO   IO
-	Dir  string
-	Name string
-}
-
-func newSkillsRemoveCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsRemoveOptions{IO: ios}
-	return &cobra.Command{
-		Use:               "remove NAME",
-		Aliases:           []string{"rm"},
-		Short:             "Delete a skill's directory",
-		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeSkillNames(dir),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir, opts.Name = dir(), args[0]
-			return runSkillsRemove(cmd.Context(), opts)
-		},
-	}
-}
-
-func runSkillsRemove(_ context.Context, opts *skillsRemoveOptions) error {
-	if err := checkName(opts.Name); err != nil {
-		return err
-	}
-	skillDir := filepath.Join(opts.Dir, opts.Name)
-	fi, err := os.Lstat(skillDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return exitf(1, "no skill %q in %s", opts.Name, opts.Dir)
-	}
-	if err != nil {
-		return exitf(1, "cannot inspect %s: %v", skillDir, err)
-	}
-	// Lstat on the SKILL.md through a linked directory is fine: it only
-	// proves the target is a skill; only the link itself is then removed.
-	if _, err := os.Lstat(filepath.Join(skillDir, skills.FileName)); err != nil {
-		return exitf(1, "%s is not a skill (no %s); not removing it", skillDir, skills.FileName)
-	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		if err := os.Remove(skillDir); err != nil {
-			return exitf(1, "cannot remove %s: %v", skillDir, err)
-		}
-		fmt.Fprintf(opts.IO.Out, "Removed skill %q (the link %s; its target was left alone).\n", opts.Name, skillDir)
-		return nil
-	}
-	if !fi.IsDir() {
-		return exitf(1, "%s is not a skill directory; not removing it", skillDir)
-	}
-	if err := os.RemoveAll(skillDir); err != nil {
-		return exitf(1, "cannot remove %s: %v", skillDir, err)
-	}
-	fmt.Fprintf(opts.IO.Out, "Removed skill %q (%s).\n", opts.Name, skillDir)
-	return nil
-}
-
-// ---- path
-
-type skillsPathOptions struct {
-	IO  IO
-	Dir string
-}
-
-func newSkillsPathCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsPathOptions{IO: ios}
-	return &cobra.Command{
-		Use:   "path",
-		Short: "Print the skills directory in use",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir = dir()
-			return runSkillsPath(cmd.Context(), opts)
-		},
-	}
-}
-
-func runSkillsPath(_ context.Context, opts *skillsPathOptions) error {
-	_, err := fmt.Fprintln(opts.IO.Out, opts.Dir)
-	return err
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -21,7 +22,7 @@ func exitCode(t *testing.T, err error) int {
 	if !errors.As(err, &ee) {
 		t.Fatalf("error %v is not an ExitError", err)
 	}
-	return ee.Code
+	return int(ee.Code)
 }
 
 func readSkill(t *testing.T, dir, name string) string {
@@ -80,13 +81,16 @@ func TestSkillsAddFromFile(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 	fi, _ := os.Stat(filepath.Join(dir, "smtp", "SKILL.md"))
-	if fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600 (skills hold secrets)", fi.Mode().Perm())
 	}
-	di, _ := os.Stat(filepath.Join(dir, "smtp"))
-	if di.Mode().Perm() != 0o755 {
-		t.Errorf("dir mode %v, want 0755", di.Mode().Perm())
+	for _, d := range []string{dir, filepath.Join(dir, "smtp")} {
+		if di, _ := os.Stat(d); di.Mode().Perm() != 0o700 {
+			t.Errorf("%s: dir mode %v, want 0700", d, di.Mode().Perm())
+		}
 	}
+	// A skill written 0644 by an older version is tightened when replaced.
+	os.Chmod(filepath.Join(dir, "smtp", "SKILL.md"), 0o644)
 
 	// Adding again replaces and says so.
 	os.WriteFile(src, []byte("# smtp v2\n"), 0o600)
@@ -99,6 +103,9 @@ func TestSkillsAddFromFile(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Replaced existing skill") {
 		t.Errorf("output %q", out)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "smtp", "SKILL.md")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("replaced skill mode %v, want 0600", fi.Mode().Perm())
 	}
 
 	// Missing file: one clear error, nothing written.
@@ -345,7 +352,7 @@ func TestSkillsCommandTree(t *testing.T) {
 	dir := t.TempDir()
 	run := func(in string, args ...string) (string, string, error) {
 		ios, out, errOut := testIO(in)
-		root := NewRootCmd(ios)
+		root := NewRootCmd(&Factory{IO: ios})
 		root.SetArgs(append([]string{"skills", "--dir", dir}, args...))
 		err := root.Execute()
 		return out.String(), errOut.String(), err
@@ -380,7 +387,7 @@ func TestSkillsDirFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("SERVAGENT_SKILLS_DIR", dir)
 	ios, out, _ := testIO("")
-	root := NewRootCmd(ios)
+	root := NewRootCmd(&Factory{IO: ios})
 	root.SetArgs([]string{"skills", "path"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
@@ -421,5 +428,36 @@ func TestSkillsDirFromDefaultEnvFile(t *testing.T) {
 	t.Setenv("SERVAGENT_SKILLS_DIR", "/from/env")
 	if got := settingFromEnvOrFile("SERVAGENT_SKILLS_DIR"); got != "/from/env" {
 		t.Fatalf("environment should win: %q", got)
+	}
+}
+
+// TestSkillsAddAsRootKeepsTheServiceUserOwner: root adding a skill to the
+// installed layout's directory (owned by the service user) must leave files
+// that user can read, although they are 0600.
+func TestSkillsAddAsRootKeepsTheServiceUserOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the skills directory to another user")
+	}
+	dir := filepath.Join(t.TempDir(), "skills")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const uid, gid = 65534, 65534
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _ := testIO("# smtp\nrelay\n")
+	if err := runSkillsAdd(context.Background(), &skillsAddOptions{IO: ios, Dir: dir, Name: "smtp", File: "-"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "smtp"), filepath.Join(dir, "smtp", "SKILL.md")} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != uid || st.Gid != gid {
+			t.Errorf("%s owned by %d:%d, want %d:%d (the skills directory's owner)", p, st.Uid, st.Gid, uid, gid)
+		}
 	}
 }

@@ -3,40 +3,38 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/system"
 )
 
 // TLSSetupOptions are the inputs of `servagent tls setup`.
 type TLSSetupOptions struct {
 	IO            IO
-	Ctx           context.Context
 	Domain        string
 	Email         string
 	ACMEDirectory string
 	ACMECAFile    string
 	ACMEHTTPPort  int
 	Port          int
+	HealthTimeout time.Duration
 	Lifecycle     lifecycleDeps
 	Obtainer      system.CertObtainer
-	Version       string
 }
 
-func newTLSCmd(ios IO) *cobra.Command {
+func newTLSCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tls",
 		Short: "Manage HTTPS of the installed service",
 	}
-	cmd.AddCommand(newTLSSetupCmd(ios, nil))
+	cmd.AddCommand(newTLSSetupCmd(f, nil))
 	return cmd
 }
 
-func newTLSSetupCmd(ios IO, runF func(*TLSSetupOptions) error) *cobra.Command {
-	opts := &TLSSetupOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+func newTLSSetupCmd(f *Factory, runF func(*TLSSetupOptions) error) *cobra.Command {
+	opts := &TLSSetupOptions{IO: f.IO, Lifecycle: f.Lifecycle, Obtainer: f.Obtainer}
 	cmd := &cobra.Command{
 		Use:   "setup DOMAIN",
 		Short: "Switch an HTTP installation to HTTPS with a Let's Encrypt certificate (needs root)",
@@ -48,46 +46,35 @@ and port 80 be reachable now), write the TLS files and port 443 into
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Domain = args[0]
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return runTLSSetup(opts)
+			return runTLSSetup(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
-	f.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	f.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	f.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder")
-	_ = f.MarkHidden("acme-http-port")
-	f.IntVar(&opts.Port, "port", 443, "HTTPS port")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
+	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
+	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
+	fl.IntVar(&opts.Port, "port", 443, "HTTPS port")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the restarted service has to answer /healthz over HTTPS (raise it on a slow machine)")
 	return cmd
 }
 
-func runTLSSetup(o *TLSSetupOptions) error {
+func runTLSSetup(ctx context.Context, o *TLSSetupOptions) error {
 	d := o.Lifecycle
 	if err := requireRoot(d, "tls setup"); err != nil {
 		return err
-	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if o.Obtainer == nil {
-		o.Obtainer = system.ACMEObtainer{Logger: slog.New(slog.NewTextHandler(o.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	}
-	if o.Version == "" {
-		o.Version = buildinfo.Version
 	}
 	// The running service is the installed binary, maybe not this one: any
 	// healthy version will do.
 	fmt.Fprintf(o.IO.Out, "Setting up HTTPS for %s\n", o.Domain)
 	url, err := system.SetupTLS(ctx, system.TLSOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out,
 		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
-		ACMEHTTPPort: o.ACMEHTTPPort, Port: o.Port, Obtainer: o.Obtainer})
+		ACMEHTTPPort: o.ACMEHTTPPort, Port: o.Port, Obtainer: o.Obtainer, HealthTimeout: o.HealthTimeout})
 	if err != nil {
-		return exitf(1, "tls setup failed: %v", err)
+		return failf("tls setup failed: %w", err)
 	}
 	fmt.Fprintf(o.IO.Out, "\nHTTPS is on. MCP endpoint: %s\nUpdate your clients' URL; the API key is unchanged.\n", url)
 	return nil

@@ -13,14 +13,13 @@ import (
 // UninstallOptions are the inputs of `servagent uninstall`.
 type UninstallOptions struct {
 	IO        IO
-	Ctx       context.Context
 	Yes       bool
 	KeepCerts bool
 	Lifecycle lifecycleDeps
 }
 
-func newUninstallCmd(ios IO, runF func(*UninstallOptions) error) *cobra.Command {
-	opts := &UninstallOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+func newUninstallCmd(f *Factory, runF func(*UninstallOptions) error) *cobra.Command {
+	opts := &UninstallOptions{IO: f.IO, Lifecycle: f.Lifecycle}
 	cmd := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Remove the servagent service, its user and files (needs root)",
@@ -34,11 +33,10 @@ user that existed before or your unit drop-ins.
 first. Running uninstall again reports that nothing is left and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return runUninstall(opts)
+			return runUninstall(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
@@ -46,18 +44,14 @@ first. Running uninstall again reports that nothing is left and exits 0.`,
 	return cmd
 }
 
-func runUninstall(o *UninstallOptions) error {
+func runUninstall(ctx context.Context, o *UninstallOptions) error {
 	d := o.Lifecycle
 	if err := requireRoot(d, "uninstall"); err != nil {
 		return err
 	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	plan, err := system.PlanUninstall(d.Layout, d.Host)
 	if err != nil {
-		return exitf(1, "uninstall: %v", err)
+		return failf("uninstall: %w", err)
 	}
 	if plan.Empty() {
 		fmt.Fprintln(o.IO.Out, "servagent is not installed: nothing to remove.")
@@ -69,7 +63,7 @@ func runUninstall(o *UninstallOptions) error {
 	if !o.Yes {
 		desc := "This removes:\n  - " + strings.Join(plan.Items(), "\n  - ")
 		if !d.IsTTY() {
-			return exitf(1, "uninstall needs confirmation: run it on a terminal or pass --yes")
+			return failf("uninstall needs confirmation: run it on a terminal or pass --yes")
 		}
 		ok, err := d.Confirm("Uninstall servagent?", desc, false)
 		if err != nil || !ok {
@@ -79,7 +73,7 @@ func runUninstall(o *UninstallOptions) error {
 	}
 	fmt.Fprintln(o.IO.Out, "Uninstalling servagent")
 	if err := system.Uninstall(ctx, system.UninstallOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out, KeepCerts: o.KeepCerts}, plan); err != nil {
-		return exitf(1, "uninstall failed: %v", err)
+		return failf("uninstall failed: %w", err)
 	}
 	fmt.Fprintln(o.IO.Out, "servagent is uninstalled.")
 	return nil

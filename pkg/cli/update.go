@@ -10,8 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
-	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/distpkg"
 	"github.com/servagent/servagent/pkg/system"
 	"github.com/servagent/servagent/pkg/update"
@@ -20,23 +18,22 @@ import (
 // UpdateOptions are the inputs of `servagent update`.
 type UpdateOptions struct {
 	IO        IO
-	Ctx       context.Context
 	Version   string
 	Force     bool
 	Check     bool
 	BaseURL   string // SERVAGENT_UPDATE_URL
 	Lifecycle lifecycleDeps
-	Current   string
+	Current   string // the running version
 	// Service overrides the systemd unit (tests).
 	Service update.Service
 	// BinaryPath overrides the binary to replace (tests).
 	BinaryPath string
-	// HealthTimeout bounds the wait for the new version's /healthz.
+	// HealthTimeout bounds the wait for the new version's /healthz (0: 30s).
 	HealthTimeout time.Duration
 }
 
-func newUpdateCmd(ios IO, runF func(*UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+func newUpdateCmd(f *Factory, runF func(*UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{IO: f.IO, Lifecycle: f.Lifecycle, Current: f.Version}
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Update the installed servagent to the latest release (needs root)",
@@ -51,43 +48,34 @@ Already up to date: says so and exits 0 without restarting anything.
 --check only reports whether an update exists (root not needed).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Ctx = cmd.Context()
 			if opts.BaseURL == "" {
 				opts.BaseURL = os.Getenv("SERVAGENT_UPDATE_URL")
 			}
 			if runF != nil {
 				return runF(opts)
 			}
-			return runUpdate(opts)
+			return runUpdate(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Version, "version", "", "install this release (vX.Y.Z) instead of the newest")
-	f.BoolVar(&opts.Force, "force", false, "reinstall even if already at that version")
-	f.BoolVar(&opts.Check, "check", false, "only report whether an update is available")
-	f.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the new version has to answer /healthz")
-	_ = f.MarkHidden("health-timeout") // tests: a broken release fails faster
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Version, "version", "", "install this release (vX.Y.Z) instead of the newest")
+	fl.BoolVar(&opts.Force, "force", false, "reinstall even if already at that version")
+	fl.BoolVar(&opts.Check, "check", false, "only report whether an update is available")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the new version has to answer /healthz before it is rolled back (raise it on a slow machine)")
 	return cmd
 }
 
-func runUpdate(o *UpdateOptions) error {
+func runUpdate(ctx context.Context, o *UpdateOptions) error {
 	d := o.Lifecycle
 	if !o.Check {
 		if err := requireRoot(d, "update"); err != nil {
 			return err
 		}
 	}
-	ctx := o.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if exe, _ := os.Executable(); !o.Check && o.BinaryPath == "" {
 		if pkg, ok := distpkg.Servagent(ctx, exe); ok {
-			return exitf(1, "servagent comes from the %s package %s; upgrade it with: %s", pkg.Manager, pkg.Package, pkg.UpgradeCommand())
+			return failf("servagent comes from the %s package %s; upgrade it with: %s", pkg.Manager, pkg.Package, pkg.UpgradeCommand())
 		}
-	}
-	if o.Current == "" {
-		o.Current = buildinfo.Version
 	}
 	uo := update.Options{BaseURL: o.BaseURL, CurrentVersion: o.Current, Version: o.Version, Force: o.Force,
 		Check: o.Check, Out: o.IO.Out, Progress: d.Progress, BinaryPath: o.BinaryPath, Service: o.Service}
@@ -106,15 +94,15 @@ func runUpdate(o *UpdateOptions) error {
 	}
 	if uo.Service == nil {
 		if _, err := os.Stat(d.Layout.Path(system.UnitPath)); err == nil {
-			uo.Service = systemdService{l: d.Layout, h: d.Host, timeout: o.HealthTimeout}
+			uo.Service = system.InstalledService{Layout: d.Layout, Host: d.Host, HealthTimeout: o.HealthTimeout}
 		}
 	}
 	res, err := update.Run(ctx, uo)
 	if err != nil {
 		if errors.Is(err, update.ErrRolledBack) {
-			return exitf(1, "update to %s failed: %v", res.To, err)
+			return failf("update to %s failed: %w", res.To, err)
 		}
-		return exitf(1, "update: %v", err)
+		return failf("update: %w", err)
 	}
 	switch {
 	case o.Check && res.Available:
@@ -127,40 +115,4 @@ func runUpdate(o *UpdateOptions) error {
 		fmt.Fprintf(o.IO.Out, "Updated %s -> %s; the service is running the new version.\n", res.From, res.To)
 	}
 	return nil
-}
-
-// systemdService restarts the installed unit and reads /healthz at the
-// address configured in /opt/servagent/.env.
-type systemdService struct {
-	l       system.Layout
-	h       system.Host
-	timeout time.Duration
-}
-
-func (s systemdService) Restart(ctx context.Context) error {
-	// A broken release may have hit the start rate limit; a rollback's
-	// restart must not be refused for it.
-	s.h.Run(ctx, "systemctl", "reset-failed", system.UnitName)
-	out, err := s.h.Run(ctx, "systemctl", "restart", system.UnitName)
-	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
-	}
-	return nil
-}
-
-func (s systemdService) Healthy(ctx context.Context, version string) error {
-	env, err := config.ReadEnvFile(s.l.Path(system.EnvFile))
-	if err != nil {
-		return err
-	}
-	url, c, err := system.HealthEndpoint(s.l, env)
-	if err != nil {
-		return err
-	}
-	timeout := s.timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	_, err = system.WaitHealthy(ctx, c, url, version, timeout)
-	return err
 }

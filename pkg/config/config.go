@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/servagent/servagent/pkg/netname"
 )
 
 // Config is the validated configuration of a servagent process.
@@ -58,8 +60,8 @@ type Config struct {
 	ReadWritePaths   []string // used by install for the unit's ReadWritePaths
 	EnvFile          string   // the .env file that was read, if any
 	InsecureNoAuth   bool     // set by the serve flag only
-	GeneratedAPIKey  bool     // true when APIKey was generated for this run
 	UnknownVariables []string // SERVAGENT_* names in the env file or environment that nothing reads
+	Warnings         []string // problems that do not stop startup (an env file others can read)
 }
 
 // OAuthEnabled reports whether the OAuth authorization server is on.
@@ -74,14 +76,9 @@ func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.
 // LoopbackOnly reports whether the listen host is a loopback address or name.
 func (c *Config) LoopbackOnly() bool { return IsLoopbackHost(c.Host) }
 
-// IsLoopbackHost reports whether host (no port) names the loopback interface.
-func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopbackHost reports whether host (no port) names the loopback
+// interface; it is netname.IsLoopbackHost, kept for existing callers.
+func IsLoopbackHost(host string) bool { return netname.IsLoopbackHost(host) }
 
 // Error is a configuration error: one line, naming the variable.
 type Error struct {
@@ -94,10 +91,12 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("invalid %s=%q: %s", e.Var, e.Value, e.Expected)
 }
 
-// IsConfigError reports whether err is (or wraps) a configuration error.
+// IsConfigError reports whether err is (or wraps) a configuration error: a
+// bad value or a refused env file.
 func IsConfigError(err error) bool {
 	var ce *Error
-	return errors.As(err, &ce)
+	var fe *EnvFileError
+	return errors.As(err, &ce) || errors.As(err, &fe)
 }
 
 // Var describes one setting.
@@ -110,13 +109,34 @@ type Var struct {
 	set     func(c *Config, v string) error
 }
 
+// Names of the settings that other packages read or write in a .env file
+// (install, tls setup, oauth gen-credentials), each spelled once.
+const (
+	VarHost                  = "SERVAGENT_HOST"
+	VarPort                  = "SERVAGENT_PORT"
+	VarAPIKey                = "SERVAGENT_API_KEY"
+	VarTLSCertFile           = "SERVAGENT_TLS_CERTFILE"
+	VarTLSKeyFile            = "SERVAGENT_TLS_KEYFILE"
+	VarSkillsDir             = "SERVAGENT_SKILLS_DIR"
+	VarStateDir              = "SERVAGENT_STATE_DIR"
+	VarOAuthDBPath           = "SERVAGENT_OAUTH_DB_PATH"
+	VarACMEDomain            = "SERVAGENT_ACME_DOMAIN"
+	VarACMEEmail             = "SERVAGENT_ACME_EMAIL"
+	VarACMEDirectory         = "SERVAGENT_ACME_DIRECTORY"
+	VarACMECAFile            = "SERVAGENT_ACME_CA_FILE"
+	VarOAuthIssuerURL        = "SERVAGENT_OAUTH_ISSUER_URL"
+	VarOAuthClientID         = "SERVAGENT_OAUTH_CLIENT_ID"
+	VarOAuthClientSecret     = "SERVAGENT_OAUTH_CLIENT_SECRET"
+	VarOAuthApprovalPassword = "SERVAGENT_OAUTH_APPROVAL_PASSWORD"
+)
+
 // Vars lists every setting servagent reads, in documentation order.
 var Vars = []Var{
-	{Name: "SERVAGENT_HOST", Flag: "host", Default: "0.0.0.0", Usage: "interface to listen on",
+	{Name: VarHost, Flag: "host", Default: "0.0.0.0", Usage: "interface to listen on",
 		set: func(c *Config, v string) error { c.Host = v; return nil }},
-	{Name: "SERVAGENT_PORT", Flag: "port", Default: "8765", Usage: "TCP port to listen on",
+	{Name: VarPort, Flag: "port", Default: "8765", Usage: "TCP port to listen on",
 		set: func(c *Config, v string) (err error) { c.Port, err = parseInt(v, 1, 65535); return }},
-	{Name: "SERVAGENT_API_KEY", Usage: "bearer key for /mcp, /sse, /messages/, /upload (generated for the run when empty)", Secret: true,
+	{Name: VarAPIKey, Usage: "bearer key for /mcp, /sse, /messages/, /upload (generated for the run when empty)", Secret: true,
 		set: func(c *Config, v string) error { c.APIKey = v; return nil }},
 	{Name: "SERVAGENT_WORK_DIR", Flag: "work-dir", Usage: "default working directory of commands and base of relative paths (default: current directory)",
 		set: func(c *Config, v string) error { c.WorkDir = v; return nil }},
@@ -130,9 +150,9 @@ var Vars = []Var{
 		set: func(c *Config, v string) (err error) { c.MaxOutputSize, err = parseSize(v, 1024); return }},
 	{Name: "SERVAGENT_UPLOAD_MAX_SIZE", Flag: "upload-max-size", Default: "100000000", Usage: "largest file accepted by /upload and upload_file, in bytes",
 		set: func(c *Config, v string) (err error) { c.UploadMaxSize, err = parseSize(v, 1); return }},
-	{Name: "SERVAGENT_TLS_CERTFILE", Flag: "tls-certfile", Usage: "TLS certificate chain (PEM); enables HTTPS",
+	{Name: VarTLSCertFile, Flag: "tls-certfile", Usage: "TLS certificate chain (PEM); enables HTTPS",
 		set: func(c *Config, v string) error { c.TLSCertFile = v; return nil }},
-	{Name: "SERVAGENT_TLS_KEYFILE", Flag: "tls-keyfile", Usage: "TLS private key (PEM)",
+	{Name: VarTLSKeyFile, Flag: "tls-keyfile", Usage: "TLS private key (PEM)",
 		set: func(c *Config, v string) error { c.TLSKeyFile = v; return nil }},
 	{Name: "SERVAGENT_TOOLS", Flag: "tools", Default: "execute_command,upload_file", Usage: "tools to expose: a comma list, or all",
 		set: func(c *Config, v string) error { c.Tools = splitList(v); return nil }},
@@ -156,17 +176,17 @@ var Vars = []Var{
 			c.SessionTimeout = time.Duration(n) * time.Second
 			return err
 		}},
-	{Name: "SERVAGENT_SKILLS_DIR", Flag: "skills-dir", Usage: "directory of skills/<name>/SKILL.md (default: ./skills)",
+	{Name: VarSkillsDir, Flag: "skills-dir", Usage: "directory of skills/<name>/SKILL.md (default: ./skills)",
 		set: func(c *Config, v string) error { c.SkillsDir = v; return nil }},
-	{Name: "SERVAGENT_STATE_DIR", Usage: "state directory for ACME account and certificates (default: ~/.servagent)",
+	{Name: VarStateDir, Usage: "state directory for ACME account and certificates (default: ~/.servagent)",
 		set: func(c *Config, v string) error { c.StateDir = v; return nil }},
-	{Name: "SERVAGENT_OAUTH_ISSUER_URL", Usage: "public URL of the OAuth issuer, ending in /mcp; enables OAuth",
+	{Name: VarOAuthIssuerURL, Usage: "public URL of the OAuth issuer, ending in /mcp; enables OAuth",
 		set: func(c *Config, v string) error { c.OAuthIssuerURL = strings.TrimRight(v, "/"); return nil }},
-	{Name: "SERVAGENT_OAUTH_CLIENT_ID", Usage: "operator OAuth client id (static client, guards /mcp/register)",
+	{Name: VarOAuthClientID, Usage: "operator OAuth client id (static client, guards /mcp/register)",
 		set: func(c *Config, v string) error { c.OAuthClientID = v; return nil }},
-	{Name: "SERVAGENT_OAUTH_CLIENT_SECRET", Usage: "operator OAuth client secret", Secret: true,
+	{Name: VarOAuthClientSecret, Usage: "operator OAuth client secret", Secret: true,
 		set: func(c *Config, v string) error { c.OAuthClientSecret = v; return nil }},
-	{Name: "SERVAGENT_OAUTH_DB_PATH", Usage: "SQLite file of OAuth clients and tokens (default: ~/.servagent/oauth.db)",
+	{Name: VarOAuthDBPath, Usage: "SQLite file of OAuth clients and tokens (default: ~/.servagent/oauth.db)",
 		set: func(c *Config, v string) error { c.OAuthDBPath = v; return nil }},
 	{Name: "SERVAGENT_OAUTH_REDIRECT_URIS", Usage: "extra redirect URIs of the static client (comma list)",
 		set: func(c *Config, v string) error { c.OAuthRedirectURIs = splitList(v); return nil }},
@@ -179,7 +199,7 @@ var Vars = []Var{
 			c.OAuthApproval = v
 			return nil
 		}},
-	{Name: "SERVAGENT_OAUTH_APPROVAL_PASSWORD", Usage: "secret asked by the approval page (default: the API key)", Secret: true,
+	{Name: VarOAuthApprovalPassword, Usage: "secret asked by the approval page (default: the API key)", Secret: true,
 		set: func(c *Config, v string) error { c.OAuthApprovalPassword = v; return nil }},
 	{Name: "SERVAGENT_OAUTH_CIMD", Default: "on", Usage: "accept client ID metadata documents (URL client ids, as Claude.ai and ChatGPT register): on or off",
 		set: func(c *Config, v string) error {
@@ -201,13 +221,13 @@ var Vars = []Var{
 			c.OAuthRefreshReuse = time.Duration(n) * time.Second
 			return err
 		}},
-	{Name: "SERVAGENT_ACME_DOMAIN", Usage: "domain whose certificate serve renews in-process (set by install / tls setup)",
+	{Name: VarACMEDomain, Usage: "domain whose certificate serve renews in-process (set by install / tls setup)",
 		set: func(c *Config, v string) error { c.ACMEDomain = strings.ToLower(strings.TrimSpace(v)); return nil }},
-	{Name: "SERVAGENT_ACME_EMAIL", Usage: "contact email of the ACME account",
+	{Name: VarACMEEmail, Usage: "contact email of the ACME account",
 		set: func(c *Config, v string) error { c.ACMEEmail = v; return nil }},
-	{Name: "SERVAGENT_ACME_DIRECTORY", Default: "https://acme-v02.api.letsencrypt.org/directory", Usage: "ACME directory URL",
+	{Name: VarACMEDirectory, Default: "https://acme-v02.api.letsencrypt.org/directory", Usage: "ACME directory URL",
 		set: func(c *Config, v string) error { c.ACMEDirectory = v; return nil }},
-	{Name: "SERVAGENT_ACME_CA_FILE", Usage: "extra CA bundle trusted for the ACME server's HTTPS (tests, private CAs)",
+	{Name: VarACMECAFile, Usage: "extra CA bundle trusted for the ACME server's HTTPS (tests, private CAs)",
 		set: func(c *Config, v string) error { c.ACMECAFile = v; return nil }},
 	{Name: "SERVAGENT_ACME_HTTP_PORT", Default: "0", Usage: "port for HTTP-01 challenges and the HTTPS redirect while serving (0: off, use TLS-ALPN-01)",
 		set: func(c *Config, v string) (err error) { c.ACMEHTTPPort, err = parseInt(v, 0, 65535); return }},
@@ -256,37 +276,11 @@ func Load(opts LoadOptions) (*Config, error) {
 		environ = os.Environ()
 	}
 	c := &Config{InsecureNoAuth: opts.InsecureNoAuth}
-
-	var file map[string]string
-	if opts.EnvFile != "" {
-		if _, err := os.Stat(opts.EnvFile); err != nil {
-			return nil, fmt.Errorf("env file: %w", err)
-		}
-		m, err := ReadEnvFile(opts.EnvFile)
-		if err != nil {
-			return nil, err
-		}
-		file, c.EnvFile = m, opts.EnvFile
-	} else {
-		candidates := opts.DefaultEnvFiles
-		if candidates == nil {
-			candidates = DefaultEnvFiles
-		}
-		for _, p := range candidates {
-			m, err := ReadEnvFile(p)
-			if err != nil {
-				return nil, err
-			}
-			if m != nil {
-				file, c.EnvFile = m, p
-				break
-			}
-		}
+	file, err := c.readEnvFile(opts)
+	if err != nil {
+		return nil, err
 	}
-
-	known := map[string]bool{}
 	for _, v := range Vars {
-		known[v.Name] = true
 		val := v.Default
 		if fv, ok := file[v.Name]; ok {
 			val = fv
@@ -297,35 +291,103 @@ func Load(opts LoadOptions) (*Config, error) {
 		if fl, ok := opts.Flags[v.Name]; ok {
 			val = fl
 		}
-		if strings.IndexFunc(val, unicode.IsControl) >= 0 {
-			// Values end up in unit files, headers and logs: a control
-			// character there is an injection, never a setting.
-			return nil, &Error{Var: v.Name, Value: "[contains control characters]", Expected: "a value without control characters"}
-		}
-		if err := v.set(c, val); err != nil {
-			shown := val
-			if v.Secret {
-				shown = "[redacted]"
-			}
-			return nil, &Error{Var: v.Name, Value: shown, Expected: err.Error()}
+		if err := v.apply(c, val); err != nil {
+			return nil, err
 		}
 	}
-	for k := range file {
-		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] {
-			c.UnknownVariables = append(c.UnknownVariables, k)
-		}
-	}
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] && !slices.Contains(c.UnknownVariables, k) {
-			c.UnknownVariables = append(c.UnknownVariables, k)
-		}
-	}
-	sort.Strings(c.UnknownVariables)
+	c.UnknownVariables = unknownVariables(file, environ)
 	if err := c.validate(opts.ValidTools); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Settings returns the typed view of a .env file's values (as ReadEnvFile
+// returns them) over the defaults, each checked as Load checks it, without
+// the environment, flags or the checks that need the running machine. Install
+// and update read the installed .env through it.
+func Settings(values map[string]string) (*Config, error) {
+	c := &Config{}
+	for _, v := range Vars {
+		val := v.Default
+		if fv, ok := values[v.Name]; ok {
+			val = fv
+		}
+		if err := v.apply(c, val); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// readEnvFile reads the explicit env file, else the first default one that
+// exists, and records which one it was.
+func (c *Config) readEnvFile(opts LoadOptions) (map[string]string, error) {
+	candidates := opts.DefaultEnvFiles
+	if candidates == nil {
+		candidates = DefaultEnvFiles
+	}
+	if opts.EnvFile != "" {
+		if _, err := os.Stat(opts.EnvFile); err != nil {
+			return nil, fmt.Errorf("env file: %w", err)
+		}
+		candidates = []string{opts.EnvFile}
+	}
+	for _, p := range candidates {
+		m, warning, err := readTrustedEnvFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			c.EnvFile = p
+			if warning != "" {
+				c.Warnings = append(c.Warnings, warning)
+			}
+			return m, nil
+		}
+	}
+	return nil, nil
+}
+
+// apply checks and sets one value.
+func (v Var) apply(c *Config, val string) error {
+	if strings.IndexFunc(val, unicode.IsControl) >= 0 {
+		// Values end up in unit files, headers and logs: a control
+		// character there is an injection, never a setting.
+		return &Error{Var: v.Name, Value: "[contains control characters]", Expected: "a value without control characters"}
+	}
+	if err := v.set(c, val); err != nil {
+		shown := val
+		if v.Secret {
+			shown = "[redacted]"
+		}
+		return &Error{Var: v.Name, Value: shown, Expected: err.Error()}
+	}
+	return nil
+}
+
+// unknownVariables lists, sorted, the SERVAGENT_* names in the env file or
+// the environment that no setting reads.
+func unknownVariables(file map[string]string, environ []string) []string {
+	known := map[string]bool{}
+	for _, v := range Vars {
+		known[v.Name] = true
+	}
+	var out []string
+	add := func(k string) {
+		if strings.HasPrefix(k, "SERVAGENT_") && !known[k] && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	for k := range file {
+		add(k)
+	}
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		add(k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (c *Config) validate(validTools []string) error {
@@ -400,18 +462,8 @@ func (c *Config) validateOAuth() error {
 	if c.OAuthIssuerURL == "" {
 		return nil
 	}
-	u, err := url.Parse(c.OAuthIssuerURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return &Error{Var: "SERVAGENT_OAUTH_ISSUER_URL", Value: c.OAuthIssuerURL, Expected: "an absolute http(s) URL such as https://example.com/mcp"}
-	}
-	if !strings.HasSuffix(u.Path, "/mcp") {
-		return &Error{Var: "SERVAGENT_OAUTH_ISSUER_URL", Value: c.OAuthIssuerURL, Expected: "a URL whose path ends in /mcp, such as https://example.com/mcp"}
-	}
-	if u.Scheme != "https" && !IsLoopbackHost(u.Hostname()) {
-		return &Error{Var: "SERVAGENT_OAUTH_ISSUER_URL", Value: c.OAuthIssuerURL, Expected: "an https URL (plain http is accepted only for loopback hosts)"}
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return &Error{Var: "SERVAGENT_OAUTH_ISSUER_URL", Value: c.OAuthIssuerURL, Expected: "a URL without query or fragment"}
+	if _, err := netname.IssuerURL(c.OAuthIssuerURL); err != nil {
+		return &Error{Var: VarOAuthIssuerURL, Value: c.OAuthIssuerURL, Expected: err.Error()}
 	}
 	for _, r := range c.OAuthRedirectURIs {
 		ru, err := url.Parse(r)

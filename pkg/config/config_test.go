@@ -165,3 +165,66 @@ func TestUpdateEnvFileKeepsOtherLinesAndMode(t *testing.T) {
 		t.Fatalf("round trip: %v %v", m, err)
 	}
 }
+
+// TestEnvFileOwnerAndMode: a .env someone else controls (a cloned
+// repository's, a file in a shared directory) is refused with one line; one
+// that others can read is used with a warning.
+func TestEnvFileOwnerAndMode(t *testing.T) {
+	write := func(t *testing.T, perm os.FileMode) string {
+		p := filepath.Join(t.TempDir(), ".env")
+		if err := os.WriteFile(p, []byte("SERVAGENT_PORT=4444\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, perm); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	refused := func(t *testing.T, p, want string) {
+		t.Helper()
+		for _, opts := range []LoadOptions{{EnvFile: p}, {DefaultEnvFiles: []string{p}}} {
+			opts.LookupEnv = func(string) (string, bool) { return "", false }
+			opts.Environ = []string{}
+			_, err := Load(opts)
+			if err == nil || !IsConfigError(err) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s: got %v, want one config error line with %q", p, err, want)
+			}
+		}
+	}
+	t.Run("private", func(t *testing.T) {
+		c, err := load(t, nil, nil, write(t, 0o600))
+		if err != nil || c.Port != 4444 || len(c.Warnings) != 0 {
+			t.Fatalf("%v %+v", err, c)
+		}
+	})
+	t.Run("world-writable", func(t *testing.T) {
+		refused(t, write(t, 0o666), "writable by other users (mode 0666)")
+	})
+	t.Run("group-writable, foreign group", func(t *testing.T) {
+		p := write(t, 0o620)
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the file a group this process is not in")
+		}
+		if err := os.Chown(p, -1, 65534); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, p, "writable by other users (mode 0620)")
+	})
+	t.Run("readable by others", func(t *testing.T) {
+		p := write(t, 0o644)
+		c, err := load(t, nil, nil, p)
+		if err != nil || c.Port != 4444 || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "readable by other users (mode 0644)") {
+			t.Fatalf("%v %+v", err, c)
+		}
+	})
+	t.Run("another user's", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give the file to another user")
+		}
+		p := write(t, 0o600)
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, p, "owned by uid 65534, not by you (uid 0) or root")
+	})
+}

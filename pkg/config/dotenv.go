@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // ReadEnvFile parses a .env file: KEY=VALUE lines, `#` comments, an optional
@@ -24,6 +27,66 @@ func ReadEnvFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("reading env file %s: %w", path, err)
 	}
 	return ParseEnv(data)
+}
+
+// EnvFileError refuses an env file that someone other than this user (or
+// root) controls: its settings choose the API key, the address and the tools.
+type EnvFileError struct {
+	Path    string
+	Problem string
+}
+
+func (e *EnvFileError) Error() string { return "refusing env file " + e.Path + ": " + e.Problem }
+
+// readTrustedEnvFile is ReadEnvFile for the file serve runs with: it refuses a
+// file not owned by this user or root, or writable by other users (a .env in
+// a cloned repository, a shared directory), and returns a warning when other
+// users can read it. Owner and mode come from the descriptor that is read,
+// so a file swapped in between cannot pass the check. A missing file yields
+// (nil, "", nil).
+func readTrustedEnvFile(path string) (vals map[string]string, warning string, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading env file %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading env file %s: %w", path, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() {
+		if err := checkEnvFileOwner(path, fi.Mode().Perm(), st); err != nil {
+			return nil, "", err
+		}
+	}
+	if perm := fi.Mode().Perm(); fi.Mode().IsRegular() && perm&0o044 != 0 {
+		warning = fmt.Sprintf("env file %s is readable by other users (mode %04o); it may hold secrets: chmod 600 %s", path, perm, path)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading env file %s: %w", path, err)
+	}
+	vals, err = ParseEnv(data)
+	if err != nil {
+		return nil, "", err
+	}
+	return vals, warning, nil
+}
+
+func checkEnvFileOwner(path string, perm os.FileMode, st *syscall.Stat_t) error {
+	euid := os.Geteuid()
+	if int(st.Uid) != euid && st.Uid != 0 {
+		return &EnvFileError{Path: path, Problem: fmt.Sprintf("owned by uid %d, not by you (uid %d) or root; chown it or pass --env-file with your own", st.Uid, euid)}
+	}
+	// Group write is tolerated only for this process's own group (the
+	// private group a umask of 002 gives every user file).
+	if perm&0o002 != 0 || (perm&0o020 != 0 && int(st.Gid) != os.Getegid()) {
+		return &EnvFileError{Path: path, Problem: fmt.Sprintf("writable by other users (mode %04o); chmod 600 %s", perm, path)}
+	}
+	return nil
 }
 
 // ParseEnv parses the content of a .env file.
@@ -53,7 +116,7 @@ func parseEnvLine(line string) (key, val string, ok bool, err error) {
 	s = strings.TrimPrefix(s, "export ")
 	k, v, found := strings.Cut(s, "=")
 	if !found {
-		return "", "", false, fmt.Errorf("expected KEY=VALUE, got %q", truncateForError(s))
+		return "", "", false, fmt.Errorf("expected KEY=VALUE, got %q", textutil.Clip(s, 41))
 	}
 	key = strings.TrimSpace(k)
 	if key == "" || strings.ContainsAny(key, " \t\"'") {
@@ -72,13 +135,6 @@ func parseEnvLine(line string) (key, val string, ok bool, err error) {
 		}
 	}
 	return key, v, true, nil
-}
-
-func truncateForError(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // UpdateEnvFile sets the given variables in the .env file at path, in place:

@@ -44,11 +44,18 @@ type ChallengeSolver interface {
 
 // Options configure a Server.
 type Options struct {
-	Config       *config.Config
-	Logger       *slog.Logger
-	Instructions func() string // called for each new MCP session
-	OAuth        OAuthProvider // nil when OAuth is off
-	ACME         ChallengeSolver
+	// Config is the validated configuration; the server never changes it.
+	Config *config.Config
+	// APIKey is the bearer key in force when it is not Config.APIKey: one
+	// generated for this run. Empty: Config.APIKey.
+	APIKey string
+	// CertFile and KeyFile are the certificate in force when it is not
+	// Config's: the ACME-managed one. Empty: Config.TLSCertFile/TLSKeyFile.
+	CertFile, KeyFile string
+	Logger            *slog.Logger
+	Instructions      func() string // called for each new MCP session
+	OAuth             OAuthProvider // nil when OAuth is off
+	ACME              ChallengeSolver
 	// ShutdownTimeout bounds how long in-flight tool calls may run after a
 	// shutdown signal before their processes are killed.
 	ShutdownTimeout time.Duration
@@ -88,7 +95,15 @@ func New(opts Options) (*Server, error) {
 	if opts.Runner == nil {
 		opts.Runner = runner.New()
 	}
-	cfg := opts.Config
+	// The server's own copy, with what serve derived put in.
+	cfg := new(config.Config)
+	*cfg = *opts.Config
+	if opts.APIKey != "" {
+		cfg.APIKey = opts.APIKey
+	}
+	if opts.CertFile != "" {
+		cfg.TLSCertFile, cfg.TLSKeyFile = opts.CertFile, opts.KeyFile
+	}
 	if cfg.APIKey == "" && !cfg.InsecureNoAuth && opts.OAuth == nil {
 		return nil, errors.New("server: refusing to serve without a credential (no API key, no OAuth)")
 	}
@@ -306,11 +321,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ListenAndServe listens on the configured address and serves until ctx ends.
-func (s *Server) ListenAndServe(ctx context.Context) error {
+// Listen opens the configured address, for Serve.
+func (s *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.cfg.Addr())
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", s.cfg.Addr(), err)
+		return nil, fmt.Errorf("listening on %s: %w", s.cfg.Addr(), err)
+	}
+	return ln, nil
+}
+
+// ListenAndServe listens on the configured address and serves until ctx ends.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := s.Listen()
+	if err != nil {
+		return err
 	}
 	return s.Serve(ctx, ln)
 }

@@ -125,10 +125,11 @@ func scan(dir string) (names, invalid []string, err error) {
 }
 
 // Load reads the skills under dir; see the package comment for the rules.
-// A missing dir means no skills. logger may be nil (slog.Default is used).
+// A missing dir means no skills. A nil logger discards, as every servagent
+// package's does: only the command decides where logs go.
 func Load(dir string, logger *slog.Logger) []Skill {
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if dir == "" {
 		return nil
@@ -136,12 +137,12 @@ func Load(dir string, logger *slog.Logger) []Skill {
 	names, invalid, err := scan(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			logger.Warn("skills: cannot read skills directory", "path", dir, "error", err)
+			logger.Warn("cannot read skills directory", "path", dir, "err", err)
 		}
 		return nil
 	}
 	for _, name := range invalid {
-		logger.Warn("skills: skipping directory with an invalid skill name (use letters, digits, '.', '_', '-')",
+		logger.Warn("skipping directory with an invalid skill name (use letters, digits, '.', '_', '-')",
 			"path", filepath.Join(dir, name))
 	}
 
@@ -151,16 +152,16 @@ func Load(dir string, logger *slog.Logger) []Skill {
 		path := filepath.Join(dir, name, FileName)
 		raw, size, err := readCapped(path, MaxSkillBytes)
 		if err != nil {
-			logger.Warn("skills: cannot read skill, skipping it", "path", path, "error", err)
+			logger.Warn("cannot read skill, skipping it", "path", path, "err", err)
 			continue
 		}
 		content := trim(raw)
 		if content == "" {
-			logger.Debug("skills: empty skill skipped", "path", path)
+			logger.Debug("empty skill skipped", "path", path)
 			continue
 		}
 		if size > MaxSkillBytes {
-			logger.Warn("skills: skill too large, truncated", "path", path, "size", size, "limit", MaxSkillBytes)
+			logger.Warn("skill too large, truncated", "path", path, "size", size, "limit", MaxSkillBytes)
 			content = cut(content, MaxSkillBytes) + truncNote(path, size)
 		}
 		if !startsWithHeading(content) {
@@ -171,10 +172,10 @@ func Load(dir string, logger *slog.Logger) []Skill {
 			room := MaxTotalBytes - total - 2
 			note := truncNote(path, size)
 			if room-len(note) < minBudget {
-				logger.Warn("skills: total size limit reached, skill left out", "path", path, "limit", MaxTotalBytes)
+				logger.Warn("total size limit reached, skill left out", "path", path, "limit", MaxTotalBytes)
 				continue
 			}
-			logger.Warn("skills: total size limit reached, skill truncated", "path", path, "limit", MaxTotalBytes)
+			logger.Warn("total size limit reached, skill truncated", "path", path, "limit", MaxTotalBytes)
 			content = cut(content, room-len(note)) + note
 		}
 		total += len(content) + 2

@@ -139,7 +139,7 @@ func TestUnreadableSkippedAndLogged(t *testing.T) {
 		"level=WARN",
 		filepath.Join(dir, "isdir", FileName),
 		filepath.Join(dir, "dangling", FileName),
-		"error=",
+		" err=", // the one key for errors in every log line (issue 12)
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

@@ -2,12 +2,17 @@ package system
 
 import (
 	"context"
+	"net"
+	"strconv"
+
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/servagent/servagent/pkg/clientconfig"
+	"github.com/servagent/servagent/pkg/config"
 	"net/http"
 	"os"
 	"strings"
@@ -94,4 +99,52 @@ func PinnedClient(certFile, serverName string) (*http.Client, error) {
 		},
 	}
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+// VerifyService waits for the service's /healthz (HTTPS when .env configures
+// TLS, pinned to the configured certificate) and returns the journal's last
+// lines on failure.
+func VerifyService(ctx context.Context, l Layout, h Host, s *config.Config, version string, timeout time.Duration) error {
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	url, client, err := HealthEndpoint(l, s)
+	if err != nil {
+		return err
+	}
+	if _, err := WaitHealthy(ctx, client, url, version, timeout); err != nil {
+		return fmt.Errorf("%s did not become healthy: %w\nlast journal lines:\n%s", UnitName, err, JournalTail(ctx, h, 30))
+	}
+	return nil
+}
+
+// HealthEndpoint returns the local /healthz URL of the service configured
+// by s and a client for it.
+func HealthEndpoint(l Layout, s *config.Config) (string, *http.Client, error) {
+	host := s.Host
+	if host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" {
+		host = "127.0.0.1"
+	}
+	hostport := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(s.Port))
+	if s.TLSCertFile != "" {
+		c, err := PinnedClient(l.Path(s.TLSCertFile), s.ACMEDomain)
+		if err != nil {
+			return "", nil, err
+		}
+		return "https://" + hostport + "/healthz", c, nil
+	}
+	return "http://" + hostport + "/healthz", &http.Client{Timeout: 5 * time.Second}, nil
+}
+
+// PublicURL is the MCP endpoint a client should use for the service
+// configured by s; domain, when set, wins over the .env's.
+func PublicURL(s *config.Config, domain string) string {
+	if domain == "" {
+		domain = s.ACMEDomain
+	}
+	tls := s.TLSCertFile != ""
+	if !tls {
+		domain = "" // no certificate: clients dial the address
+	}
+	return clientconfig.MCPURL(tls, s.Host, s.Port, domain)
 }

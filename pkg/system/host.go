@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Host is every side effect on the machine that is not a file under
@@ -49,8 +50,14 @@ func (RealHost) LookupUser(name string) (int, int, bool, error) {
 	if err != nil {
 		return 0, 0, false, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("user %s: uid %q is not a number", name, u.Uid)
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("user %s: gid %q is not a number", name, u.Gid)
+	}
 	return uid, gid, true, nil
 }
 
@@ -71,4 +78,39 @@ func systemctl(ctx context.Context, h Host, args ...string) error {
 func JournalTail(ctx context.Context, h Host, n int) string {
 	out, _ := h.Run(ctx, "journalctl", "-u", UnitName, "-n", strconv.Itoa(n), "--no-pager", "-o", "cat")
 	return strings.TrimRight(out, "\n")
+}
+
+// InstalledService is the installed unit as update sees it: restarted
+// through systemctl, healthy when /healthz at the address of its .env
+// reports the expected version.
+type InstalledService struct {
+	Layout        Layout
+	Host          Host
+	HealthTimeout time.Duration // 0: 30s
+}
+
+// Restart restarts the unit, clearing a failed state first: a broken
+// release may have hit the start rate limit, and a rollback's restart must
+// not be refused for it.
+func (s InstalledService) Restart(ctx context.Context) error {
+	_ = systemctl(ctx, s.Host, "reset-failed", UnitName) // nothing to reset is not an error worth reporting
+	return systemctl(ctx, s.Host, "restart", UnitName)
+}
+
+// Healthy waits for /healthz to report version ("" for any).
+func (s InstalledService) Healthy(ctx context.Context, version string) error {
+	settings, err := ReadSettings(s.Layout)
+	if err != nil {
+		return err
+	}
+	url, c, err := HealthEndpoint(s.Layout, settings)
+	if err != nil {
+		return err
+	}
+	timeout := s.HealthTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	_, err = WaitHealthy(ctx, c, url, version, timeout)
+	return err
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -53,262 +52,218 @@ type InstallResult struct {
 // Install creates or upgrades the installation. Running it twice is safe: the
 // second run replaces binary and unit and keeps the key and .env values.
 func Install(ctx context.Context, o InstallOptions) (*InstallResult, error) {
-	l, h := o.Layout, o.Host
-	logf := func(format string, args ...any) { fmt.Fprintf(o.Out, "  "+format+"\n", args...) }
-	if o.Domain != "" {
-		var err error
-		if o.Domain, err = normalizeDomain(o.Domain); err != nil {
+	in, err := newInstaller(o)
+	if err != nil {
+		return nil, err
+	}
+	steps := []func(context.Context) error{in.ensureUser, in.installFiles, in.planEnv, in.obtainCert, in.writeEnv, in.writeService, in.start}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
 			return nil, err
 		}
 	}
-	prev, hadManifest, err := l.ReadManifest()
+	return in.res, nil
+}
+
+// installer carries one Install run from step to step.
+type installer struct {
+	o        InstallOptions
+	l        Layout
+	h        Host
+	logf     func(format string, args ...any)
+	res      *InstallResult
+	manifest Manifest
+	uid, gid int
+	env      *installEnv
+	settings *config.Config // the .env as written, which the service reads
+}
+
+// newInstaller checks the inputs and reads what a previous install left,
+// before anything on the machine changes.
+func newInstaller(o InstallOptions) (*installer, error) {
+	in := &installer{o: o, l: o.Layout, h: o.Host,
+		logf: func(format string, args ...any) { fmt.Fprintf(o.Out, "  "+format+"\n", args...) }}
+	if o.Domain != "" {
+		var err error
+		if in.o.Domain, err = netname.Domain(o.Domain); err != nil {
+			return nil, err
+		}
+	}
+	prev, hadManifest, err := in.l.ReadManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ManifestPath, err)
 	}
-	res := &InstallResult{Upgrade: hadManifest}
 	full := prev.FullAccess
 	if o.FullAccess != nil {
 		full = *o.FullAccess
 	}
-	res.FullAccess = full
+	in.res = &InstallResult{Upgrade: hadManifest, FullAccess: full}
+	in.manifest = Manifest{CreatedUser: prev.CreatedUser, FullAccess: full, Version: o.Version, Domain: prev.Domain}
+	if in.env, err = readInstallEnv(in.l); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
 
-	// 1. The service user: home is the install dir, no login shell.
-	uid, gid, exists, err := h.LookupUser(ServiceUser)
+// ensureUser creates the service user (home the install dir, no login
+// shell) unless it exists.
+func (in *installer) ensureUser(ctx context.Context) error {
+	uid, gid, exists, err := in.h.LookupUser(ServiceUser)
 	if err != nil {
-		return nil, fmt.Errorf("looking up user %s: %w", ServiceUser, err)
+		return fmt.Errorf("looking up user %s: %w", ServiceUser, err)
 	}
-	created := prev.CreatedUser
 	if !exists {
-		if _, err := h.Run(ctx, "useradd", "--system", "--user-group", "--home-dir", InstallDir,
-			"--no-create-home", "--shell", nologinShell(l), "--comment", "servagent MCP server", ServiceUser); err != nil {
-			return nil, fmt.Errorf("creating system user %s: %w", ServiceUser, err)
+		if _, err := in.h.Run(ctx, "useradd", "--system", "--user-group", "--home-dir", InstallDir,
+			"--no-create-home", "--shell", nologinShell(in.l), "--comment", "servagent MCP server", ServiceUser); err != nil {
+			return fmt.Errorf("creating system user %s: %w", ServiceUser, err)
 		}
-		if uid, gid, exists, err = h.LookupUser(ServiceUser); err != nil || !exists {
-			return nil, fmt.Errorf("user %s not found after useradd: %v", ServiceUser, err)
+		if uid, gid, exists, err = in.h.LookupUser(ServiceUser); err != nil || !exists {
+			return fmt.Errorf("user %s not found after useradd: %v", ServiceUser, err)
 		}
-		created = true
-		logf("created system user %s (uid %d)", ServiceUser, uid)
+		in.manifest.CreatedUser = true
+		in.logf("created system user %s (uid %d)", ServiceUser, uid)
 	}
-	m := Manifest{CreatedUser: created, FullAccess: full, Version: o.Version, Domain: prev.Domain}
+	in.uid, in.gid = uid, gid
+	return nil
+}
 
-	// 2. Layout. The binary and its directory stay root's, so the service
-	// cannot replace its own code; .env, skills and state are the user's.
+// installFiles lays out the directories and the binary. The binary and its
+// directory stay root's, so the service cannot replace its own code; .env,
+// skills and state are the service user's.
+func (in *installer) installFiles(context.Context) error {
 	dirs := []struct {
 		path     string
 		mode     os.FileMode
 		userOwns bool
-	}{{InstallDir, 0o755, false}, {filepath.Dir(BinPath), 0o755, false}, {SkillsDir, 0o755, true}, {StateDir, 0o700, true}}
+	}{{InstallDir, 0o755, false}, {filepath.Dir(BinPath), 0o755, false}, {SkillsDir, 0o700, true}, {StateDir, 0o700, true}}
 	for _, d := range dirs {
-		p := l.Path(d.path)
+		p := in.l.Path(d.path)
 		if err := os.MkdirAll(p, d.mode); err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.Chmod(p, d.mode); err != nil {
-			return nil, err
+			return err
 		}
 		if d.userOwns {
-			if err := h.Chown(p, uid, gid); err != nil {
-				return nil, err
+			if err := in.h.Chown(p, in.uid, in.gid); err != nil {
+				return err
 			}
 		}
 	}
 	// Written now so an uninstall can clean up even if a later step fails.
-	if err := writeManifest(l, m); err != nil {
-		return nil, err
-	}
-	if err := installBinary(o.SelfPath, l.Path(BinPath)); err != nil {
-		return nil, fmt.Errorf("installing the binary: %w", err)
-	}
-	logf("installed %s (%s)", BinPath, o.Version)
-	if msg := ensureSymlink(l); msg != "" {
-		logf("%s", msg)
-	}
-
-	// 3. .env: generate only what is missing; flags given now win.
-	envPath := l.Path(EnvFile)
-	cur := map[string]string{}
-	if _, err := os.Stat(envPath); err == nil {
-		if cur, err = config.ReadEnvFile(envPath); err != nil {
-			return nil, err
-		}
-	} else if err := fsutil.WriteFile(envPath, []byte("# servagent configuration ("+Marker+").\n# Every SERVAGENT_* variable: servagent serve --help. Apply changes: systemctl restart servagent\n"), 0o600); err != nil {
-		return nil, err
-	}
-	set := map[string]string{}
-	setDefault := func(k, v string) {
-		if cur[k] == "" {
-			set[k] = v
-		}
-	}
-	newKey := o.NewKey
-	if newKey == nil {
-		newKey = secret.NewKey
-	}
-	if cur["SERVAGENT_API_KEY"] == "" || o.RotateKey {
-		res.NewAPIKey = newKey()
-		set["SERVAGENT_API_KEY"] = res.NewAPIKey
-	}
-	setDefault("SERVAGENT_HOST", "0.0.0.0")
-	setDefault("SERVAGENT_SKILLS_DIR", SkillsDir)
-	setDefault("SERVAGENT_STATE_DIR", StateDir)
-	setDefault("SERVAGENT_OAUTH_DB_PATH", OAuthDBPath)
-	switch {
-	case o.Port != 0:
-		set["SERVAGENT_PORT"] = strconv.Itoa(o.Port)
-	case o.Domain != "" && cur["SERVAGENT_ACME_DOMAIN"] != o.Domain:
-		set["SERVAGENT_PORT"] = strconv.Itoa(HTTPSPort)
-	default:
-		setDefault("SERVAGENT_PORT", strconv.Itoa(DefaultPort))
-	}
-
-	// 4. Certificate, before the service (re)starts on 443.
-	if o.Domain != "" {
-		tlsSet, err := obtainCert(ctx, o, cur, logf)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range tlsSet {
-			set[k] = v
-		}
-		m.Domain = o.Domain
-	}
-	if err := config.UpdateEnvFile(envPath, set); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(envPath, 0o600); err != nil {
-		return nil, err
-	}
-	if err := h.Chown(envPath, uid, gid); err != nil {
-		return nil, err
-	}
-	if err := chownTree(h, l.Path(StateDir), uid, gid); err != nil {
-		return nil, err
-	}
-	env, err := config.ReadEnvFile(envPath)
-	if err != nil {
-		return nil, err
-	}
-	logf("wrote %s (mode 0600, owner %s)", EnvFile, ServiceUser)
-
-	// 5. sudoers, then the unit that matches it.
-	if err := applySudoers(ctx, l, h, full, logf); err != nil {
-		return nil, err
-	}
-	if err := writeUnit(l, full, env, logf); err != nil {
-		return nil, err
-	}
-	if err := writeManifest(l, m); err != nil {
-		return nil, err
-	}
-
-	// 6. systemd.
-	if err := systemctl(ctx, h, "daemon-reload"); err != nil {
-		return nil, err
-	}
-	if err := systemctl(ctx, h, "enable", "--quiet", UnitName); err != nil {
-		return nil, err
-	}
-	res.URL = PublicURL(env, o.Domain)
-	if o.NoStart {
-		logf("enabled %s (not started: --no-start)", UnitName)
-		return res, nil
-	}
-	// restart, not start: an upgrade must run the new binary and unit.
-	if err := systemctl(ctx, h, "restart", UnitName); err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, JournalTail(ctx, h, 30))
-	}
-	if err := VerifyService(ctx, l, h, env, o.Version, o.HealthTimeout); err != nil {
-		return nil, err
-	}
-	res.Started = true
-	logf("%s is active and /healthz answers", UnitName)
-	return res, nil
-}
-
-// VerifyService waits for the service's /healthz (HTTPS when .env configures
-// TLS, pinned to the configured certificate) and returns the journal's last
-// lines on failure.
-func VerifyService(ctx context.Context, l Layout, h Host, env map[string]string, version string, timeout time.Duration) error {
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	url, client, err := HealthEndpoint(l, env)
-	if err != nil {
+	if err := writeManifest(in.l, in.manifest); err != nil {
 		return err
 	}
-	if _, err := WaitHealthy(ctx, client, url, version, timeout); err != nil {
-		return fmt.Errorf("%s did not become healthy: %w\nlast journal lines:\n%s", UnitName, err, JournalTail(ctx, h, 30))
+	if err := installBinary(in.o.SelfPath, in.l.Path(BinPath)); err != nil {
+		return fmt.Errorf("installing the binary: %w", err)
+	}
+	in.logf("installed %s (%s)", BinPath, in.o.Version)
+	if msg := ensureSymlink(in.l); msg != "" {
+		in.logf("%s", msg)
 	}
 	return nil
 }
 
-// HealthEndpoint returns the local /healthz URL of the configured service and
-// a client for it.
-func HealthEndpoint(l Layout, env map[string]string) (string, *http.Client, error) {
-	host := env["SERVAGENT_HOST"]
-	if host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" {
-		host = "127.0.0.1"
-	}
-	port := env["SERVAGENT_PORT"]
-	if port == "" {
-		port = strconv.Itoa(DefaultPort)
-	}
-	hostport := net.JoinHostPort(strings.Trim(host, "[]"), port)
-	if cert := env["SERVAGENT_TLS_CERTFILE"]; cert != "" {
-		name := env["SERVAGENT_ACME_DOMAIN"]
-		c, err := PinnedClient(l.Path(cert), name)
-		if err != nil {
-			return "", nil, err
+// planEnv decides the .env assignments: generate only what is missing;
+// flags given now win.
+func (in *installer) planEnv(context.Context) error {
+	e, o := in.env, in.o
+	if !e.isSet(config.VarAPIKey) || o.RotateKey {
+		newKey := o.NewKey
+		if newKey == nil {
+			newKey = secret.NewKey
 		}
-		return "https://" + hostport + "/healthz", c, nil
+		in.res.NewAPIKey = newKey()
+		e.set[config.VarAPIKey] = in.res.NewAPIKey
 	}
-	return "http://" + hostport + "/healthz", &http.Client{Timeout: 5 * time.Second}, nil
+	e.setDefault(config.VarHost, "0.0.0.0")
+	e.setDefault(config.VarSkillsDir, SkillsDir)
+	e.setDefault(config.VarStateDir, StateDir)
+	e.setDefault(config.VarOAuthDBPath, OAuthDBPath)
+	switch {
+	case o.Port != 0:
+		e.set[config.VarPort] = strconv.Itoa(o.Port)
+	case o.Domain != "" && e.cur.ACMEDomain != o.Domain:
+		e.set[config.VarPort] = strconv.Itoa(HTTPSPort)
+	default:
+		e.setDefault(config.VarPort, strconv.Itoa(DefaultPort))
+	}
+	return nil
 }
 
-// PublicURL is the MCP endpoint a client should use.
-func PublicURL(env map[string]string, domain string) string {
-	if domain == "" {
-		domain = env["SERVAGENT_ACME_DOMAIN"]
+// obtainCert gets the certificate before the service (re)starts on 443.
+func (in *installer) obtainCert(ctx context.Context) error {
+	if in.o.Domain == "" {
+		return nil
 	}
-	port := env["SERVAGENT_PORT"]
-	if env["SERVAGENT_TLS_CERTFILE"] != "" {
-		host := domain
-		if host == "" {
-			host = publicIP()
-		}
-		if port != "443" && port != "" {
-			host = net.JoinHostPort(host, port)
-		}
-		return "https://" + host + "/mcp"
+	set, err := obtainCert(ctx, in.o, in.env.cur.ACMEDomain, in.logf)
+	if err != nil {
+		return err
 	}
-	host := env["SERVAGENT_HOST"]
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = publicIP()
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/mcp"
+	in.env.merge(set)
+	in.manifest.Domain = in.o.Domain
+	return nil
 }
 
-// publicIP guesses the address clients reach: the first global unicast
-// IPv4 address, else the hostname.
-func publicIP() string {
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
-				return ipn.IP.String()
-			}
-		}
+func (in *installer) writeEnv(context.Context) error {
+	var err error
+	if in.settings, err = in.env.write(in.h, in.uid, in.gid); err != nil {
+		return err
 	}
-	if h, err := os.Hostname(); err == nil {
-		return h
+	if err := chownTree(in.h, in.l.Path(StateDir), in.uid, in.gid); err != nil {
+		return err
 	}
-	return "127.0.0.1"
+	in.logf("wrote %s (mode 0600, owner %s)", EnvFile, ServiceUser)
+	return nil
 }
 
-func obtainCert(ctx context.Context, o InstallOptions, cur map[string]string, logf func(string, ...any)) (map[string]string, error) {
+// writeService writes the sudoers rule, then the unit that matches it, and
+// enables the unit.
+func (in *installer) writeService(ctx context.Context) error {
+	if err := applySudoers(ctx, in.l, in.h, in.res.FullAccess, in.logf); err != nil {
+		return err
+	}
+	if err := writeUnit(in.l, in.res.FullAccess, in.settings, in.logf); err != nil {
+		return err
+	}
+	if err := writeManifest(in.l, in.manifest); err != nil {
+		return err
+	}
+	if err := systemctl(ctx, in.h, "daemon-reload"); err != nil {
+		return err
+	}
+	if err := systemctl(ctx, in.h, "enable", "--quiet", UnitName); err != nil {
+		return err
+	}
+	in.res.URL = PublicURL(in.settings, in.o.Domain)
+	return nil
+}
+
+// start restarts the service, not just starts it (an upgrade must run the
+// new binary and unit), and waits for /healthz; --no-start skips it.
+func (in *installer) start(ctx context.Context) error {
+	if in.o.NoStart {
+		in.logf("enabled %s (not started: --no-start)", UnitName)
+		return nil
+	}
+	if err := systemctl(ctx, in.h, "restart", UnitName); err != nil {
+		return fmt.Errorf("%w\n%s", err, JournalTail(ctx, in.h, 30))
+	}
+	if err := VerifyService(ctx, in.l, in.h, in.settings, in.o.Version, in.o.HealthTimeout); err != nil {
+		return err
+	}
+	in.res.Started = true
+	in.logf("%s is active and /healthz answers", UnitName)
+	return nil
+}
+
+// obtainCert gets a certificate for o.Domain unless the installation already
+// has one for it (curDomain is the .env's), and returns the .env assignments.
+func obtainCert(ctx context.Context, o InstallOptions, curDomain string, logf func(string, ...any)) (map[string]string, error) {
 	l := o.Layout
 	certFile := filepath.Join(StateDir, "certs", o.Domain, "fullchain.pem")
 	keyFile := filepath.Join(StateDir, "certs", o.Domain, "privkey.pem")
-	have := cur["SERVAGENT_ACME_DOMAIN"] == o.Domain && fileExists(l.Path(certFile)) && fileExists(l.Path(keyFile))
+	have := curDomain == o.Domain && fileExists(l.Path(certFile)) && fileExists(l.Path(keyFile))
 	if !have {
 		if o.Obtainer == nil {
 			return nil, ErrNoObtainer
@@ -325,15 +280,15 @@ func obtainCert(ctx context.Context, o InstallOptions, cur map[string]string, lo
 		logf("keeping the certificate for %s in %s (serve renews it)", o.Domain, filepath.Dir(certFile))
 	}
 	set := map[string]string{
-		"SERVAGENT_TLS_CERTFILE": certFile,
-		"SERVAGENT_TLS_KEYFILE":  keyFile,
-		"SERVAGENT_ACME_DOMAIN":  o.Domain,
+		config.VarTLSCertFile: certFile,
+		config.VarTLSKeyFile:  keyFile,
+		config.VarACMEDomain:  o.Domain,
 	}
 	if o.Email != "" {
-		set["SERVAGENT_ACME_EMAIL"] = o.Email
+		set[config.VarACMEEmail] = o.Email
 	}
 	if o.ACMEDirectory != "" {
-		set["SERVAGENT_ACME_DIRECTORY"] = o.ACMEDirectory
+		set[config.VarACMEDirectory] = o.ACMEDirectory
 	}
 	if o.ACMECAFile != "" {
 		// Copied into the state dir: the service's private /tmp and
@@ -346,7 +301,7 @@ func obtainCert(ctx context.Context, o InstallOptions, cur map[string]string, lo
 		if err := fsutil.WriteFile(l.Path(ca), data, 0o644); err != nil {
 			return nil, err
 		}
-		set["SERVAGENT_ACME_CA_FILE"] = ca
+		set[config.VarACMECAFile] = ca
 	}
 	return set, nil
 }
@@ -374,17 +329,10 @@ func applySudoers(ctx context.Context, l Layout, h Host, full bool, logf func(st
 	return nil
 }
 
-func writeUnit(l Layout, full bool, env map[string]string, logf func(string, ...any)) error {
-	port, _ := strconv.Atoi(env["SERVAGENT_PORT"])
-	var rw []string
-	for _, p := range strings.Split(env["SERVAGENT_READ_WRITE_PATHS"], ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			rw = append(rw, p)
-		}
-	}
+func writeUnit(l Layout, full bool, s *config.Config, logf func(string, ...any)) error {
 	// serve binds the ACME HTTP-01 port too when it is set.
-	acmePort, _ := strconv.Atoi(env["SERVAGENT_ACME_HTTP_PORT"])
-	text, err := RenderUnit(UnitConfig{FullAccess: full, BindPrivileged: (port > 0 && port < 1024) || (acmePort > 0 && acmePort < 1024), ReadWritePaths: rw})
+	privileged := func(port int) bool { return port > 0 && port < 1024 }
+	text, err := RenderUnit(UnitConfig{FullAccess: full, BindPrivileged: privileged(s.Port) || privileged(s.ACMEHTTPPort), ReadWritePaths: s.ReadWritePaths})
 	if err != nil {
 		return err
 	}
@@ -480,25 +428,4 @@ func nologinShell(l Layout) string {
 		}
 	}
 	return "/bin/false"
-}
-
-func lowerTrim(d string) string {
-	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-}
-
-func validateDomain(d string) error {
-	if len(d) > 253 || !strings.Contains(d, ".") || net.ParseIP(d) != nil {
-		return fmt.Errorf("invalid domain %q: expected a DNS name such as mcp.example.com", d)
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
-			return fmt.Errorf("invalid domain %q: expected a DNS name such as mcp.example.com", d)
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				return fmt.Errorf("invalid domain %q: expected a DNS name such as mcp.example.com", d)
-			}
-		}
-	}
-	return nil
 }

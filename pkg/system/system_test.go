@@ -179,6 +179,9 @@ func TestInstallFresh(t *testing.T) {
 	if m := mode(t, filepath.Join(root, StateDir)); m.Perm() != 0o700 || !m.IsDir() {
 		t.Errorf("state dir mode %v", m)
 	}
+	if m := mode(t, filepath.Join(root, SkillsDir)); m.Perm() != 0o700 || !m.IsDir() {
+		t.Errorf("skills dir mode %v, want 0700 (skills hold secrets)", m)
+	}
 	if target, err := os.Readlink(filepath.Join(root, SymlinkPath)); err != nil || target != BinPath {
 		t.Errorf("symlink = %q, %v", target, err)
 	}
@@ -480,6 +483,34 @@ func TestRenderUnitRejectsUnsafeReadWritePath(t *testing.T) {
 	for _, p := range []string{"relative", "/a b", "/x%h", "/srv/www\rUser=root", "/x\x00", "/x\x1b[1m"} {
 		if _, err := RenderUnit(UnitConfig{ReadWritePaths: []string{p}}); err == nil {
 			t.Errorf("%q accepted", p)
+		}
+	}
+}
+
+// TestInstallRefusesABadEnvValueBeforeChangingAnything: a value in the
+// existing .env that the service would refuse (a port that is not a number)
+// stops install with the variable's name, before the user, the files or the
+// unit are touched; it was read as port 0 before.
+func TestInstallRefusesABadEnvValueBeforeChangingAnything(t *testing.T) {
+	root := t.TempDir()
+	envPath := filepath.Join(root, EnvFile)
+	if err := os.MkdirAll(filepath.Dir(envPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(envPath, []byte("SERVAGENT_ACME_HTTP_PORT=eighty\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeHost()
+	_, _, err := testInstall(t, root, h, func(o *InstallOptions) { o.Port = 0 })
+	if err == nil || !strings.Contains(err.Error(), `invalid SERVAGENT_ACME_HTTP_PORT="eighty"`) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v, want one line naming SERVAGENT_ACME_HTTP_PORT", err)
+	}
+	if len(h.cmds) != 0 {
+		t.Errorf("ran %v before refusing", h.cmds)
+	}
+	for _, p := range []string{BinPath, UnitPath, ManifestPath} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s was written before refusing", p)
 		}
 	}
 }

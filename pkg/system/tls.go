@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/netname"
 )
 
 // TLSOptions are the inputs of SetupTLS.
@@ -44,17 +45,16 @@ func SetupTLS(ctx context.Context, o TLSOptions) (string, error) {
 	if err != nil || !exists {
 		return "", fmt.Errorf("user %s missing (%v): run servagent install again", ServiceUser, err)
 	}
-	envPath := l.Path(EnvFile)
-	cur, err := config.ReadEnvFile(envPath)
+	env, err := readInstallEnv(l)
 	if err != nil {
 		return "", err
 	}
 	inst := InstallOptions{Layout: l, Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory,
 		ACMECAFile: o.ACMECAFile, ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer}
-	if inst.Domain, err = normalizeDomain(o.Domain); err != nil {
+	if inst.Domain, err = netname.Domain(o.Domain); err != nil {
 		return "", err
 	}
-	set, err := obtainCert(ctx, inst, cur, logf)
+	set, err := obtainCert(ctx, inst, env.cur.ACMEDomain, logf)
 	if err != nil {
 		return "", err
 	}
@@ -62,19 +62,17 @@ func SetupTLS(ctx context.Context, o TLSOptions) (string, error) {
 	if port == 0 {
 		port = HTTPSPort
 	}
-	set["SERVAGENT_PORT"] = strconv.Itoa(port)
-	if err := config.UpdateEnvFile(envPath, set); err != nil {
+	set[config.VarPort] = strconv.Itoa(port)
+	env.merge(set)
+	settings, err := env.write(h, uid, gid)
+	if err != nil {
 		return "", err
 	}
 	if err := chownTree(h, l.Path(StateDir), uid, gid); err != nil {
 		return "", err
 	}
-	env, err := config.ReadEnvFile(envPath)
-	if err != nil {
-		return "", err
-	}
 	logf("updated %s (TLS files, port %d)", EnvFile, port)
-	if err := writeUnit(l, m.FullAccess, env, logf); err != nil {
+	if err := writeUnit(l, m.FullAccess, settings, logf); err != nil {
 		return "", err
 	}
 	m.Domain = inst.Domain
@@ -87,17 +85,9 @@ func SetupTLS(ctx context.Context, o TLSOptions) (string, error) {
 	if err := systemctl(ctx, h, "restart", UnitName); err != nil {
 		return "", fmt.Errorf("%w\n%s", err, JournalTail(ctx, h, 30))
 	}
-	if err := VerifyService(ctx, l, h, env, o.Version, o.HealthTimeout); err != nil {
+	if err := VerifyService(ctx, l, h, settings, o.Version, o.HealthTimeout); err != nil {
 		return "", err
 	}
 	logf("%s answers /healthz over HTTPS with the new certificate", UnitName)
-	return PublicURL(env, inst.Domain), nil
-}
-
-func normalizeDomain(d string) (string, error) {
-	if d == "" {
-		return "", errors.New("a domain is required")
-	}
-	d = lowerTrim(d)
-	return d, validateDomain(d)
+	return PublicURL(settings, inst.Domain), nil
 }

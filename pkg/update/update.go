@@ -117,53 +117,70 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if !res.Available && !o.Force {
 		return res, nil
 	}
+	prev, err := installRelease(ctx, o, rel)
+	if err != nil {
+		return nil, err
+	}
+	if o.Service == nil {
+		res.Updated = true
+		return res, nil
+	}
+	return restartOrRollBack(ctx, o, res, prev)
+}
+
+// installRelease downloads the release's archive, checks it against
+// checksums.txt, and swaps its binary in, keeping the previous one; it
+// returns where that one is. Nothing is touched unless every check passed.
+func installRelease(ctx context.Context, o Options, rel Release) (prev string, err error) {
 	archive := ArchiveName(rel.TagName, o.GOOS, o.GOARCH)
 	archURL, sumsURL := assetURL(rel, archive), assetURL(rel, "checksums.txt")
 	if archURL == "" {
-		return nil, fmt.Errorf("release %s has no %s (unsupported OS/architecture?)", rel.TagName, archive)
+		return "", fmt.Errorf("release %s has no %s (unsupported OS/architecture?)", rel.TagName, archive)
 	}
 	if sumsURL == "" {
-		return nil, fmt.Errorf("release %s has no checksums.txt; refusing an unverified binary", rel.TagName)
+		return "", fmt.Errorf("release %s has no checksums.txt; refusing an unverified binary", rel.TagName)
 	}
 	want, err := fetchChecksum(ctx, o, sumsURL, archive)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	dir := filepath.Dir(o.BinaryPath)
 	tmp, err := os.CreateTemp(dir, ".servagent-download-*")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	got, err := download(ctx, o, archURL, archive, tmp)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if got != want {
-		return nil, fmt.Errorf("%w for %s: checksums.txt says %s, downloaded file is %s; the installed binary was not touched", ErrChecksum, archive, want, got)
+		return "", fmt.Errorf("%w for %s: checksums.txt says %s, downloaded file is %s; the installed binary was not touched", ErrChecksum, archive, want, got)
 	}
 	if _, err := tmp.Seek(0, 0); err != nil {
-		return nil, err
+		return "", err
 	}
 	newBin := filepath.Join(dir, ".servagent-new")
 	defer os.Remove(newBin)
 	if err := extract(tmp, newBin); err != nil {
-		return nil, fmt.Errorf("unpacking %s: %w", archive, err)
+		return "", fmt.Errorf("unpacking %s: %w", archive, err)
 	}
-	prev := o.BinaryPath + ".prev"
+	prev = o.BinaryPath + ".prev"
 	if err := swap(o.BinaryPath, newBin, prev); err != nil {
-		return nil, err
+		return "", err
 	}
 	fmt.Fprintf(o.Out, "installed %s (previous binary kept as %s)\n", rel.TagName, prev)
-	if o.Service == nil {
-		res.Updated = true
-		return res, nil
-	}
+	return prev, nil
+}
+
+// restartOrRollBack restarts the service on the new binary and, when it
+// does not become healthy, puts prev back and restarts that.
+func restartOrRollBack(ctx context.Context, o Options, res *Result, prev string) (*Result, error) {
 	fmt.Fprintln(o.Out, "restarting the service...")
-	err = o.Service.Restart(ctx)
+	err := o.Service.Restart(ctx)
 	if err == nil {
-		err = o.Service.Healthy(ctx, rel.TagName)
+		err = o.Service.Healthy(ctx, res.To)
 	}
 	if err == nil {
 		res.Updated = true
@@ -171,16 +188,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintf(o.Out, "the new version failed: %v\nrolling back to %s...\n", err, o.CurrentVersion)
 	if rerr := restore(prev, o.BinaryPath); rerr != nil {
-		return res, fmt.Errorf("the new version failed (%v) and restoring %s failed too: %w", err, prev, rerr)
+		return res, fmt.Errorf("the new version failed (%w) and restoring %s failed too: %w", err, prev, rerr)
 	}
 	res.RolledBack = true
 	if rerr := o.Service.Restart(ctx); rerr != nil {
-		return res, fmt.Errorf("%w (%v); restarting the previous binary failed too: %v", ErrRolledBack, err, rerr)
+		return res, fmt.Errorf("%w (%w); restarting the previous binary failed too: %w", ErrRolledBack, err, rerr)
 	}
 	if rerr := o.Service.Healthy(ctx, ""); rerr != nil {
-		return res, fmt.Errorf("%w (%v); the previous binary is not healthy either: %v", ErrRolledBack, err, rerr)
+		return res, fmt.Errorf("%w (%w); the previous binary is not healthy either: %w", ErrRolledBack, err, rerr)
 	}
-	return res, fmt.Errorf("%w (%v)", ErrRolledBack, err)
+	return res, fmt.Errorf("%w (%w)", ErrRolledBack, err)
 }
 
 func fetchReleases(ctx context.Context, o Options) ([]Release, error) {

@@ -141,8 +141,28 @@ type childService struct {
 	port     int
 	mu       sync.Mutex
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed when cmd has been waited for
 	restarts int
-	log      bytes.Buffer
+	log      lockedBuffer
+}
+
+// lockedBuffer collects the child's output, written by exec's copying
+// goroutine while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newChildService(t *testing.T, bin string) *childService {
@@ -171,7 +191,8 @@ func (s *childService) start() error {
 		return err
 	}
 	s.cmd = cmd
-	go cmd.Wait()
+	s.exited = make(chan struct{})
+	go func(done chan struct{}) { cmd.Wait(); close(done) }(s.exited)
 	return nil
 }
 
@@ -180,8 +201,9 @@ func (s *childService) stop() {
 	defer s.mu.Unlock()
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
-		for i := 0; i < 100 && s.cmd.ProcessState == nil; i++ {
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case <-s.exited:
+		case <-time.After(time.Second):
 		}
 	}
 	s.cmd = nil
