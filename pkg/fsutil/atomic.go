@@ -257,6 +257,10 @@ func (a *AtomicFile) link(fd int) (string, error) {
 	return "", err
 }
 
+// CreatedDirs lists the directories Create made for this file, outermost
+// first.
+func (a *AtomicFile) CreatedDirs() []string { return a.loc.created }
+
 // Abort drops the new content and the directories Create made. It is safe
 // to call after Commit.
 func (a *AtomicFile) Abort() {
