@@ -127,13 +127,14 @@ func BenchmarkUpload(b *testing.B) {
 		}
 	}
 	type res struct {
-		mbps, growth []float64
-		base, peak   int64
+		mbps, growth, cpu []float64
+		base, peak        int64
 	}
 	results := map[string]*res{"servagent": {}, "floor": {}}
 	one := func(p *proc, i int) {
 		p.resetPeak(b)
 		before := p.status(b)
+		cpu0 := cpuTime(b, p.cmd.Process.Pid)
 		name := fmt.Sprintf("up-%d.bin", i)
 		d, err := upload(p.url, p.key, name, size)
 		if err != nil {
@@ -141,6 +142,7 @@ func BenchmarkUpload(b *testing.B) {
 		}
 		after := p.status(b)
 		r := results[p.name]
+		r.cpu = append(r.cpu, (cpuTime(b, p.cmd.Process.Pid) - cpu0).Seconds()/(float64(size)/(1<<30)))
 		r.mbps = append(r.mbps, float64(size)/(1<<20)/d.Seconds())
 		g := max(0, after["VmHWM"]-before["VmRSS"])
 		r.growth = append(r.growth, mib(g))
@@ -162,6 +164,8 @@ func BenchmarkUpload(b *testing.B) {
 	b.ReportMetric(median(s.mbps), "sa-MB/s")
 	b.ReportMetric(median(f.mbps), "floor-MB/s")
 	b.ReportMetric(median(f.mbps)/median(s.mbps), "ratio-time")
+	b.ReportMetric(median(s.cpu), "sa-cpu-s/GiB")
+	b.ReportMetric(median(f.cpu), "floor-cpu-s/GiB")
 	b.ReportMetric(maxf(s.growth), "sa-rss-growth-MiB")
 	b.ReportMetric(maxf(f.growth), "floor-rss-growth-MiB")
 	b.ReportMetric(float64(size>>20), "upload-MiB")

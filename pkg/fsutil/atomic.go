@@ -55,6 +55,24 @@ type AtomicFile struct {
 	named  string       // the temp file's name in loc.dir when O_TMPFILE is unavailable
 	done   bool
 	Result Result
+
+	written, flushed int64 // bytes written through Write, and handed to writeback
+}
+
+// writebackChunk is how much new content Write lets pile up before it asks
+// the kernel to start writing it out, so Commit's fsync waits for the tail
+// only instead of the whole file.
+const writebackChunk = 8 << 20
+
+// Write writes to the new content and starts writeback of every full chunk.
+func (a *AtomicFile) Write(b []byte) (int, error) {
+	n, err := a.File.Write(b)
+	a.written += int64(n)
+	if a.written-a.flushed >= writebackChunk {
+		unix.SyncFileRange(int(a.File.Fd()), a.flushed, a.written-a.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		a.flushed = a.written
+	}
+	return n, err
 }
 
 // Create resolves path (see the package rules), refuses directories and

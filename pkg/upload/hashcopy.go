@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 const (
 	copyBufSize = 1 << 20
-	copyBufs    = 4 // in flight: one being read, one being written, two being hashed
+	copyBufs    = 6 // in flight between the reader, the writer and the hasher
 )
 
 var bufPool = sync.Pool{New: func() any { return new([copyBufs][copyBufSize]byte) }}
@@ -19,37 +20,49 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
-// copyHashed copies src to dst in large writes while a second goroutine
-// hashes the same buffers, so SHA-256 runs beside the disk writes instead of
-// between them. It stops after limit+1 bytes: n > limit means too large.
+// copyHashed copies src to dst through a three-stage pipeline: this
+// goroutine reads the request, a second one writes each buffer to dst and
+// hands it to a third that hashes it. Reading the socket, the write
+// syscalls and SHA-256 then run side by side instead of one after the
+// other. It stops after limit+1 bytes: n > limit means too large.
 func copyHashed(dst io.Writer, src io.Reader, limit int64) (n int64, sum []byte, err error) {
 	bufs := bufPool.Get().(*[copyBufs][copyBufSize]byte)
-	defer bufPool.Put(bufs)
 	free := make(chan []byte, copyBufs)
 	for i := range bufs {
 		free <- bufs[i][:]
 	}
-	work := make(chan []byte, copyBufs)
-	done := make(chan []byte)
+	toWrite := make(chan []byte, copyBufs)
+	toHash := make(chan []byte, copyBufs)
+	sumc := make(chan []byte, 1)
+	var werr atomic.Pointer[writeError]
+	go func() {
+		for b := range toWrite {
+			if werr.Load() == nil {
+				if _, err := dst.Write(b); err != nil {
+					werr.Store(&writeError{err})
+				}
+			}
+			toHash <- b
+		}
+		close(toHash)
+	}()
 	go func() {
 		h := sha256.New()
-		for b := range work {
+		for b := range toHash {
 			h.Write(b)
 			free <- b[:cap(b)]
 		}
-		done <- h.Sum(nil)
+		sumc <- h.Sum(nil)
 	}()
 	src = io.LimitReader(src, limit+1)
-	for {
+	for werr.Load() == nil {
 		buf := <-free
 		m, rerr := io.ReadFull(src, buf)
 		if m > 0 {
-			work <- buf[:m]
-			if _, werr := dst.Write(buf[:m]); werr != nil {
-				err = &writeError{werr}
-				break
-			}
+			toWrite <- buf[:m]
 			n += int64(m)
+		} else {
+			free <- buf
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
@@ -59,12 +72,12 @@ func copyHashed(dst io.Writer, src io.Reader, limit int64) (n int64, sum []byte,
 			break
 		}
 	}
-	close(work)
-	sum = <-done
-	// Wait until the hasher has handed every buffer back before the pool
-	// gets them.
-	for range copyBufs - len(free) {
-		<-free
+	close(toWrite)
+	sum = <-sumc
+	// Every buffer is back once the hasher is done: the pool may have them.
+	bufPool.Put(bufs)
+	if we := werr.Load(); we != nil {
+		return n, sum, we
 	}
 	return n, sum, err
 }
