@@ -142,7 +142,7 @@ func BenchmarkUpload(b *testing.B) {
 		}
 		after := p.status(b)
 		r := results[p.name]
-		r.cpu = append(r.cpu, (cpuTime(b, p.cmd.Process.Pid) - cpu0).Seconds()/(float64(size)/(1<<30)))
+		r.cpu = append(r.cpu, (cpuTime(b, p.cmd.Process.Pid)-cpu0).Seconds()/(float64(size)/(1<<30)))
 		r.mbps = append(r.mbps, float64(size)/(1<<20)/d.Seconds())
 		g := max(0, after["VmHWM"]-before["VmRSS"])
 		r.growth = append(r.growth, mib(g))
