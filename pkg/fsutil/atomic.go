@@ -30,6 +30,9 @@ type Options struct {
 	// CreateDirs creates missing parent directories (0755). Abort, and a
 	// failed Commit, remove the ones this call created.
 	CreateDirs bool
+
+	// named skips O_TMPFILE, as on a filesystem without it (tests).
+	named bool
 }
 
 // Result describes a committed write.
@@ -99,7 +102,7 @@ func Create(path string, opt Options) (*AtomicFile, error) {
 		}
 	}
 	sweep(loc.dir)
-	f, named, err := openTemp(loc)
+	f, named, err := openTemp(loc, opt.named)
 	if err != nil {
 		a.cleanup()
 		return nil, fmt.Errorf("cannot create a file in %s: %w", loc.dirPath, err)
@@ -131,8 +134,12 @@ func statNoFollow(loc *location) (*unix.Stat_t, error) {
 // filesystem lacks it, a named one (.NAME.servagent-RANDOM.tmp). Either is
 // locked (flock) while we hold it, which is how sweep tells ours from a
 // crashed writer's.
-func openTemp(loc *location) (*os.File, string, error) {
-	fd, err := unix.Openat(loc.dir, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+func openTemp(loc *location, forceNamed bool) (*os.File, string, error) {
+	var fd int
+	var err error = unix.EOPNOTSUPP
+	if !forceNamed {
+		fd, err = unix.Openat(loc.dir, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	}
 	named := ""
 	if err != nil {
 		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {

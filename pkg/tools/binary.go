@@ -180,7 +180,7 @@ type WriteFileBinaryOutput struct {
 var writeFileBinaryTool = define(Tool{
 	Name:  "write_file_binary",
 	Title: "Write a file from base64",
-	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
+	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode, minus setuid/setgid, and owner). " +
 		"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
 		"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
 	Hints: Hints{Destructive: true},

@@ -35,7 +35,7 @@ var editFileTool = define(Tool{
 	Title: "Edit a file",
 	Description: "Replace an exact string in a file: old_string must occur exactly expected_replacements times (default 1), otherwise nothing is changed and the reply shows the closest lines. " +
 		"After a failed edit, re-read the file with read_file and copy the exact text; do not retry the same old_string. " +
-		"CRLF files are matched with \\n line endings and keep CRLF. The write is atomic and keeps the mode and owner. Returns a unified diff of the change.",
+		"CRLF files are matched with \\n line endings and keep CRLF. The write is atomic and keeps the mode (minus setuid/setgid) and owner. Returns a unified diff of the change.",
 	Hints: Hints{Destructive: true},
 	Audit: []string{"path"},
 }, (*Env).editFile)

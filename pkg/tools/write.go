@@ -33,7 +33,7 @@ type WriteFileOutput struct {
 var writeFileTool = define(Tool{
 	Name:  "write_file",
 	Title: "Write a text file",
-	Description: "Create or replace a text file with `content`. Replacing is atomic (a temp file renamed over the target: readers and crashes see the old or the new content, never a mix) and keeps the existing file's mode and owner; new files get 0644. " +
+	Description: "Create or replace a text file with `content`. Replacing is atomic (a temp file renamed over the target: readers and crashes see the old or the new content, never a mix) and keeps the existing file's mode (minus setuid/setgid) and owner; new files get 0644. " +
 		"append=true adds to the end with O_APPEND in a single write instead (not an atomic replace). Parent directories are created unless create_dirs=false. " +
 		"Use this rather than shell heredocs or echo redirections; for small changes to an existing file prefer edit_file.",
 	Hints: Hints{Destructive: true},
