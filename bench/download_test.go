@@ -11,19 +11,6 @@ import (
 	"time"
 )
 
-// downloadSize is SERVAGENT_BENCH_DOWNLOAD_MB MiB (default 256).
-func downloadSize(b *testing.B) int64 {
-	mb := int64(256)
-	if v := os.Getenv("SERVAGENT_BENCH_DOWNLOAD_MB"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			b.Fatalf("SERVAGENT_BENCH_DOWNLOAD_MB=%q: want a positive integer", v)
-		}
-		mb = n
-	}
-	return mb << 20
-}
-
 // BenchmarkDownload fetches a SERVAGENT_BENCH_DOWNLOAD_MB file (page
 // cache warm) with curl -o /dev/null over loopback from GET /download of
 // the servagent binary and of the floor binary (which only io.Copies the
@@ -36,7 +23,7 @@ func BenchmarkDownload(b *testing.B) {
 	if err != nil {
 		b.Skip("curl not installed: the download is measured as curl receives it")
 	}
-	size := downloadSize(b)
+	size := sizeFromEnv(b, "SERVAGENT_BENCH_DOWNLOAD_MB")
 	sa, fl := command(b, "servagent"), command(b, "floor")
 	for _, p := range []*proc{sa, fl} {
 		p.start(b)

@@ -23,13 +23,14 @@ import (
 
 // ---- 4. /upload ----
 
-// uploadSize is SERVAGENT_BENCH_UPLOAD_MB MiB (default 256).
-func uploadSize(b *testing.B) int64 {
+// sizeFromEnv is the size in MiB named by the environment variable
+// (default 256), in bytes.
+func sizeFromEnv(b *testing.B, name string) int64 {
 	mb := int64(256)
-	if v := os.Getenv("SERVAGENT_BENCH_UPLOAD_MB"); v != "" {
+	if v := os.Getenv(name); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
-			b.Fatalf("SERVAGENT_BENCH_UPLOAD_MB=%q: want a positive integer", v)
+			b.Fatalf("%s=%q: want a positive integer", name, v)
 		}
 		mb = n
 	}
@@ -113,7 +114,7 @@ func upload(url, key, name string, size int64) (time.Duration, error) {
 // with VmHWM reset before each upload.
 func BenchmarkUpload(b *testing.B) {
 	gated(b)
-	size := uploadSize(b)
+	size := sizeFromEnv(b, "SERVAGENT_BENCH_UPLOAD_MB")
 	sa := command(b, "servagent", "SERVAGENT_UPLOAD_MAX_SIZE="+strconv.FormatInt(size+1<<20, 10))
 	fl := command(b, "floor")
 	for _, p := range []*proc{sa, fl} {
