@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,10 +31,22 @@ type Options struct {
 	// CreateDirs creates missing parent directories (0755). Abort, and a
 	// failed Commit, remove the ones this call created.
 	CreateDirs bool
+	// Owner, when set, is the owner the new content gets (as root) instead
+	// of the replaced file's: a moved file keeps its own.
+	Owner *Owner
+	// ModTime, when not zero, is the new content's modification time.
+	ModTime time.Time
+	// CopySetid applies Perm's setuid/setgid bits (with ForceMode): the file
+	// is a copy of a setuid file, not new content. They are kept only when
+	// the copy ends up owned by Owner or by servagent's own user.
+	CopySetid bool
 
 	// named skips O_TMPFILE, as on a filesystem without it (tests).
 	named bool
 }
+
+// Owner is a file owner.
+type Owner struct{ UID, GID int }
 
 // Result describes a committed write.
 type Result struct {
@@ -184,7 +197,7 @@ func (a *AtomicFile) SetMode(m os.FileMode) {
 
 // mode is what the new content gets: the replaced file's bits or Perm,
 // without setuid and setgid.
-func (a *AtomicFile) mode() (mode uint32, dropped os.FileMode) {
+func (a *AtomicFile) mode(ownerOK bool) (mode uint32, dropped os.FileMode) {
 	if a.old != nil && !a.opt.ForceMode {
 		m := a.old.Mode & 0o7777
 		if m&unix.S_ISUID != 0 {
@@ -203,7 +216,28 @@ func (a *AtomicFile) mode() (mode uint32, dropped os.FileMode) {
 	if p&os.ModeSticky != 0 {
 		mode |= unix.S_ISVTX
 	}
+	if a.opt.CopySetid && a.opt.ForceMode && ownerOK {
+		if p&os.ModeSetuid != 0 {
+			mode |= unix.S_ISUID
+		}
+		if p&os.ModeSetgid != 0 {
+			mode |= unix.S_ISGID
+		}
+	}
 	return mode, 0
+}
+
+// owner is who the new content will belong to (-1: its creator, us).
+func (a *AtomicFile) owner() (uid, gid int) {
+	switch {
+	case os.Geteuid() != 0:
+		return -1, -1
+	case a.opt.Owner != nil:
+		return a.opt.Owner.UID, a.opt.Owner.GID
+	case a.old != nil:
+		return int(a.old.Uid), int(a.old.Gid)
+	}
+	return -1, -1
 }
 
 // Commit flushes the content, gives it the owner then the mode (chown
@@ -228,14 +262,22 @@ func (a *AtomicFile) Commit() error {
 
 func (a *AtomicFile) commit() error {
 	fd := int(a.File.Fd())
-	mode, dropped := a.mode()
-	if a.old != nil && os.Geteuid() == 0 {
-		if err := unix.Fchown(fd, int(a.old.Uid), int(a.old.Gid)); err != nil {
+	uid, gid := a.owner()
+	ours := uid == -1 || uid == os.Geteuid() && gid == os.Getegid()
+	mode, dropped := a.mode(a.opt.Owner != nil || ours)
+	if uid != -1 {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return err
 		}
 	}
 	if err := unix.Fchmod(fd, mode); err != nil {
 		return err
+	}
+	if !a.opt.ModTime.IsZero() {
+		ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(a.opt.ModTime.UnixNano())}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), ts, 0); err != nil {
+			return err
+		}
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return err

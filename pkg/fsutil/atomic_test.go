@@ -383,3 +383,39 @@ func TestSpoolIsUnnamed(t *testing.T) {
 	}
 	onlyEntries(t, dir)
 }
+
+func TestCopyOptions(t *testing.T) {
+	dir := t.TempDir()
+	mtime := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	fill := func(w io.Writer) error { _, err := w.Write([]byte("copy")); return err }
+	// A copy of our own setuid file keeps the bit and the source's mtime.
+	p := filepath.Join(dir, "own")
+	res, err := Replace(p, Options{Perm: 0o755 | os.ModeSetuid, ForceMode: true, CopySetid: true, ModTime: mtime}, fill)
+	fi, _ := os.Stat(p)
+	if err != nil || fi.Mode() != 0o755|os.ModeSetuid || !fi.ModTime().Equal(mtime) || res.Mode.Perm() != 0o755 {
+		t.Errorf("own copy: %v %v %v", fi.Mode(), fi.ModTime(), err)
+	}
+	if os.Geteuid() != 0 {
+		return
+	}
+	// Replacing another user's file: the copy is theirs, so no setuid.
+	other := filepath.Join(dir, "other")
+	os.WriteFile(other, nil, 0o644)
+	os.Chown(other, nobody, nobody)
+	if _, err := Replace(other, Options{Perm: 0o755 | os.ModeSetuid, ForceMode: true, CopySetid: true}, fill); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Stat(other)
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode() != 0o755 || st.Uid != nobody {
+		t.Errorf("copy over nobody's file: %v uid %d", fi.Mode(), st.Uid)
+	}
+	// An explicit Owner (a move as root) keeps owner and bits.
+	moved := filepath.Join(dir, "moved")
+	if _, err := Replace(moved, Options{Perm: 0o750 | os.ModeSetgid, ForceMode: true, CopySetid: true, Owner: &Owner{UID: 1234, GID: 5678}}, fill); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Stat(moved)
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode() != 0o750|os.ModeSetgid || st.Uid != 1234 || st.Gid != 5678 {
+		t.Errorf("move: %v %d:%d", fi.Mode(), st.Uid, st.Gid)
+	}
+}

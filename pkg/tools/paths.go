@@ -341,7 +341,14 @@ type copyStats struct {
 func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner bool, st *copyStats) error {
 	switch m := sfi.Mode(); {
 	case m.IsRegular():
-		a, err := fsutil.Create(dst, fsutil.Options{Perm: m.Perm(), ForceMode: true})
+		// Owner, mode and mtime go on the descriptor before the rename, so
+		// nothing is applied through a path that may change meanwhile.
+		root := keepOwner && os.Geteuid() == 0
+		opt := fsutil.Options{Perm: fileMode(sfi, root), ForceMode: true, CopySetid: true, ModTime: sfi.ModTime()}
+		if s, ok := sfi.Sys().(*syscall.Stat_t); ok && root {
+			opt.Owner = &fsutil.Owner{UID: int(s.Uid), GID: int(s.Gid)}
+		}
+		a, err := fsutil.Create(dst, opt)
 		if err != nil {
 			return err
 		}
@@ -353,7 +360,7 @@ func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner b
 			return err
 		}
 		st.files++
-		return finishMeta(dst, sfi, keepOwner, true)
+		return nil
 	case m&os.ModeSymlink != 0:
 		tmp := tempName(dst)
 		if err := copySymlink(src, tmp, sfi, keepOwner); err != nil {
