@@ -95,6 +95,22 @@ func (a *AtomicFile) Write(b []byte) (int, error) {
 // special files, sweeps stale temp files of ours from the directory and
 // opens the new content there. The caller must call Commit or Abort.
 func Create(path string, opt Options) (*AtomicFile, error) {
+	a, err := prepare(path, opt)
+	if err != nil {
+		return nil, err
+	}
+	f, named, err := openTemp(a.loc, opt.named)
+	if err != nil {
+		a.cleanup()
+		return nil, fmt.Errorf("cannot create a file in %s: %w", a.loc.dirPath, err)
+	}
+	a.File, a.named = f, named
+	return a, nil
+}
+
+// prepare resolves the target, reads what it replaces and sweeps the
+// directory: everything Create does but opening the new content.
+func prepare(path string, opt Options) (*AtomicFile, error) {
 	loc, err := resolve(filepath.Clean(path), opt.CreateDirs)
 	if err != nil {
 		return nil, err
@@ -115,13 +131,57 @@ func Create(path string, opt Options) (*AtomicFile, error) {
 		}
 	}
 	sweep(loc.dir)
-	f, named, err := openTemp(loc, opt.named)
-	if err != nil {
-		a.cleanup()
-		return nil, fmt.Errorf("cannot create a file in %s: %w", loc.dirPath, err)
-	}
-	a.File, a.named = f, named
 	return a, nil
+}
+
+// Place puts content, an unnamed file from Spool, at path under the same
+// rules as Replace. On the target's filesystem the file itself is linked
+// into place (no copy); elsewhere it is copied into a new file there. It
+// takes ownership of content and closes it.
+func Place(path string, opt Options, content *os.File) (Result, error) {
+	a, err := prepare(path, opt)
+	if err != nil {
+		content.Close()
+		return Result{}, err
+	}
+	if tmp, ok := a.adopt(content); ok {
+		a.File, a.named = content, tmp
+	} else {
+		f, named, err := openTemp(a.loc, opt.named)
+		if err == nil {
+			a.File, a.named = f, named
+			if _, err = content.Seek(0, io.SeekStart); err == nil {
+				_, err = io.Copy(f, content)
+			}
+		}
+		content.Close()
+		if err != nil {
+			if a.File != nil {
+				a.Abort()
+			} else {
+				a.cleanup()
+			}
+			return Result{}, fmt.Errorf("copying into %s: %w", a.loc.dirPath, err)
+		}
+	}
+	if err := a.Commit(); err != nil {
+		return Result{}, err
+	}
+	return a.Result, nil
+}
+
+// adopt links content under a temp name in the target directory when both
+// are on one filesystem and content is an O_TMPFILE (linkat refuses any
+// other unlinked file).
+func (a *AtomicFile) adopt(content *os.File) (string, bool) {
+	var cst, dst unix.Stat_t
+	fd := int(content.Fd())
+	if unix.Fstat(fd, &cst) != nil || unix.Fstat(a.loc.dir, &dst) != nil || cst.Dev != dst.Dev || cst.Nlink != 0 {
+		return "", false
+	}
+	unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) // sweep must leave the temp name alone
+	tmp, err := a.link(fd)
+	return tmp, err == nil
 }
 
 // statNoFollow reads the type, mode and owner of the file about to be

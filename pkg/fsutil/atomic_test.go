@@ -419,3 +419,45 @@ func TestCopyOptions(t *testing.T) {
 		t.Errorf("move: %v %d:%d", fi.Mode(), st.Uid, st.Gid)
 	}
 }
+
+func TestPlaceLinksOrCopiesTheSpool(t *testing.T) {
+	dir := t.TempDir()
+	spool, err := Spool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool.Write([]byte("spooled"))
+	var before syscall.Stat_t
+	syscall.Fstat(int(spool.Fd()), &before)
+	p := filepath.Join(dir, "a", "f")
+	res, err := Place(p, Options{Perm: 0o640, CreateDirs: true}, spool)
+	if err != nil || res.Path != p || res.Mode != 0o640 {
+		t.Fatalf("place: %+v %v", res, err)
+	}
+	fi, _ := os.Stat(p)
+	if st := fi.Sys().(*syscall.Stat_t); st.Ino != before.Ino {
+		t.Errorf("same filesystem: the spool was copied (inode %d, spool %d), want it linked", st.Ino, before.Ino)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "spooled" {
+		t.Errorf("content %q", b)
+	}
+	onlyEntries(t, filepath.Join(dir, "a"), "f")
+	if os.Geteuid() != 0 {
+		return
+	}
+	other := filepath.Join(t.TempDir(), "tmpfs")
+	os.Mkdir(other, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", other).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for the cross-filesystem case: %v %s", err, out)
+	}
+	defer exec.Command("umount", other).Run()
+	spool, _ = Spool(dir)
+	spool.Write([]byte("across"))
+	if _, err := Place(filepath.Join(other, "f"), Options{}, spool); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(other, "f")); string(b) != "across" {
+		t.Errorf("cross-filesystem content %q", b)
+	}
+	onlyEntries(t, other, "f")
+}

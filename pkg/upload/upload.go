@@ -195,17 +195,13 @@ func (h *Handler) field(f *form, part *multipart.Part) error {
 // commit puts the received file into place.
 func (h *Handler) commit(f *form) (*Result, error) {
 	if f.spool != nil {
-		a, err := fsutil.Create(f.dest, fsutil.Options{Perm: 0o644, CreateDirs: f.createDirs})
+		spool := f.spool
+		f.spool = nil
+		res, err := fsutil.Place(f.dest, fsutil.Options{Perm: 0o644, CreateDirs: f.createDirs}, spool)
 		if err != nil {
 			return nil, h.placeErr(f, err)
 		}
-		f.file = a
-		if _, err := f.spool.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		if _, err := io.Copy(a, f.spool); err != nil {
-			return nil, h.readErr(fmt.Errorf("copying the spooled upload into place: %w", err))
-		}
+		return &Result{Path: res.Path, BytesWritten: f.n, SHA256: hex.EncodeToString(f.sum)}, nil
 	}
 	a := f.file
 	if !f.createDirs && len(a.CreatedDirs()) > 0 { // create_dirs=false came after the file
