@@ -71,90 +71,116 @@ func resolve(p string, createDirs bool) (*location, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: "/", Err: err}
 	}
-	loc := &location{dir: root, dirPath: "/"}
-	fail := func(err error) (*location, error) {
-		loc.close()
-		loc.removeCreated()
-		return nil, err
-	}
-	comps := splitPath(p)
-	if len(comps) == 0 {
-		return fail(refused("/ is a directory: give a file path inside it"))
-	}
-	links := 0
-	for len(comps) > 0 {
-		c := comps[0]
-		comps = comps[1:]
-		last := len(comps) == 0
-		if c == ".." {
-			if err := loc.enter(".."); err != nil {
-				return fail(err)
-			}
-			if last {
-				return fail(refused("%s is a directory: give a file path inside it", loc.dirPath))
-			}
-			continue
+	w := &walk{location: location{dir: root, dirPath: "/"}, path: p, comps: splitPath(p), createDirs: createDirs}
+	for len(w.comps) > 0 {
+		done, err := w.next()
+		if err != nil {
+			w.close()
+			w.removeCreated()
+			return nil, err
 		}
-		var st unix.Stat_t
-		err := unix.Fstatat(loc.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
-		if errors.Is(err, unix.ENOENT) && !last && createDirs {
-			err = unix.Mkdirat(loc.dir, c, 0o755)
-			if err == nil {
-				loc.created = append(loc.created, filepath.Join(loc.dirPath, c))
-			}
-			if err == nil || errors.Is(err, unix.EEXIST) {
-				err = unix.Fstatat(loc.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
-			}
-		}
-		switch {
-		case errors.Is(err, unix.ENOENT) && last:
-			if loc.viaLink {
-				return fail(fmt.Errorf("%w: the symlink at the end of %s points to %s, which does not exist: write to that path directly", fs.ErrNotExist, p, loc.path2(c)))
-			}
-			loc.name = c
-			return loc, nil
-		case errors.Is(err, unix.ENOENT):
-			return fail(&missingDirError{dir: loc.path2(c), path: filepath.Join(append([]string{loc.dirPath, c}, comps...)...)})
-		case err != nil:
-			return fail(&fs.PathError{Op: "stat", Path: filepath.Join(loc.dirPath, c), Err: err})
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFLNK:
-			if links++; links > maxLinks {
-				return fail(&fs.PathError{Op: "resolve", Path: p, Err: unix.ELOOP})
-			}
-			target, err := loc.followable(c, &st)
-			if err != nil {
-				return fail(err)
-			}
-			if strings.HasPrefix(target, "/") {
-				if err := loc.enter("/"); err != nil {
-					return fail(err)
-				}
-			}
-			comps = append(splitPath(target), comps...)
-			if last {
-				loc.viaLink = true
-			}
-			if len(comps) == 0 { // a link to "/" or "."
-				return fail(refused("%s resolves to the directory %s: give a file path inside it", p, loc.dirPath))
-			}
-		case unix.S_IFDIR:
-			if last {
-				return fail(refused("%s is a directory: give a file path inside it", loc.path2(c)))
-			}
-			if err := loc.enter(c); err != nil {
-				return fail(err)
-			}
-		default:
-			if !last {
-				return fail(&fs.PathError{Op: "open", Path: loc.path2(c), Err: unix.ENOTDIR})
-			}
-			loc.name, loc.st = c, &st
-			return loc, nil
+		if done {
+			return &w.location, nil
 		}
 	}
-	return fail(refused("%s is a directory: give a file path inside it", loc.dirPath))
+	w.close()
+	w.removeCreated()
+	return nil, refused("%s is a directory: give a file path inside it", w.dirPath)
+}
+
+// walk is a resolution in progress: the location reached so far and the
+// components still to resolve (a followed link's target is spliced in).
+type walk struct {
+	location
+	path       string
+	comps      []string
+	links      int
+	createDirs bool
+}
+
+// next resolves one component; done means the final one is reached.
+func (w *walk) next() (done bool, err error) {
+	c := w.comps[0]
+	w.comps = w.comps[1:]
+	last := len(w.comps) == 0
+	if c == ".." {
+		if err := w.enter(".."); err != nil {
+			return false, err
+		}
+		if last {
+			return false, refused("%s is a directory: give a file path inside it", w.dirPath)
+		}
+		return false, nil
+	}
+	st, err := w.stat(c, last)
+	switch {
+	case errors.Is(err, unix.ENOENT) && last:
+		if w.viaLink {
+			return false, fmt.Errorf("%w: the symlink at the end of %s points to %s, which does not exist: write to that path directly", fs.ErrNotExist, w.path, w.path2(c))
+		}
+		w.name = c
+		return true, nil
+	case errors.Is(err, unix.ENOENT):
+		return false, &missingDirError{dir: w.path2(c), path: filepath.Join(append([]string{w.dirPath, c}, w.comps...)...)}
+	case err != nil:
+		return false, &fs.PathError{Op: "stat", Path: w.path2(c), Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return false, w.follow(c, st, last)
+	case unix.S_IFDIR:
+		if last {
+			return false, refused("%s is a directory: give a file path inside it", w.path2(c))
+		}
+		return false, w.enter(c)
+	}
+	if !last {
+		return false, &fs.PathError{Op: "open", Path: w.path2(c), Err: unix.ENOTDIR}
+	}
+	w.name, w.st = c, st
+	return true, nil
+}
+
+// stat lstats c, first creating it as a directory when it is a missing
+// parent and the walk may create them.
+func (w *walk) stat(c string, last bool) (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(w.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) && !last && w.createDirs {
+		err = unix.Mkdirat(w.dir, c, 0o755)
+		if err == nil {
+			w.created = append(w.created, w.path2(c))
+		}
+		if err == nil || errors.Is(err, unix.EEXIST) {
+			err = unix.Fstatat(w.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+		}
+	}
+	return &st, err
+}
+
+// follow splices the target of the symlink c into the walk, if the
+// symlink rule allows following it.
+func (w *walk) follow(c string, st *unix.Stat_t, last bool) error {
+	if w.links++; w.links > maxLinks {
+		return &fs.PathError{Op: "resolve", Path: w.path, Err: unix.ELOOP}
+	}
+	target, err := w.followable(c, st)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(target, "/") {
+		if err := w.enter("/"); err != nil {
+			return err
+		}
+	}
+	w.comps = append(splitPath(target), w.comps...)
+	if last {
+		w.viaLink = true
+	}
+	if len(w.comps) == 0 { // a link to "/" or "."
+		return refused("%s resolves to the directory %s: give a file path inside it", w.path, w.dirPath)
+	}
+	return nil
 }
 
 // missingDirError is a missing parent directory.
