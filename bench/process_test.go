@@ -23,13 +23,14 @@ import (
 
 // ---- 4. /upload ----
 
-// uploadSize is SERVAGENT_BENCH_UPLOAD_MB MiB (default 256).
-func uploadSize(b *testing.B) int64 {
+// sizeFromEnv is the size in MiB named by the environment variable
+// (default 256), in bytes.
+func sizeFromEnv(b *testing.B, name string) int64 {
 	mb := int64(256)
-	if v := os.Getenv("SERVAGENT_BENCH_UPLOAD_MB"); v != "" {
+	if v := os.Getenv(name); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
-			b.Fatalf("SERVAGENT_BENCH_UPLOAD_MB=%q: want a positive integer", v)
+			b.Fatalf("%s=%q: want a positive integer", name, v)
 		}
 		mb = n
 	}
@@ -70,16 +71,21 @@ var genBlock = func() []byte {
 	return b
 }()
 
-// upload POSTs a multipart body (path field first, then file) of size
-// bytes, streamed from a generator, and returns the elapsed time.
-func upload(url, key, name string, size int64) (time.Duration, error) {
+// upload POSTs a multipart body (path field first, then file, or the other
+// way round) of size bytes, streamed from a generator, and returns the
+// elapsed time.
+func upload(url, key, name string, size int64, fileFirst bool) (time.Duration, error) {
 	const boundary = "benchboundary7d3f9a1c"
-	head := "--" + boundary + "\r\n" +
-		`Content-Disposition: form-data; name="path"` + "\r\n\r\n" + name + "\r\n" +
-		"--" + boundary + "\r\n" +
+	pathPart := "--" + boundary + "\r\n" +
+		`Content-Disposition: form-data; name="path"` + "\r\n\r\n" + name + "\r\n"
+	head := pathPart + "--" + boundary + "\r\n" +
 		`Content-Disposition: form-data; name="file"; filename="` + name + `"` + "\r\n" +
 		"Content-Type: application/octet-stream\r\n\r\n"
 	tail := "\r\n--" + boundary + "--\r\n"
+	if fileFirst { // as curl -F file=@x -F path=y sends it
+		head = strings.TrimPrefix(head, pathPart)
+		tail = "\r\n" + pathPart + "--" + boundary + "--\r\n"
+	}
 	body := io.MultiReader(strings.NewReader(head), &genReader{block: genBlock, left: size}, strings.NewReader(tail))
 	req, err := http.NewRequest("POST", url+"/upload", body)
 	if err != nil {
@@ -113,7 +119,7 @@ func upload(url, key, name string, size int64) (time.Duration, error) {
 // with VmHWM reset before each upload.
 func BenchmarkUpload(b *testing.B) {
 	gated(b)
-	size := uploadSize(b)
+	size := sizeFromEnv(b, "SERVAGENT_BENCH_UPLOAD_MB")
 	sa := command(b, "servagent", "SERVAGENT_UPLOAD_MAX_SIZE="+strconv.FormatInt(size+1<<20, 10))
 	fl := command(b, "floor")
 	for _, p := range []*proc{sa, fl} {
@@ -122,25 +128,29 @@ func BenchmarkUpload(b *testing.B) {
 	}
 	// Warm both (and take the first allocations) with a small upload.
 	for _, p := range []*proc{sa, fl} {
-		if _, err := upload(p.url, p.key, "warm.bin", 1<<20); err != nil {
+		if _, err := upload(p.url, p.key, "warm.bin", 1<<20, false); err != nil {
 			b.Fatal(err)
 		}
 	}
 	type res struct {
-		mbps, growth []float64
-		base, peak   int64
+		mbps, growth, cpu []float64
+		base, peak        int64
 	}
 	results := map[string]*res{"servagent": {}, "floor": {}}
 	one := func(p *proc, i int) {
 		p.resetPeak(b)
 		before := p.status(b)
+		cpu0 := cpuTime(b, p.cmd.Process.Pid)
 		name := fmt.Sprintf("up-%d.bin", i)
-		d, err := upload(p.url, p.key, name, size)
+		// SERVAGENT_BENCH_UPLOAD_ORDER=file-first sends servagent the file
+		// before the path (it spools); the floor only takes path first.
+		d, err := upload(p.url, p.key, name, size, p.name == "servagent" && os.Getenv("SERVAGENT_BENCH_UPLOAD_ORDER") == "file-first")
 		if err != nil {
 			b.Fatalf("%s: %v", p.name, err)
 		}
 		after := p.status(b)
 		r := results[p.name]
+		r.cpu = append(r.cpu, (cpuTime(b, p.cmd.Process.Pid)-cpu0).Seconds()/(float64(size)/(1<<30)))
 		r.mbps = append(r.mbps, float64(size)/(1<<20)/d.Seconds())
 		g := max(0, after["VmHWM"]-before["VmRSS"])
 		r.growth = append(r.growth, mib(g))
@@ -162,6 +172,8 @@ func BenchmarkUpload(b *testing.B) {
 	b.ReportMetric(median(s.mbps), "sa-MB/s")
 	b.ReportMetric(median(f.mbps), "floor-MB/s")
 	b.ReportMetric(median(f.mbps)/median(s.mbps), "ratio-time")
+	b.ReportMetric(median(s.cpu), "sa-cpu-s/GiB")
+	b.ReportMetric(median(f.cpu), "floor-cpu-s/GiB")
 	b.ReportMetric(maxf(s.growth), "sa-rss-growth-MiB")
 	b.ReportMetric(maxf(f.growth), "floor-rss-growth-MiB")
 	b.ReportMetric(float64(size>>20), "upload-MiB")

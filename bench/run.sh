@@ -27,9 +27,9 @@ export SERVAGENT_BENCH_BIN="$OUT/servagent"
 export SERVAGENT_BENCH_FLOOR_BIN="$OUT/floor"
 
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
-	N1=100x N16=640x NNOEXEC=300x NSESS=50x NUP=1x NRSS=3x NCOLD=5x
+	N1=100x N16=640x NNOEXEC=300x NSESS=50x NUP=1x NRSS=3x NCOLD=5x NDOWN=2x
 else
-	N1=600x N16=4800x NNOEXEC=3000x NSESS=300x NUP=3x NRSS=5x NCOLD=11x
+	N1=600x N16=4800x NNOEXEC=3000x NSESS=300x NUP=3x NRSS=5x NCOLD=11x NDOWN=5x
 fi
 BIG=${BENCH_BIG_MB:-1024}
 FAILED=0
@@ -69,6 +69,7 @@ SERVAGENT_BENCH_UPLOAD_MB=256 run '^BenchmarkUpload$' "$NUP"
 if [[ $BIG != 0 ]]; then
 	# Filed as BenchmarkUploadBig so the summary can tell the sizes apart.
 	SERVAGENT_BENCH_UPLOAD_MB=$BIG RENAME=BenchmarkUploadBig- run '^BenchmarkUpload$' 1x
+	SERVAGENT_BENCH_DOWNLOAD_MB=$BIG run '^BenchmarkDownload$' "$NDOWN"
 fi
 
 echo
@@ -108,8 +109,13 @@ END {
 	row("upload 256 MiB, MiB/s", b, "sa-MB/s", "floor-MB/s", "ratio-time", "(info, floor/sa)", "")
 	row("upload 256 MiB, RSS growth MiB", b, "sa-rss-growth-MiB", "floor-rss-growth-MiB", "", "<= 16 MiB", verdict(get(b, "sa-rss-growth-MiB"), 16))
 	b = "BenchmarkUploadBig"
-	row("upload " big " MiB, MiB/s", b, "sa-MB/s", "floor-MB/s", "ratio-time", "(info, floor/sa)", "")
+	row("upload " big " MiB, MiB/s", b, "sa-MB/s", "floor-MB/s", "ratio-time", "<= 1.25 (>= 0.8x floor)", verdict(get(b, "ratio-time"), 1.25))
+	row("upload " big " MiB, CPU s/GiB", b, "sa-cpu-s/GiB", "floor-cpu-s/GiB", "", "(info)", "")
 	row("upload " big " MiB, RSS growth MiB", b, "sa-rss-growth-MiB", "floor-rss-growth-MiB", "", "<= 16 MiB", verdict(get(b, "sa-rss-growth-MiB"), 16))
+	b = "BenchmarkDownload"
+	row("download " big " MiB, MiB/s", b, "sa-MB/s", "floor-MB/s", "ratio-time", "<= 1.11 (>= 0.9x floor)", verdict(get(b, "ratio-time"), 1.11))
+	row("cat of the file to /dev/null, MiB/s", b, "cat-MB/s", "-", "", "(info)", "")
+	row("download " big " MiB, RSS growth MiB", b, "sa-rss-growth-MiB", "-", "", "<= 16 MiB", verdict(get(b, "sa-rss-growth-MiB"), 16))
 }' "$RAW" | tee "$OUT/summary.txt"
 echo
 echo "ratio = servagent / floor (for calls/s and MiB/s: floor / servagent), so above 1 is worse. Raw output: $RAW" >&2

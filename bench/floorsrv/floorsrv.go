@@ -46,7 +46,8 @@ func NewMCPServer() *mcp.Server {
 }
 
 // Handler serves /mcp (one server shared by every session, as a minimal
-// implementation would), /healthz and, when uploadDir is not empty, /upload.
+// implementation would), /healthz and, when uploadDir is not empty, /upload
+// and GET /download?path= of a file in uploadDir.
 func Handler(uploadDir string) http.Handler {
 	srv := NewMCPServer()
 	mux := http.NewServeMux()
@@ -61,6 +62,23 @@ func Handler(uploadDir string) http.Handler {
 			}
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"bytes_written":`+itoa(n)+"}\n")
+		})
+		// The least a download can do: cat the file into the response, with
+		// sendfile (CopyN's LimitedReader reaches the connection's ReadFrom;
+		// a bare io.Copy would take os.File's WriteTo and copy through user
+		// space).
+		mux.HandleFunc("GET /download", func(w http.ResponseWriter, r *http.Request) {
+			f, err := os.Open(filepath.Join(uploadDir, filepath.Base(r.URL.Query().Get("path"))))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			defer f.Close()
+			if fi, err := f.Stat(); err == nil {
+				w.Header().Set("Content-Type", "application/octet-stream") // no sniffing
+				w.Header().Set("Content-Length", itoa(fi.Size()))          // not chunked
+				io.CopyN(w, f, fi.Size())
+			}
 		})
 	}
 	return mux

@@ -50,6 +50,7 @@ var Matrix = []Rule{
 	{"/sse", []Method{APIKey}, "legacy SSE stream"},
 	{"/messages/", []Method{APIKey}, "legacy SSE message endpoint"},
 	{"/upload", []Method{APIKey}, "multipart file upload"},
+	{"/download", []Method{APIKey}, "file download (GET, HEAD)"},
 }
 
 // Lookup returns the rule for path, or nil when no rule matches (denied).

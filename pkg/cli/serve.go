@@ -45,7 +45,7 @@ func newServeCmd(ios IO, runF func(*ServeOptions) error) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the MCP server",
 		Long: `Run the MCP server: Streamable HTTP on /mcp, legacy SSE on /sse, uploads on
-/upload, liveness on /healthz.
+/upload, downloads on /download, liveness on /healthz.
 
 Settings come from, highest first: these flags, SERVAGENT_* environment
 variables, a .env file (--env-file; default ./.env, else /opt/servagent/.env),

@@ -114,6 +114,7 @@ func TestAuthMatrixCellByCell(t *testing.T) {
 		{cell{"GET", "/sse", "", ""}, []string{"api_key"}},
 		{cell{"POST", msg, "application/json", `{"jsonrpc":"2.0","method":"notifications/initialized"}`}, []string{"api_key"}},
 		{cell{"POST", "/upload", "multipart/form-data; boundary=x", "--x--\r\n"}, []string{"api_key"}},
+		{cell{"GET", "/download?path=/nonexistent", "", ""}, []string{"api_key"}},
 		{cell{"GET", "/mcp/.well-known/oauth-authorization-server", "", ""}, []string{"none", "api_key", "oauth", "basic"}},
 		{cell{"GET", "/mcp/.well-known/oauth-protected-resource", "", ""}, []string{"none", "api_key", "oauth", "basic"}},
 		{cell{"GET", "/healthz", "", ""}, []string{"none", "api_key", "oauth", "basic"}},

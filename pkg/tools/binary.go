@@ -180,7 +180,7 @@ type WriteFileBinaryOutput struct {
 var writeFileBinaryTool = define(Tool{
 	Name:  "write_file_binary",
 	Title: "Write a file from base64",
-	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
+	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode, minus setuid/setgid, and owner). " +
 		"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
 		"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
 	Hints: Hints{Destructive: true},
@@ -199,7 +199,7 @@ func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Wr
 	if in.Offset < 0 {
 		return nil, WriteFileBinaryOutput{}, errors.New("offset must be 0 or more")
 	}
-	p, fi, err := writeTarget(p)
+	p, fi, err := fsutil.ResolveWriteTarget(p)
 	if err != nil {
 		return nil, WriteFileBinaryOutput{}, err
 	}
@@ -223,18 +223,16 @@ func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Wr
 	if e.UploadMaxSize > 0 && newSize > e.UploadMaxSize {
 		return nil, WriteFileBinaryOutput{}, fmt.Errorf("%w: %s would be %d bytes, SERVAGENT_UPLOAD_MAX_SIZE is %d", ErrTooLarge, p, newSize, e.UploadMaxSize)
 	}
-	if err := prepareParent(p, in.CreateDirs == nil || *in.CreateDirs); err != nil {
-		return nil, WriteFileBinaryOutput{}, err
-	}
+	createDirs := in.CreateDirs == nil || *in.CreateDirs
 	sum := sha256.Sum256(data)
 	out := WriteFileBinaryOutput{Path: p, BytesWritten: int64(len(data)), Offset: at, ChunkSHA256: hex.EncodeToString(sum[:])}
 	if at == 0 && !in.Append {
 		out.Atomic = true
-		if err := fsutil.WriteFile(p, data, 0o644); err != nil {
-			return nil, WriteFileBinaryOutput{}, fmt.Errorf("writing %s: %w (the previous content, if any, is unchanged)", p, err)
+		if _, err := fsutil.Replace(p, fsutil.Options{Perm: 0o644, CreateDirs: createDirs}, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+			return nil, WriteFileBinaryOutput{}, fmt.Errorf("writing %s: %w (the previous content, if any, is unchanged)", p, writeErr(err, createDirs))
 		}
-	} else if err := writeAt(p, data, at, in.Append, in.Truncate); err != nil {
-		return nil, WriteFileBinaryOutput{}, fmt.Errorf("writing %s at offset %d: %w", p, at, err)
+	} else if err := writeAt(p, data, at, in.Append, in.Truncate, createDirs); err != nil {
+		return nil, WriteFileBinaryOutput{}, fmt.Errorf("writing %s at offset %d: %w", p, at, writeErr(err, createDirs))
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -259,12 +257,12 @@ func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Wr
 }
 
 // writeAt writes data into an existing file in place (chunked uploads).
-func writeAt(p string, data []byte, at int64, appendMode, truncate bool) error {
+func writeAt(p string, data []byte, at int64, appendMode, truncate, createDirs bool) error {
 	flags := os.O_WRONLY | os.O_CREATE
 	if appendMode {
 		flags |= os.O_APPEND
 	}
-	f, err := os.OpenFile(p, flags, 0o644)
+	f, _, err := fsutil.OpenFile(p, flags, fsutil.Options{Perm: 0o644, CreateDirs: createDirs})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -34,7 +35,7 @@ var editFileTool = define(Tool{
 	Title: "Edit a file",
 	Description: "Replace an exact string in a file: old_string must occur exactly expected_replacements times (default 1), otherwise nothing is changed and the reply shows the closest lines. " +
 		"After a failed edit, re-read the file with read_file and copy the exact text; do not retry the same old_string. " +
-		"CRLF files are matched with \\n line endings and keep CRLF. The write is atomic and keeps the mode and owner. Returns a unified diff of the change.",
+		"CRLF files are matched with \\n line endings and keep CRLF. The write is atomic and keeps the mode (minus setuid/setgid) and owner. Returns a unified diff of the change.",
 	Hints: Hints{Destructive: true},
 	Audit: []string{"path"},
 }, (*Env).editFile)
@@ -57,17 +58,20 @@ func (e *Env) editFile(ctx context.Context, _ *mcp.CallToolRequest, in EditFileI
 			return nil, EditFileOutput{}, errors.New("expected_replacements must be at least 1")
 		}
 	}
-	p, fi, err := writeTarget(p)
+	f, fi, err := fsutil.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, EditFileOutput{}, fmt.Errorf("%s does not exist: create it with write_file", p)
+	}
 	if err != nil {
 		return nil, EditFileOutput{}, err
 	}
-	if fi == nil {
-		return nil, EditFileOutput{}, fmt.Errorf("%s does not exist: create it with write_file", p)
-	}
+	p = f.Name() // a followed symlink's target
 	if fi.Size() > editMaxSize {
+		f.Close()
 		return nil, EditFileOutput{}, fmt.Errorf("%s is %d bytes, over edit_file's %d-byte limit: use execute_command with sed, or rewrite it in parts", p, fi.Size(), editMaxSize)
 	}
-	raw, err := os.ReadFile(p)
+	raw, err := io.ReadAll(io.LimitReader(f, editMaxSize+1))
+	f.Close()
 	if err != nil {
 		return nil, EditFileOutput{}, err
 	}
@@ -99,14 +103,15 @@ func (e *Env) editFile(ctx context.Context, _ *mcp.CallToolRequest, in EditFileI
 	if crlf {
 		result = strings.ReplaceAll(result, "\n", "\r\n")
 	}
-	if err := fsutil.WriteFile(p, []byte(result), fi.Mode().Perm()); err != nil {
+	res, err := fsutil.Replace(p, fsutil.Options{Perm: fi.Mode().Perm()}, func(w io.Writer) error { _, err := io.WriteString(w, result); return err })
+	if err != nil {
 		return nil, EditFileOutput{}, fmt.Errorf("writing %s: %w (the file is unchanged)", p, err)
 	}
 	out := EditFileOutput{Path: p, Replacements: expected, LineEndings: "lf", Diff: diff.String(), DiffTruncated: diff.Omitted() > 0}
 	if crlf {
 		out.LineEndings = "crlf"
 	}
-	return textResult("edited %s: %d replacement(s)\n%s", p, expected, out.Diff), out, nil
+	return textResult("edited %s: %d replacement(s)%s\n%s", p, expected, droppedNote(res.Dropped), out.Diff), out, nil
 }
 
 func diffCap(maxOut int64) int64 {

@@ -40,10 +40,6 @@ func (e *Env) checkProtected(p, verb string) error {
 		cands = append(cands, filepath.Join(real, filepath.Base(p)))
 	}
 	home, _ := os.UserHomeDir()
-	wd := ""
-	if e.WorkDir != "" {
-		wd = filepath.Clean(e.WorkDir)
-	}
 	for _, c := range cands {
 		why := ""
 		switch {
@@ -53,16 +49,61 @@ func (e *Env) checkProtected(p, verb string) error {
 			why = "it is a top-level system directory"
 		case slices.Contains(protectedDeep, c):
 			why = "it is a system directory"
-		case wd != "" && (c == wd || strings.HasPrefix(wd, c+"/")):
-			why = "it is (or contains) the server's working directory " + wd
-		case home != "" && home != "/" && c == filepath.Clean(home):
-			why = "it is the server user's home directory"
+		}
+		// Each protected path is also protected as the directory it
+		// resolves to: with SERVAGENT_WORK_DIR=/srv/app -> /srv/releases/7,
+		// deleting /srv/releases/7 breaks every later command just the same.
+		for _, prot := range protectedForms(e.WorkDir, home, protectedDeep, protectedTop) {
+			if why != "" {
+				break
+			}
+			switch {
+			case prot.path == "/":
+			case prot.kind == "work" && (c == prot.path || strings.HasPrefix(prot.path, c+"/")):
+				why = "it is (or contains) the server's working directory " + prot.path
+			case prot.kind == "home" && c == prot.path:
+				why = "it is the server user's home directory"
+			case prot.kind == "system" && c == prot.path:
+				why = "it is a system directory (" + prot.path + ")"
+			}
 		}
 		if why != "" {
 			return fmt.Errorf("refusing to %s %s: %s. Act on specific entries inside it instead", verb, c, why)
 		}
 	}
 	return nil
+}
+
+type protectedPath struct{ kind, path string }
+
+// protectedForms lists the working directory, the home directory and the
+// system directories whose real path differs from their name (a symlink
+// such as /bin -> usr/bin or a symlinked work dir), in both forms.
+func protectedForms(workDir, home string, deep, top []string) []protectedPath {
+	var out []protectedPath
+	add := func(kind, p string, both bool) {
+		if p == "" {
+			return
+		}
+		p = filepath.Clean(p)
+		if both {
+			out = append(out, protectedPath{kind, p})
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil && real != p {
+			out = append(out, protectedPath{kind, real})
+		}
+	}
+	add("work", workDir, true)
+	if home != "/" {
+		add("home", home, true)
+	}
+	for _, d := range deep {
+		add("system", d, false)
+	}
+	for _, t := range top {
+		add("system", "/"+t, false)
+	}
+	return out
 }
 
 // realLenient resolves symlinks in the longest existing prefix of p.
@@ -262,7 +303,7 @@ func (e *Env) copyPath(ctx context.Context, req *mcp.CallToolRequest, in CopyPat
 	if out.Overwrote && sfi.Mode().IsRegular() {
 		// Like cp (and write_file): a file copied onto a symlink lands in
 		// the link's target instead of replacing the link.
-		if dst, _, err = writeTarget(dst); err != nil {
+		if dst, _, err = fsutil.ResolveWriteTarget(dst); err != nil {
 			return nil, CopyPathOutput{}, err
 		}
 	}
@@ -300,7 +341,14 @@ type copyStats struct {
 func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner bool, st *copyStats) error {
 	switch m := sfi.Mode(); {
 	case m.IsRegular():
-		a, err := fsutil.CreateAtomic(dst, m.Perm())
+		// Owner, mode and mtime go on the descriptor before the rename, so
+		// nothing is applied through a path that may change meanwhile.
+		root := keepOwner && os.Geteuid() == 0
+		opt := fsutil.Options{Perm: fileMode(sfi, root), ForceMode: true, CopySetid: true, ModTime: sfi.ModTime()}
+		if s, ok := sfi.Sys().(*syscall.Stat_t); ok && root {
+			opt.Owner = &fsutil.Owner{UID: int(s.Uid), GID: int(s.Gid)}
+		}
+		a, err := fsutil.Create(dst, opt)
 		if err != nil {
 			return err
 		}
@@ -308,12 +356,11 @@ func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner b
 			a.Abort()
 			return err
 		}
-		a.SetMode(m.Perm())
 		if err := a.Commit(); err != nil {
 			return err
 		}
 		st.files++
-		return finishMeta(dst, sfi, keepOwner, true)
+		return nil
 	case m&os.ModeSymlink != 0:
 		tmp := tempName(dst)
 		if err := copySymlink(src, tmp, sfi, keepOwner); err != nil {

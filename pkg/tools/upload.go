@@ -77,21 +77,16 @@ func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit
 	if limit > 0 && fi.Size() > limit {
 		return UploadFileOutput{}, fmt.Errorf("%w: %s is %d bytes, SERVAGENT_UPLOAD_MAX_SIZE is %d", ErrTooLarge, src, fi.Size(), limit)
 	}
-	if err := prepareParent(dst, createDirs); err != nil {
-		return UploadFileOutput{}, err
-	}
 	if st, err := os.Stat(dst); err == nil && st.IsDir() {
 		return UploadFileOutput{}, fmt.Errorf("destination %s is a directory: give the full file path, e.g. %s", dst, filepath.Join(dst, filepath.Base(src)))
 	}
-	// A destination symlink gets its target written, not replaced by a file.
-	dst, _, err = writeTarget(dst)
+	// A destination symlink gets its target written (under fsutil's symlink
+	// rule), not replaced by a file; the copy takes the source's mode.
+	a, err := fsutil.Create(dst, fsutil.Options{Perm: fi.Mode().Perm(), ForceMode: true, CreateDirs: createDirs})
 	if err != nil {
-		return UploadFileOutput{}, err
+		return UploadFileOutput{}, fmt.Errorf("cannot write destination: %w", writeErr(err, createDirs))
 	}
-	a, err := fsutil.CreateAtomic(dst, fi.Mode().Perm())
-	if err != nil {
-		return UploadFileOutput{}, fmt.Errorf("cannot write destination: %w", err)
-	}
+	dst = a.Path
 	h := sha256.New()
 	r := io.Reader(in)
 	if limit > 0 {
@@ -105,7 +100,6 @@ func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit
 		a.Abort()
 		return UploadFileOutput{}, err
 	}
-	a.SetMode(fi.Mode().Perm())
 	if err := a.Commit(); err != nil {
 		return UploadFileOutput{}, err
 	}

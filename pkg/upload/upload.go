@@ -1,11 +1,10 @@
-// Package upload serves POST /upload: a multipart file streamed straight to a
-// temp file next to its destination, counted and hashed on the way, then
-// renamed into place. The file is never held in memory.
+// Package upload moves files over plain HTTP: POST /upload streams a
+// multipart file into place through fsutil's atomic replace, hashing it on
+// the way, and GET /download serves a regular file with ranges. Neither
+// holds a file in memory.
 package upload
 
 import (
-	"bufio"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,11 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
 )
@@ -26,7 +27,10 @@ import (
 type Handler struct {
 	WorkDir string
 	MaxSize int64
-	Logger  *slog.Logger
+	// SpoolDir holds a file part that arrives before the path field (an
+	// unnamed O_TMPFILE, gone on close or crash); empty: the system temp dir.
+	SpoolDir string
+	Logger   *slog.Logger
 }
 
 // Result is the JSON answer of a successful upload.
@@ -61,7 +65,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = he.code
 		}
 		if h.Logger != nil {
-			h.Logger.Warn("upload failed", "status", code, "error", err.Error())
+			h.Logger.Warn("upload failed", "status", code, "err", err.Error())
 		}
 		writeJSON(w, code, map[string]string{"error": err.Error()})
 		return
@@ -72,10 +76,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// receive reads the form fields in order. `path` (and `create_dirs`) must be
-// known before the file part can be streamed to its directory, so they have
-// to come first; curl -F sends fields in the order given, and a client that
-// sends the file first gets a clear error.
+// form is what the fields said so far, in whatever order they came.
+type form struct {
+	dest          string
+	createDirs    bool
+	createDirsSet bool
+	file          *fsutil.AtomicFile // the file part streamed to its destination
+	spool         *os.File           // or spooled, the path being unknown then
+	n             int64
+	sum           []byte
+}
+
+func (f *form) discard() {
+	if f.file != nil {
+		f.file.Abort()
+	}
+	if f.spool != nil {
+		f.spool.Close()
+	}
+}
+
+// receive reads the fields in any order. When path comes before file, the
+// file streams into an unnamed file in its destination directory; when it
+// comes after, into a spool file, copied into place at the end. Nothing is
+// committed before the whole body has been read.
 func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (*Result, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
@@ -87,8 +111,8 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (*Result, erro
 	if err != nil {
 		return nil, bad("malformed multipart body: %v", err)
 	}
-	var dest string
-	createDirs := true
+	f := &form{createDirs: true}
+	defer f.discard()
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -97,88 +121,133 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request) (*Result, erro
 		if err != nil {
 			return nil, h.readErr(err)
 		}
-		switch part.FormName() {
-		case "path":
-			v, err := smallField(part)
-			if err != nil {
-				return nil, err
-			}
-			dest = v
-		case "create_dirs":
-			v, err := smallField(part)
-			if err != nil {
-				return nil, err
-			}
-			b, perr := strconv.ParseBool(strings.TrimSpace(v))
-			if perr != nil {
-				return nil, bad("create_dirs must be true or false, got %q", v)
-			}
-			createDirs = b
-		case "file":
-			if dest == "" {
-				return nil, bad("missing field path: send the path field before the file field")
-			}
-			return h.store(part, dest, createDirs)
-		default:
-			io.Copy(io.Discard, io.LimitReader(part, 1<<20))
+		if err := h.field(f, part); err != nil {
+			return nil, err
 		}
 	}
-	if dest == "" {
+	switch {
+	case f.dest == "" && f.file == nil && f.spool == nil:
 		return nil, bad("missing fields path and file")
+	case f.dest == "":
+		return nil, bad("missing field path")
+	case f.file == nil && f.spool == nil:
+		return nil, bad("missing field file")
 	}
-	return nil, bad("missing field file")
+	return h.commit(f)
 }
 
-func (h *Handler) store(part io.Reader, dest string, createDirs bool) (*Result, error) {
-	if !filepath.IsAbs(dest) {
-		dest = filepath.Join(h.WorkDir, dest)
-	}
-	dest = filepath.Clean(dest)
-	if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
-		return nil, bad("path %s is an existing directory: give the full file path", dest)
-	}
-	// Into a symlink's target; never over a device, FIFO or socket.
-	target, _, err := fsutil.ResolveWriteTarget(dest)
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	dest = target
-	dir := filepath.Dir(dest)
-	if fi, err := os.Stat(dir); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, bad("cannot use directory %s: %v", dir, err)
+func (h *Handler) field(f *form, part *multipart.Part) error {
+	switch part.FormName() {
+	case "path":
+		v, err := smallField(part)
+		if err != nil {
+			return err
 		}
-		if !createDirs {
-			return nil, bad("parent directory %s does not exist and create_dirs is false", dir)
+		if f.dest != "" {
+			return bad("field path given twice")
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, bad("cannot create %s: %v", dir, err)
+		if strings.TrimSpace(v) == "" {
+			return bad("field path is empty")
 		}
-	} else if !fi.IsDir() {
-		return nil, bad("parent %s is not a directory", dir)
+		f.dest = h.absolute(v)
+	case "create_dirs":
+		v, err := smallField(part)
+		if err != nil {
+			return err
+		}
+		b, perr := strconv.ParseBool(strings.TrimSpace(v))
+		if perr != nil {
+			return bad("create_dirs must be true or false, got %q", v)
+		}
+		f.createDirs, f.createDirsSet = b, true
+	case "file":
+		if f.file != nil || f.spool != nil {
+			return bad("field file given twice")
+		}
+		var dst io.Writer
+		if f.dest != "" {
+			a, err := fsutil.Create(f.dest, fsutil.Options{Perm: 0o644, CreateDirs: f.createDirs})
+			if err != nil {
+				return h.placeErr(f, err)
+			}
+			f.file, dst = a, a
+		} else {
+			s, err := fsutil.Spool(h.SpoolDir)
+			if err != nil {
+				return fmt.Errorf("cannot spool the upload: %w", err)
+			}
+			f.spool, dst = s, s
+		}
+		n, sum, err := copyHashed(dst, part, h.MaxSize)
+		if err == nil && n > h.MaxSize {
+			err = &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("file exceeds SERVAGENT_UPLOAD_MAX_SIZE (%d bytes)", h.MaxSize)}
+		}
+		if err != nil {
+			return h.readErr(err)
+		}
+		f.n, f.sum = n, sum
+	default:
+		io.Copy(io.Discard, io.LimitReader(part, 1<<20))
 	}
-	a, err := fsutil.CreateAtomic(dest, 0o644)
-	if err != nil {
-		return nil, bad("cannot write into %s: %v", dir, err)
+	return nil
+}
+
+// commit puts the received file into place.
+func (h *Handler) commit(f *form) (*Result, error) {
+	if f.spool != nil {
+		spool := f.spool
+		f.spool = nil
+		res, err := fsutil.Place(f.dest, fsutil.Options{Perm: 0o644, CreateDirs: f.createDirs}, spool)
+		if err != nil {
+			return nil, h.placeErr(f, err)
+		}
+		return &Result{Path: res.Path, BytesWritten: f.n, SHA256: hex.EncodeToString(f.sum)}, nil
 	}
-	sum := sha256.New()
-	// Multipart parts arrive in small chunks: buffer them into large writes.
-	bw := bufio.NewWriterSize(io.MultiWriter(a, sum), 1<<20)
-	n, err := io.Copy(bw, io.LimitReader(part, h.MaxSize+1))
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil && n > h.MaxSize {
-		err = &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("file exceeds SERVAGENT_UPLOAD_MAX_SIZE (%d bytes)", h.MaxSize)}
-	}
-	if err != nil {
-		a.Abort()
-		return nil, h.readErr(err)
+	a := f.file
+	if !f.createDirs && len(a.CreatedDirs()) > 0 { // create_dirs=false came after the file
+		return nil, bad("parent directory of %s does not exist and create_dirs is false", f.dest)
 	}
 	if err := a.Commit(); err != nil {
-		return nil, fmt.Errorf("saving %s: %w", dest, err)
+		f.file = nil
+		if isNoSpace(err) {
+			return nil, noSpace(err)
+		}
+		return nil, err
 	}
-	return &Result{Path: dest, BytesWritten: n, SHA256: hex.EncodeToString(sum.Sum(nil))}, nil
+	f.file = nil
+	return &Result{Path: a.Result.Path, BytesWritten: f.n, SHA256: hex.EncodeToString(f.sum)}, nil
+}
+
+func (h *Handler) absolute(p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(h.WorkDir, p)
+	}
+	return filepath.Clean(p)
+}
+
+// placeErr explains why the destination cannot take the file.
+func (h *Handler) placeErr(f *form, err error) error {
+	if errors.Is(err, os.ErrNotExist) && !f.createDirs {
+		return bad("parent directory of %s does not exist and create_dirs is false", f.dest)
+	}
+	if isNoSpace(err) {
+		return noSpace(err)
+	}
+	if errors.Is(err, fsutil.ErrRefused) {
+		if strings.Contains(err.Error(), "is a directory") {
+			return bad("path %s is an existing directory: give the full file path", f.dest)
+		}
+		return bad("%v", err)
+	}
+	return bad("cannot write %s: %v", f.dest, err)
+}
+
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func noSpace(err error) error {
+	return &httpError{http.StatusInsufficientStorage, fmt.Sprintf("no space left for the upload (%v); nothing was written", err)}
 }
 
 func (h *Handler) readErr(err error) error {
@@ -189,6 +258,13 @@ func (h *Handler) readErr(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("upload exceeds SERVAGENT_UPLOAD_MAX_SIZE (%d bytes)", h.MaxSize)}
+	}
+	if isNoSpace(err) {
+		return noSpace(err)
+	}
+	var we *writeError
+	if errors.As(err, &we) {
+		return fmt.Errorf("writing the upload: %w", we.err)
 	}
 	return bad("reading the upload: %v", err)
 }

@@ -1,0 +1,48 @@
+package upload
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// An unreadable file is 403. The handler runs on a thread whose filesystem
+// uid is nobody's, so the kernel itself answers EACCES (root would read it).
+func TestDownloadUnreadableIs403(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to take nobody's filesystem identity on one thread")
+	}
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir makes both levels 0700
+	os.Chmod(dir, 0o755)
+	p := filepath.Join(dir, "private")
+	os.WriteFile(p, []byte("root only"), 0o600)
+	os.WriteFile(filepath.Join(dir, "public"), []byte("anyone"), 0o644)
+	serveAsNobody := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread() // never unlocked: the thread exits with its changed identity
+			unix.Setfsuid(65534)
+			unix.Setfsgid(65534)
+			(&Download{}).ServeHTTP(rec, httptest.NewRequest("GET", "/download?path="+url.QueryEscape(path), nil))
+		}()
+		<-done
+		return rec
+	}
+	if rec := serveAsNobody(filepath.Join(dir, "public")); rec.Code != 200 || rec.Body.String() != "anyone" {
+		t.Fatalf("readable file as nobody: %d %s", rec.Code, rec.Body)
+	}
+	rec := serveAsNobody(p)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "permission denied") || strings.Contains(rec.Body.String(), "root only") {
+		t.Fatalf("unreadable file: %d %s", rec.Code, rec.Body)
+	}
+}
