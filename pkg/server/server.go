@@ -87,6 +87,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Runner == nil {
 		opts.Runner = runner.New()
+		if cg, err := runner.DelegatedCgroups(); err == nil {
+			opts.Runner.Cgroups = cg
+			opts.Logger.Info("commands run in their own cgroup", "cgroup", cg.Dir())
+		} else {
+			opts.Logger.Info("commands run in their own process group (no cgroup)", "reason", err.Error())
+		}
 	}
 	cfg := opts.Config
 	if cfg.APIKey == "" && !cfg.InsecureNoAuth && opts.OAuth == nil {
