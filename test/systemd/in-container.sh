@@ -9,10 +9,12 @@ CURL_TLS=()
 step() { printf '\n=== %s (t=%ss)\n' "$*" "$SECONDS"; }
 fail() { { echo "FAIL: $*"; journalctl -u servagent.service -n 40 --no-pager -o cat || true; } >&2; exit 1; }
 
-# mcp KEY COMMAND: MCP initialize + tools/call execute_command over HTTP;
-# prints the tool result (JSON or SSE text).
+# mcp KEY COMMAND [ARGS_JSON]: MCP initialize + tools/call execute_command
+# over HTTP (ARGS_JSON replaces {"command":COMMAND}); prints the tool result
+# (JSON or SSE text).
 mcp() {
-	local key="$1" cmd="$2" h sid
+	local key="$1" cmd="$2" args="${3:-}" h sid
+	[[ -n $args ]] || args="{\"command\":\"$cmd\"}"
 	h="$(mktemp)"
 	local common=(-sS --max-time 20 "${CURL_TLS[@]}" -H "Authorization: Bearer $key" -H 'Content-Type: application/json'
 		-H 'Accept: application/json, text/event-stream')
@@ -23,7 +25,7 @@ mcp() {
 	common+=(-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18')
 	curl "${common[@]}" -o /dev/null "$BASE/mcp" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 	curl "${common[@]}" "$BASE/mcp" \
-		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":{\"command\":\"$cmd\"}}}"
+		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":$args}}"
 	rm -f "$h"
 }
 
@@ -81,6 +83,19 @@ res="$(mcp "$KEY" 'id -un; sudo -n true && echo SUDO_OK || echo SUDO_DENIED')"
 echo "$res"
 grep -q 'servagent' <<<"$res" || fail "tool call did not run as servagent"
 grep -q 'SUDO_DENIED' <<<"$res" || fail "sudo worked from the hardened service"
+
+step "cgroups: each command in its own cgroup; a setsid grandchild dies at the timeout"
+journalctl -u servagent.service --no-pager -o cat | grep -q 'commands run in their own cgroup' ||
+	fail "servagent did not take the delegated cgroup: $(journalctl -u servagent.service --no-pager -o cat | grep -i cgroup)"
+res="$(mcp "$KEY" '' '{"command":"cat /proc/self/cgroup; setsid sleep 4242 & sleep 100","timeout":2}')"
+echo "$res"
+grep -q 'servagent.service/cmd-' <<<"$res" || fail "command not in a cgroup of its own"
+grep -q '"timed_out":true' <<<"$res" || fail "the command did not time out"
+sleep 0.5
+! pgrep -f 'sleep 4242' >/dev/null || fail "setsid grandchild survived the timeout: $(ps -eo pid,sid,cgroup,args | grep 'sleep 4242')"
+grep -q '0::/system.slice/servagent.service/servagent$' "/proc/$(systemctl show -P MainPID servagent.service)/cgroup" ||
+	fail "servagent is not in its leaf cgroup: $(cat "/proc/$(systemctl show -P MainPID servagent.service)/cgroup")"
+test -z "$(find /sys/fs/cgroup -path '*servagent.service/cmd-*' -type d 2>/dev/null)" || fail "command cgroups left behind"
 ! grep -q 'SUDO_OK' <<<"$res" || fail "sudo worked from the hardened service"
 # A wrong key is refused.
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
