@@ -419,3 +419,5 @@ func TestPlainStripsEscapes(t *testing.T) {
 		}
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(ioDiscard{}, nil)) }

@@ -87,8 +87,10 @@ func (l *Log) Write(s Stream, p []byte) {
 }
 
 // appendSeg adds p at offset off, extending the last segment when it is of
-// the same stream and not full.
+// the same stream and not full. Once the output is large, new segments get
+// their full size at once rather than growing (and copying) by append.
 func appendSeg(segs []segment, s Stream, off int64, p []byte) []segment {
+	small := off < segMax
 	for len(p) > 0 {
 		if n := len(segs); n > 0 && segs[n-1].stream == s && len(segs[n-1].data) < segMax {
 			last := &segs[n-1]
@@ -98,7 +100,11 @@ func appendSeg(segs []segment, s Stream, off int64, p []byte) []segment {
 			continue
 		}
 		k := min(segMax, len(p))
-		segs = append(segs, segment{stream: s, off: off, data: append(make([]byte, 0, min(segMax, max(k, 512))), p[:k]...)})
+		c := segMax
+		if small {
+			c = max(k, 512)
+		}
+		segs = append(segs, segment{stream: s, off: off, data: append(make([]byte, 0, c), p[:k]...)})
 		off += int64(k)
 		p = p[k:]
 	}
