@@ -2,12 +2,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"runtime/debug"
-	"sort"
-	"strings"
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -165,7 +161,7 @@ func (s *Server) auditCall(next mcp.MethodHandler, streamCtx context.Context) mc
 		res, err := next(ctx, method, req)
 		name, args := "", ""
 		if p, ok := req.GetParams().(*mcp.CallToolParamsRaw); ok && p != nil {
-			name, args = p.Name, summarizeArgs(p.Arguments)
+			name, args = p.Name, tools.AuditArgs(p.Name, p.Arguments)
 		}
 		outcome := "ok"
 		if err != nil {
@@ -197,53 +193,4 @@ func mergeCancel(ctx, other context.Context) (context.Context, func() bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(other, cancel)
 	return ctx, func() bool { cancel(); return stop() }
-}
-
-// summarizeArgs describes arguments without printing content that may hold
-// secrets: paths and names are shown, free text only by size; a command
-// shows its first word.
-func summarizeArgs(raw json.RawMessage) string {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return fmt.Sprintf("<%d bytes, not an object>", len(raw))
-	}
-	shown := map[string]bool{"path": true, "source_path": true, "destination_path": true, "source": true, "destination": true,
-		"work_dir": true, "service": true, "action": true, "pid": true, "signal": true, "journalctl_unit": true,
-		"offset": true, "limit": true, "lines": true, "follow": true, "recursive": true, "timeout": true, "sort_by": true}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		v := m[k]
-		switch {
-		case k == "command":
-			str, _ := v.(string)
-			prog := ""
-			for _, w := range strings.Fields(str) {
-				// Skip leading NAME=value assignments: they often carry secrets.
-				if name, _, ok := strings.Cut(w, "="); ok && name != "" && !strings.ContainsAny(name, "/$'\"") {
-					continue
-				}
-				prog = w
-				if len(prog) > 40 {
-					prog = prog[:40]
-				}
-				break
-			}
-			parts = append(parts, fmt.Sprintf("command=%q…(%d chars)", prog, len(str)))
-		case shown[k]:
-			b, _ := json.Marshal(v)
-			if len(b) > 200 {
-				b = append(b[:200], "…"...)
-			}
-			parts = append(parts, k+"="+string(b))
-		default:
-			b, _ := json.Marshal(v)
-			parts = append(parts, fmt.Sprintf("%s=<%d bytes>", k, len(b)))
-		}
-	}
-	return strings.Join(parts, " ")
 }

@@ -104,7 +104,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		cache:    mcp.NewSchemaCache(),
 		sessions: map[*mcp.ServerSession]*sessionCalls{},
-		env: &tools.Env{
+		env: tools.NewEnv(tools.Env{
 			WorkDir:        cfg.WorkDir,
 			CommandTimeout: cfg.CommandTimeout,
 			MaxOutputSize:  cfg.MaxOutputSize,
@@ -112,7 +112,7 @@ func New(opts Options) (*Server, error) {
 			Runner:         opts.Runner,
 			Logger:         opts.Logger,
 			SecretEnv:      SecretEnvNames(),
-		},
+		}),
 	}
 	if cfg.TLSEnabled() {
 		r, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile)

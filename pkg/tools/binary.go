@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,11 +16,6 @@ import (
 
 	"github.com/servagent/servagent/pkg/fsutil"
 )
-
-func init() {
-	register("read_file_binary", addReadFileBinary)
-	register("write_file_binary", addWriteFileBinary)
-}
 
 const (
 	// maxBinaryChunk keeps a reply (base64 in both the text and the
@@ -66,15 +62,14 @@ type ReadFileBinaryOutput struct {
 	MaxChunk      int64  `json:"max_chunk" jsonschema:"largest length accepted per call"`
 }
 
-func addReadFileBinary(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "read_file_binary",
-		Description: "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. " +
-			"Large files come in chunks (about 1 MiB each): call again with offset=next_offset until eof, then compare file_sha256. For text files use read_file.",
-		Title:       "Read a file as base64",
-		Annotations: annotate("Read a file as base64", true, false, true, false),
-	}, env.readFileBinary)
-}
+var readFileBinaryTool = define(Tool{
+	Name:  "read_file_binary",
+	Title: "Read a file as base64",
+	Description: "Read a byte range of any file as base64, with the chunk's sha256, the file size, eof and next_offset. " +
+		"Large files come in chunks (about 1 MiB each): call again with offset=next_offset until eof, then compare file_sha256. For text files use read_file.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+	Audit: []string{"path", "offset"},
+}, (*Env).readFileBinary)
 
 func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in ReadFileBinaryInput) (*mcp.CallToolResult, ReadFileBinaryOutput, error) {
 	p, err := e.resolve(in.Path)
@@ -96,7 +91,17 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 		return nil, ReadFileBinaryOutput{}, err
 	}
 	defer f.Close()
+	var src io.ReaderAt = f
 	size := fi.Size()
+	if size == 0 {
+		// /proc and /sys files report size 0 but have content, which changes
+		// between reads: serve chunks and hashes from one bounded snapshot.
+		snap, err := io.ReadAll(io.LimitReader(f, procSnapshotMax))
+		if err != nil {
+			return nil, ReadFileBinaryOutput{}, fmt.Errorf("reading %s: %w", p, err)
+		}
+		src, size = bytes.NewReader(snap), int64(len(snap))
+	}
 	if in.Offset > size {
 		return nil, ReadFileBinaryOutput{}, fmt.Errorf("offset %d is past the end of %s (%d bytes)", in.Offset, p, size)
 	}
@@ -106,7 +111,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	}
 	n = min(n, size-in.Offset)
 	buf := make([]byte, n)
-	k, err := f.ReadAt(buf, in.Offset)
+	k, err := src.ReadAt(buf, in.Offset)
 	if err != nil && err != io.EOF {
 		return nil, ReadFileBinaryOutput{}, err
 	}
@@ -124,7 +129,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	case in.Offset == 0 && out.EOF:
 		out.FileSHA256 = out.ChunkSHA256
 	case in.FileSHA256 || size <= wholeHashLimit && out.EOF:
-		if out.FileSHA256, err = hashFile(ctx, f); err != nil {
+		if out.FileSHA256, err = hashFile(ctx, src); err != nil {
 			return nil, ReadFileBinaryOutput{}, err
 		}
 	}
@@ -142,7 +147,7 @@ func (e *Env) readFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Rea
 	return textResult("%s", b.String()), out, nil
 }
 
-func hashFile(ctx context.Context, f *os.File) (string, error) {
+func hashFile(ctx context.Context, f io.ReaderAt) (string, error) {
 	h := sha256.New()
 	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(f, 0, 1<<62)}); err != nil {
 		return "", err
@@ -172,16 +177,15 @@ type WriteFileBinaryOutput struct {
 	Atomic       bool   `json:"atomic" jsonschema:"true when the file was replaced atomically (offset 0 without append)"`
 }
 
-func addWriteFileBinary(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "write_file_binary",
-		Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
-			"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
-			"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
-		Title:       "Write a file from base64",
-		Annotations: annotate("Write a file from base64", false, true, false, false),
-	}, env.writeFileBinary)
-}
+var writeFileBinaryTool = define(Tool{
+	Name:  "write_file_binary",
+	Title: "Write a file from base64",
+	Description: "Write base64-encoded bytes to a file. offset 0 without append replaces the file atomically (keeping its mode and owner). " +
+		"For large files upload in chunks: first chunk with offset 0, then append=true (or offset=size) for each next chunk; check the returned size and file_sha256 at the end. " +
+		"offset must not be past the current size. Invalid base64 leaves the file untouched. Files over 64 MiB are hashed only with file_sha256=true. For text use write_file.",
+	Hints: Hints{Destructive: true},
+	Audit: []string{"path", "offset"},
+}, (*Env).writeFileBinary)
 
 func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in WriteFileBinaryInput) (*mcp.CallToolResult, WriteFileBinaryOutput, error) {
 	p, err := e.resolve(in.Path)

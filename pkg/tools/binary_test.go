@@ -171,3 +171,22 @@ func TestReadFileBinary(t *testing.T) {
 		toolError(t, callTool(t, env, "read_file_binary", map[string]any{"path": "missing"}), "does not exist")
 	})
 }
+
+// TestReadFileBinaryProcfs: a procfs file reports size 0 but has content;
+// read_file_binary returns it (from one snapshot) instead of 0 bytes + eof.
+func TestReadFileBinaryProcfs(t *testing.T) {
+	env := newTestEnv(t)
+	out := structured[ReadFileBinaryOutput](t, callTool(t, env, "read_file_binary", map[string]any{"path": "/proc/self/status"}))
+	raw, err := base64.StdEncoding.DecodeString(out.ContentBase64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Length == 0 || !bytes.Contains(raw, []byte("Tgid:")) || !out.EOF || out.Size != out.Length || out.FileSHA256 != out.ChunkSHA256 {
+		t.Fatalf("got length %d size %d eof %v: %q", out.Length, out.Size, out.EOF, raw)
+	}
+	// Chunked reads of a snapshot agree with its size and end at eof.
+	small := structured[ReadFileBinaryOutput](t, callTool(t, env, "read_file_binary", map[string]any{"path": "/proc/self/maps", "length": 4096}))
+	if small.Length == 0 || small.Length > 4096 || small.Size == 0 {
+		t.Fatalf("chunk of /proc/self/maps: %+v", small)
+	}
+}

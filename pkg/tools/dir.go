@@ -15,8 +15,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() { register("list_directory", addListDirectory) }
-
 const (
 	defaultListLimit = 5000
 	maxListLimit     = 50000
@@ -62,16 +60,15 @@ type ListDirectoryOutput struct {
 	ErrorsOmitted int `json:"errors_omitted,omitempty" jsonschema:"errors beyond the first 100, not listed"`
 }
 
-func addListDirectory(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "list_directory",
-		Description: "List a directory: name, relative path, type (file, dir, symlink with its target, other), size, mode, mtime; sorted by path. " +
-			"recursive=true descends (never through symlinks) up to max_depth levels. At most `limit` entries (default 5000) are returned; truncated=true says more exist — narrow the path or depth rather than raising the limit. " +
-			"Unreadable entries are listed under errors.",
-		Title:       "List a directory",
-		Annotations: annotate("List a directory", true, false, true, false),
-	}, env.listDirectory)
-}
+var listDirectoryTool = define(Tool{
+	Name:  "list_directory",
+	Title: "List a directory",
+	Description: "List a directory: name, relative path, type (file, dir, symlink with its target, other), size, mode, mtime; sorted by path. " +
+		"recursive=true descends (never through symlinks) up to max_depth levels. At most `limit` entries (default 5000) are returned; truncated=true says more exist — narrow the path or depth rather than raising the limit. " +
+		"Unreadable entries are listed under errors.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+	Audit: []string{"path", "recursive", "limit"},
+}, (*Env).listDirectory)
 
 func (e *Env) listDirectory(ctx context.Context, _ *mcp.CallToolRequest, in ListDirectoryInput) (*mcp.CallToolResult, ListDirectoryOutput, error) {
 	if strings.TrimSpace(in.Path) == "" {

@@ -3,15 +3,13 @@ package tools
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-func init() { register("get_environment", addGetEnvironment) }
 
 const redacted = "[redacted]"
 
@@ -19,8 +17,20 @@ const redacted = "[redacted]"
 // built without them in SecretEnv.
 var alwaysSecret = []string{"SERVAGENT_API_KEY", "SERVAGENT_OAUTH_CLIENT_SECRET", "SERVAGENT_OAUTH_APPROVAL_PASSWORD"}
 
-// secretWords in a variable name mark its value as a secret.
-var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"}
+// secretWords anywhere in a variable name mark its value as a secret.
+var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL"}
+
+// secretParts are words of a name (split at '_', '-' and '.') that mark a
+// secret: too short to match inside other words (PASS in PASSAGE, PAT in
+// PATH), they count only as whole parts: DB_PASS, MYSQL_PWD, GITHUB_PAT,
+// SENTRY_DSN, BASIC_AUTH.
+var secretParts = []string{"PASS", "PWD", "PAT", "DSN", "AUTH", "COOKIE", "CREDS", "PRIVATE", "SALT", "OTP", "SIGNATURE"}
+
+// notSecret are names that match a part but are well known not to be.
+var notSecret = []string{"PWD", "OLDPWD"}
+
+// urlUserinfo finds the userinfo of URLs anywhere in a value.
+var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s]+)@`)
 
 // GetEnvironmentInput are the arguments of get_environment.
 type GetEnvironmentInput struct {
@@ -40,15 +50,13 @@ type GetEnvironmentOutput struct {
 	Redacted  int      `json:"redacted" jsonschema:"how many values were replaced by [redacted]"`
 }
 
-func addGetEnvironment(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "get_environment",
-		Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets, and any name containing KEY, SECRET, TOKEN, PASSWORD, PASSWD or CREDENTIAL) are shown as [redacted] and cannot be revealed. " +
-			"filter is a case-insensitive substring of the name. Commands run by execute_command see this environment minus the secrets.",
-		Title:       "Environment variables",
-		Annotations: annotate("Environment variables", true, false, true, false),
-	}, env.getEnvironment)
-}
+var getEnvironmentTool = define(Tool{
+	Name:  "get_environment",
+	Title: "Environment variables",
+	Description: "Show servagent's own environment variables, sorted by name. Values of secrets (servagent's API key and OAuth secrets; names containing KEY, SECRET, TOKEN, PASSWORD, PASSWD, PASSPHRASE or CREDENTIAL, or with a part such as PASS, PWD, PAT, DSN or AUTH; passwords and tokens in URLs) are shown as [redacted] and cannot be revealed here. " +
+		"filter is a case-insensitive substring of the name. Commands run by execute_command get this environment with its real values, secrets included, except servagent's own API key and OAuth secrets, which are removed.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+}, (*Env).getEnvironment)
 
 // isSecretName says whether a variable's value must not reach the model.
 func (e *Env) isSecretName(name string) bool {
@@ -58,6 +66,14 @@ func (e *Env) isSecretName(name string) bool {
 	up := strings.ToUpper(name)
 	for _, w := range secretWords {
 		if strings.Contains(up, w) {
+			return true
+		}
+	}
+	if slices.Contains(notSecret, up) {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(up, func(r rune) bool { return r == '_' || r == '-' || r == '.' }) {
+		if slices.Contains(secretParts, part) {
 			return true
 		}
 	}
@@ -117,14 +133,17 @@ func redactValue(v string, secrets []string) (string, bool) {
 			changed = true
 		}
 	}
-	if strings.Contains(v, "://") && strings.Contains(v, "@") {
-		if u, err := url.Parse(v); err == nil && u.User != nil {
-			if _, has := u.User.Password(); has {
-				u.User = url.UserPassword(u.User.Username(), "REDACTED")
-				v = strings.Replace(u.String(), "REDACTED", redacted, 1)
-				changed = true
-			}
+	// A URL's userinfo: user:password keeps the user; a lone user is
+	// usually the credential itself (a token, a Sentry DSN key).
+	v2 := urlUserinfo.ReplaceAllStringFunc(v, func(m string) string {
+		sub := urlUserinfo.FindStringSubmatch(m)
+		if user, _, hasPw := strings.Cut(sub[2], ":"); hasPw {
+			return sub[1] + user + ":" + redacted + "@"
 		}
+		return sub[1] + redacted + "@"
+	})
+	if v2 != v {
+		v, changed = v2, true
 	}
 	return v, changed
 }

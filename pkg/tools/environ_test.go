@@ -17,6 +17,11 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 		"SMTP_PASSWD":                       "smtp-pw-ghi",
 		"GOOGLE_APPLICATION_CREDENTIALS":    "/etc/gcp-cred-jkl.json",
 		"MYAPP_SIGNING":                     "signing-mno", // named in SecretEnv only
+		"MYSQL_PWD":                         "mysql-pwd-stu",
+		"DB_PASS":                           "db-pass-vwx",
+		"GITHUB_PAT":                        "ghp-pat-yz1",
+		"SENTRY_DSN":                        "https://dsnkey234@o1.ingest.sentry.io/5",
+		"BASIC_AUTH":                        "basic-auth-567",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)
@@ -24,6 +29,9 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 	t.Setenv("INNOCENT_COPY", "prefix-sekrit-123-suffix")
 	t.Setenv("DATABASE_URL", "postgres://app:url-pw-pqr@db.local:5432/app")
 	t.Setenv("SERVAGENT_HOST", "0.0.0.0")
+	t.Setenv("GIT_REMOTE", "clone https://tok-in-url-890@git.example/x.git now")
+	t.Setenv("PWD", "/srv/app")
+	t.Setenv("PASSAGE_DIR", "/srv/passage")
 	env := newTestEnv(t)
 	env.SecretEnv = []string{"MYAPP_SIGNING"}
 
@@ -34,8 +42,10 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 			t.Errorf("value of %s leaked", k)
 		}
 	}
-	if strings.Contains(all, "url-pw-pqr") {
-		t.Error("password inside DATABASE_URL leaked")
+	for _, v := range []string{"url-pw-pqr", "dsnkey234", "tok-in-url-890"} {
+		if strings.Contains(all, v) {
+			t.Errorf("credential %s inside a URL leaked", v)
+		}
 	}
 	out := structured[GetEnvironmentOutput](t, res)
 	got := map[string]EnvVar{}
@@ -53,6 +63,9 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 	if v := got["DATABASE_URL"].Value; !strings.HasPrefix(v, "postgres://app:") || !strings.Contains(v, "@db.local:5432/app") {
 		t.Errorf("DATABASE_URL = %q", v)
 	}
+	if got["PWD"].Value != "/srv/app" || got["PASSAGE_DIR"].Value != "/srv/passage" || !strings.Contains(got["GIT_REMOTE"].Value, "@git.example/x.git now") {
+		t.Errorf("innocent names and URL hosts must be shown: %+v %+v %+v", got["PWD"], got["PASSAGE_DIR"], got["GIT_REMOTE"])
+	}
 	if got["SERVAGENT_HOST"].Value != "0.0.0.0" || got["PATH"].Value == "" || got["PATH"].Redacted {
 		t.Errorf("ordinary variables must be shown: %+v %+v", got["SERVAGENT_HOST"], got["PATH"])
 	}
@@ -61,7 +74,7 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 			t.Fatalf("not sorted at %s", out.Variables[i].Name)
 		}
 	}
-	if out.Redacted < len(secrets)+2 {
+	if out.Redacted < len(secrets)+3 {
 		t.Errorf("redacted count %d", out.Redacted)
 	}
 }

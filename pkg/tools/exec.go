@@ -12,8 +12,6 @@ import (
 	"github.com/servagent/servagent/pkg/runner"
 )
 
-func init() { register("execute_command", addExecuteCommand) }
-
 // ExecInput are the arguments of execute_command.
 type ExecInput struct {
 	Command string            `json:"command" jsonschema:"the shell command line, run with bash -c (sh -c when bash is missing)"`
@@ -38,18 +36,18 @@ type ExecOutput struct {
 	TimeoutSeconds int    `json:"timeout_seconds"`
 }
 
-func addExecuteCommand(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "execute_command",
-		Description: "Run a shell command on the server and return exit_code, stdout, stderr and duration. " +
-			"A non-zero exit code is a normal result: read stderr before retrying, and do not repeat the same failing command more than twice. " +
-			"Each stream is capped; when output is cut, the middle is left out and a marker says how much: re-run with narrower output (grep, head, tail). " +
-			"Long commands are killed at the timeout with what they printed so far. " +
-			"To create or change files use write_file or edit_file, not shell heredocs or echo redirections.",
-		Title:       "Execute shell command",
-		Annotations: annotate("Execute shell command", false, true, false, true),
-	}, env.executeCommand)
-}
+var executeCommandTool = define(Tool{
+	Name:  "execute_command",
+	Title: "Execute shell command",
+	Description: "Run a shell command on the server and return exit_code, stdout, stderr and duration. " +
+		"A non-zero exit code is a normal result: read stderr before retrying, and do not repeat the same failing command more than twice. " +
+		"Each stream is capped; when output is cut, the middle is left out and a marker says how much: re-run with narrower output (grep, head, tail). " +
+		"Long commands are killed at the timeout with what they printed so far. " +
+		"To create or change files use write_file or edit_file, not shell heredocs or echo redirections.",
+	Hints:   Hints{Destructive: true, OpenWorld: true},
+	Audit:   []string{"work_dir", "timeout"},
+	Program: "command",
+}, (*Env).executeCommand)
 
 func (e *Env) executeCommand(ctx context.Context, req *mcp.CallToolRequest, in ExecInput) (*mcp.CallToolResult, ExecOutput, error) {
 	if strings.TrimSpace(in.Command) == "" {
@@ -92,7 +90,7 @@ func (e *Env) executeCommand(ctx context.Context, req *mcp.CallToolRequest, in E
 		c.Stdin = strings.NewReader(in.Stdin)
 	}
 	stopProgress := e.reportProgress(ctx, req, "command running")
-	res, err := e.run(ctx, c)
+	res, err := e.Runner.Run(ctx, c)
 	stopProgress()
 	if err != nil {
 		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %v", err)

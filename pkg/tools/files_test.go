@@ -203,12 +203,11 @@ func TestReadFile(t *testing.T) {
 	})
 }
 
-// TestReadFileEstimate: past countBudget the total line count is an
+// TestReadFileEstimate: past Env.CountBudget the total line count is an
 // estimate, said so, and a tail falls back to relative offsets.
 func TestReadFileEstimate(t *testing.T) {
-	defer func(b int64) { countBudget = b }(countBudget)
-	countBudget = 64 << 10
 	env := newTestEnv(t)
+	env.CountBudget = 64 << 10
 	p := filepath.Join(env.WorkDir, "f.txt")
 	writeLines(t, p, 100_000) // ~889 KB
 	res := callTool(t, env, "read_file", map[string]any{"path": p, "limit": 5})

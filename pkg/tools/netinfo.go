@@ -15,8 +15,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() { register("network_info", addNetworkInfo) }
-
 // NetworkInfoInput has no arguments.
 type NetworkInfoInput struct{}
 
@@ -57,15 +55,13 @@ type NetworkInfoOutput struct {
 	Warnings      []string        `json:"warnings,omitempty"`
 }
 
-func addNetworkInfo(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "network_info",
-		Description: "Describe the server's network: interfaces with addresses, MAC, MTU and state; default routes (IPv4 and IPv6); DNS servers; and listening TCP/UDP sockets with the owning pid and process name where visible. " +
-			"Read natively from /proc and /etc, so it works without ip, ss or netstat. Call it once per session and reuse the answer; call again to check that a service now listens.",
-		Title:       "Network information",
-		Annotations: annotate("Network information", true, false, true, false),
-	}, env.networkInfo)
-}
+var networkInfoTool = define(Tool{
+	Name:  "network_info",
+	Title: "Network information",
+	Description: "Describe the server's network: interfaces with addresses, MAC, MTU and state; default routes (IPv4 and IPv6); DNS servers; and listening TCP/UDP sockets with the owning pid and process name where visible. " +
+		"Read natively from /proc and /etc, so it works without ip, ss or netstat. Call it once per session and reuse the answer; call again to check that a service now listens.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+}, (*Env).networkInfo)
 
 func (e *Env) networkInfo(ctx context.Context, _ *mcp.CallToolRequest, _ NetworkInfoInput) (*mcp.CallToolResult, NetworkInfoOutput, error) {
 	var o NetworkInfoOutput

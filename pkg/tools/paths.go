@@ -17,12 +17,6 @@ import (
 	"github.com/servagent/servagent/pkg/fsutil"
 )
 
-func init() {
-	register("move_path", addMovePath)
-	register("copy_path", addCopyPath)
-	register("delete_path", addDeletePath)
-}
-
 // protectedTop are the top-level directories delete_path and move_path
 // refuse to touch (as themselves; their contents are allowed).
 var protectedTop = []string{
@@ -112,15 +106,14 @@ type MovePathOutput struct {
 	Overwrote   bool   `json:"overwrote" jsonschema:"true when an existing destination file was replaced"`
 }
 
-func addMovePath(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "move_path",
-		Description: "Move or rename a file, directory or symlink. destination is the full new path; an existing destination file is replaced, an existing destination directory is refused. " +
-			"Across filesystems the source is copied (modes, owners, mtimes, symlinks kept) then deleted. System directories cannot be moved.",
-		Title:       "Move or rename a path",
-		Annotations: annotate("Move or rename a path", false, true, false, false),
-	}, env.movePath)
-}
+var movePathTool = define(Tool{
+	Name:  "move_path",
+	Title: "Move or rename a path",
+	Description: "Move or rename a file, directory or symlink. destination is the full new path; an existing destination file is replaced, an existing destination directory is refused. " +
+		"Across filesystems the source is copied (modes, owners, mtimes, symlinks kept) then deleted. System directories cannot be moved.",
+	Hints: Hints{Destructive: true},
+	Audit: []string{"source", "destination"},
+}, (*Env).movePath)
 
 func (e *Env) movePath(ctx context.Context, req *mcp.CallToolRequest, in MovePathInput) (*mcp.CallToolResult, MovePathOutput, error) {
 	src, dst, sfi, err := e.srcDst(in.Source, in.Destination, "move")
@@ -247,16 +240,15 @@ type CopyPathOutput struct {
 	Skipped     []string `json:"skipped,omitempty" jsonschema:"special files (devices, sockets, FIFOs) not copied"`
 }
 
-func addCopyPath(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "copy_path",
-		Description: "Copy a file, a directory (recursively) or a symlink (the link itself) to destination, keeping modes, mtimes and symlinks. " +
-			"destination is the full path of the copy; an existing destination directory is refused, an existing file is replaced atomically. " +
-			"A directory copy is built under a temp name and renamed into place, so a failed copy leaves nothing behind. Works across filesystems.",
-		Title:       "Copy a path",
-		Annotations: annotate("Copy a path", false, true, true, false),
-	}, env.copyPath)
-}
+var copyPathTool = define(Tool{
+	Name:  "copy_path",
+	Title: "Copy a path",
+	Description: "Copy a file, a directory (recursively) or a symlink (the link itself) to destination, keeping modes, mtimes and symlinks. " +
+		"destination is the full path of the copy; an existing destination directory is refused, an existing file is replaced atomically. " +
+		"A directory copy is built under a temp name and renamed into place, so a failed copy leaves nothing behind. Works across filesystems.",
+	Hints: Hints{Destructive: true, Idempotent: true},
+	Audit: []string{"source", "destination"},
+}, (*Env).copyPath)
 
 func (e *Env) copyPath(ctx context.Context, req *mcp.CallToolRequest, in CopyPathInput) (*mcp.CallToolResult, CopyPathOutput, error) {
 	src, dst, sfi, err := e.srcDst(in.Source, in.Destination, "copy")
@@ -506,15 +498,14 @@ type DeletePathOutput struct {
 	Type string `json:"type" jsonschema:"what was deleted: file, dir, symlink (the link only) or other"`
 }
 
-func addDeletePath(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "delete_path",
-		Description: "Delete a file, a symlink (the link, never its target) or a directory; a non-empty directory needs recursive=true. " +
-			"Refuses /, the system directories (/etc, /usr, /var, ...), the server's working directory and its parents. There is no undo.",
-		Title:       "Delete a path",
-		Annotations: annotate("Delete a path", false, true, true, false),
-	}, env.deletePath)
-}
+var deletePathTool = define(Tool{
+	Name:  "delete_path",
+	Title: "Delete a path",
+	Description: "Delete a file, a symlink (the link, never its target) or a directory; a non-empty directory needs recursive=true. " +
+		"Refuses /, the system directories (/etc, /usr, /var, ...), the server's working directory and its parents. There is no undo.",
+	Hints: Hints{Destructive: true, Idempotent: true},
+	Audit: []string{"path", "recursive"},
+}, (*Env).deletePath)
 
 func (e *Env) deletePath(ctx context.Context, _ *mcp.CallToolRequest, in DeletePathInput) (*mcp.CallToolResult, DeletePathOutput, error) {
 	p, err := e.resolve(in.Path)

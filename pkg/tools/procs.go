@@ -2,25 +2,19 @@ package tools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"os/user"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-func init() {
-	register("list_processes", addListProcesses)
-	register("kill_process", addKillProcess)
-}
 
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. The
 // kernel exposes 100 to userspace on every architecture Go supports on Linux.
@@ -62,16 +56,15 @@ type ListProcessesOutput struct {
 	CPUSample string        `json:"cpu_sample" jsonschema:"how cpu_percent was measured"`
 }
 
-func addListProcesses(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "list_processes",
-		Description: "List running processes with pid, ppid, user, CPU % (measured over a 0.5s sample), resident memory, start time, state and command line, read from /proc. " +
-			"Use `filter` (a case-insensitive plain substring of the name, command line or user) to find a process, e.g. filter=nginx; sort_by cpu (default), mem or pid. " +
-			"Use the pid with kill_process or the name with service_action.",
-		Title:       "List processes",
-		Annotations: annotate("List processes", true, false, false, false),
-	}, env.listProcesses)
-}
+var listProcessesTool = define(Tool{
+	Name:  "list_processes",
+	Title: "List processes",
+	Description: "List running processes with pid, ppid, user, CPU % (measured over a 0.5s sample), resident memory, start time, state and command line, read from /proc. " +
+		"Use `filter` (a case-insensitive plain substring of the name, command line or user) to find a process, e.g. filter=nginx; sort_by cpu (default), mem or pid. " +
+		"Use the pid with kill_process or the name with service_action.",
+	Hints: Hints{ReadOnly: true},
+	Audit: []string{"sort_by", "limit"},
+}, (*Env).listProcesses)
 
 // procStat is what list_processes reads from /proc/<pid>/stat.
 type procStat struct {
@@ -229,93 +222,24 @@ func memTotalBytes() uint64 {
 }
 
 func (e *Env) listProcesses(ctx context.Context, _ *mcp.CallToolRequest, in ListProcessesInput) (*mcp.CallToolResult, ListProcessesOutput, error) {
-	sortBy := strings.ToLower(strings.TrimSpace(in.SortBy))
-	if sortBy == "" {
-		sortBy = "cpu"
+	sortBy, limit, err := processArgs(in)
+	if err != nil {
+		return nil, ListProcessesOutput{}, err
 	}
-	if sortBy != "cpu" && sortBy != "mem" && sortBy != "pid" {
-		return nil, ListProcessesOutput{}, fmt.Errorf("sort_by must be cpu, mem or pid, not %q", in.SortBy)
+	sample, err := sampleCPU(ctx)
+	if err != nil {
+		return nil, ListProcessesOutput{}, err
 	}
-	limit := in.Limit
-	switch {
-	case limit < 0:
-		return nil, ListProcessesOutput{}, fmt.Errorf("limit must be positive (default 50, max 1000)")
-	case limit == 0:
-		limit = 50
-	case limit > 1000:
-		limit = 1000
-	}
+	out := ListProcessesOutput{SortBy: sortBy, CPUSample: fmt.Sprintf("%.1fs sample between two reads of /proc", sample.elapsed)}
 	filter := strings.ToLower(in.Filter)
-
-	boot, err := bootTime()
-	if err != nil {
-		return nil, ListProcessesOutput{}, fmt.Errorf("cannot read /proc/stat: %v (is /proc mounted?)", err)
-	}
-	// First pass: CPU ticks, to be compared after the sample window.
-	pids, err := listPIDs()
-	if err != nil {
-		return nil, ListProcessesOutput{}, fmt.Errorf("cannot list /proc: %v", err)
-	}
-	before := make(map[int]procStat, len(pids))
-	for _, pid := range pids {
-		if st, err := readProcStat(pid); err == nil {
-			before[pid] = st
-		}
-	}
-	t0 := time.Now()
-	select {
-	case <-ctx.Done():
-		return nil, ListProcessesOutput{}, ctx.Err()
-	case <-time.After(cpuSample):
-	}
-	pids, err = listPIDs()
-	if err != nil {
-		return nil, ListProcessesOutput{}, fmt.Errorf("cannot list /proc: %v", err)
-	}
-	elapsed := time.Since(t0).Seconds()
-	pageSize := uint64(os.Getpagesize())
-	memTotal := memTotalBytes()
+	procs := make([]ProcessInfo, 0, len(sample.pids))
 	users := userNames{}
-	out := ListProcessesOutput{SortBy: sortBy, CPUSample: fmt.Sprintf("%.1fs sample between two reads of /proc", elapsed)}
-	procs := make([]ProcessInfo, 0, len(pids))
-	for _, pid := range pids {
-		// Any read failing means the process vanished mid-scan: skip it.
-		st, err := readProcStat(pid)
-		if err != nil {
-			continue
-		}
-		uid, err := procUID(pid)
-		if err != nil {
-			continue
+	for _, pid := range sample.pids {
+		p, ok := sample.process(pid, users)
+		if !ok {
+			continue // vanished mid-scan
 		}
 		out.Total++
-		p := ProcessInfo{
-			PID:       pid,
-			PPID:      st.ppid,
-			User:      users.name(uid),
-			Name:      st.name,
-			State:     stateName(st.state),
-			StartTime: boot.Add(time.Duration(st.startTick) * time.Second / clockTicks).Format(time.RFC3339),
-			Command:   procCmdline(pid, st.name),
-		}
-		if st.rssPages > 0 {
-			p.RSSBytes = uint64(st.rssPages) * pageSize
-		}
-		if memTotal > 0 {
-			p.MemPercent = round1(float64(p.RSSBytes) * 100 / float64(memTotal))
-		}
-		// A process started during the sample (or a recycled pid) is
-		// measured from its own start instead.
-		base := uint64(0)
-		window := elapsed
-		if b, ok := before[pid]; ok && b.startTick == st.startTick {
-			base = b.cpuTicks
-		} else {
-			window = time.Since(boot.Add(time.Duration(st.startTick) * time.Second / clockTicks)).Seconds()
-		}
-		if window > 0 && st.cpuTicks >= base {
-			p.CPUPercent = round1(float64(st.cpuTicks-base) / clockTicks / window * 100)
-		}
 		if filter != "" && !strings.Contains(strings.ToLower(p.Name), filter) &&
 			!strings.Contains(strings.ToLower(p.Command), filter) &&
 			!strings.Contains(strings.ToLower(p.User), filter) {
@@ -323,34 +247,134 @@ func (e *Env) listProcesses(ctx context.Context, _ *mcp.CallToolRequest, in List
 		}
 		procs = append(procs, p)
 	}
-	slices.SortFunc(procs, func(a, b ProcessInfo) int {
-		switch sortBy {
-		case "cpu":
-			if a.CPUPercent != b.CPUPercent {
-				if a.CPUPercent > b.CPUPercent {
-					return -1
-				}
-				return 1
-			}
-			if a.RSSBytes != b.RSSBytes {
-				if a.RSSBytes > b.RSSBytes {
-					return -1
-				}
-				return 1
-			}
-		case "mem":
-			if a.RSSBytes != b.RSSBytes {
-				if a.RSSBytes > b.RSSBytes {
-					return -1
-				}
-				return 1
-			}
-		}
-		return a.PID - b.PID
-	})
+	slices.SortFunc(procs, processOrder(sortBy))
 	out.Matched = len(procs)
 	out.Processes = procs[:min(limit, len(procs))]
 	return processesText(out, in.Filter, e.MaxOutputSize), out, nil
+}
+
+// processArgs validates sort_by and limit and applies their defaults.
+func processArgs(in ListProcessesInput) (string, int, error) {
+	sortBy := strings.ToLower(strings.TrimSpace(in.SortBy))
+	if sortBy == "" {
+		sortBy = "cpu"
+	}
+	if sortBy != "cpu" && sortBy != "mem" && sortBy != "pid" {
+		return "", 0, fmt.Errorf("sort_by must be cpu, mem or pid, not %q", in.SortBy)
+	}
+	limit := in.Limit
+	switch {
+	case limit < 0:
+		return "", 0, fmt.Errorf("limit must be positive (default 50, max 1000)")
+	case limit == 0:
+		limit = 50
+	case limit > 1000:
+		limit = 1000
+	}
+	return sortBy, limit, nil
+}
+
+// procSample is two reads of /proc a sample window apart.
+type procSample struct {
+	boot     time.Time
+	before   map[int]procStat
+	pids     []int
+	elapsed  float64
+	pageSize uint64
+	memTotal uint64
+}
+
+// sampleCPU reads every process's CPU ticks, waits the sample window, and
+// lists the processes to report.
+func sampleCPU(ctx context.Context) (*procSample, error) {
+	boot, err := bootTime()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read /proc/stat: %v (is /proc mounted?)", err)
+	}
+	pids, err := listPIDs()
+	if err != nil {
+		return nil, fmt.Errorf("cannot list /proc: %v", err)
+	}
+	s := &procSample{boot: boot, before: make(map[int]procStat, len(pids)), pageSize: uint64(os.Getpagesize())}
+	for _, pid := range pids {
+		if st, err := readProcStat(pid); err == nil {
+			s.before[pid] = st
+		}
+	}
+	t0 := time.Now()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(cpuSample):
+	}
+	if s.pids, err = listPIDs(); err != nil {
+		return nil, fmt.Errorf("cannot list /proc: %v", err)
+	}
+	s.elapsed = time.Since(t0).Seconds()
+	s.memTotal = memTotalBytes()
+	return s, nil
+}
+
+// process describes one pid at the end of the sample; ok is false when
+// any read fails, i.e. the process vanished.
+func (s *procSample) process(pid int, users userNames) (ProcessInfo, bool) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return ProcessInfo{}, false
+	}
+	uid, err := procUID(pid)
+	if err != nil {
+		return ProcessInfo{}, false
+	}
+	started := s.boot.Add(time.Duration(st.startTick) * time.Second / clockTicks)
+	p := ProcessInfo{
+		PID:       pid,
+		PPID:      st.ppid,
+		User:      users.name(uid),
+		Name:      st.name,
+		State:     stateName(st.state),
+		StartTime: started.Format(time.RFC3339),
+		Command:   procCmdline(pid, st.name),
+	}
+	if st.rssPages > 0 {
+		p.RSSBytes = uint64(st.rssPages) * s.pageSize
+	}
+	if s.memTotal > 0 {
+		p.MemPercent = round1(float64(p.RSSBytes) * 100 / float64(s.memTotal))
+	}
+	// A process started during the sample (or a recycled pid) is measured
+	// from its own start instead.
+	base := uint64(0)
+	window := s.elapsed
+	if b, ok := s.before[pid]; ok && b.startTick == st.startTick {
+		base = b.cpuTicks
+	} else {
+		window = time.Since(started).Seconds()
+	}
+	if window > 0 && st.cpuTicks >= base {
+		p.CPUPercent = round1(float64(st.cpuTicks-base) / clockTicks / window * 100)
+	}
+	return p, true
+}
+
+// processOrder sorts by CPU (then memory), by memory, or by pid; ties by pid.
+func processOrder(sortBy string) func(a, b ProcessInfo) int {
+	return func(a, b ProcessInfo) int {
+		switch sortBy {
+		case "cpu":
+			if c := cmp.Compare(b.CPUPercent, a.CPUPercent); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(b.RSSBytes, a.RSSBytes); c != 0 {
+				return c
+			}
+		case "mem":
+			if c := cmp.Compare(b.RSSBytes, a.RSSBytes); c != 0 {
+				return c
+			}
+		}
+		return a.PID - b.PID
+	}
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
@@ -395,149 +419,4 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// KillProcessInput are the arguments of kill_process.
-type KillProcessInput struct {
-	PID    int    `json:"pid" jsonschema:"process id (from list_processes); must be > 1"`
-	Signal string `json:"signal,omitempty" jsonschema:"signal name (TERM, KILL, HUP, INT, QUIT, USR1, USR2, STOP, CONT; the SIG prefix is optional) or number; default TERM"`
-}
-
-// KillProcessOutput is the result of kill_process.
-type KillProcessOutput struct {
-	PID    int    `json:"pid"`
-	Name   string `json:"name,omitempty"`
-	Signal string `json:"signal"`
-	// Exited is set for terminating signals, after waiting up to 2s.
-	Exited *bool `json:"exited,omitempty" jsonschema:"for TERM, KILL, INT and QUIT: whether the process had exited 2s later"`
-}
-
-var signalNames = map[string]syscall.Signal{
-	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "KILL": syscall.SIGKILL,
-	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM,
-	"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT,
-}
-
-// sigRTMAX is the highest signal number on Linux.
-const sigRTMAX = 64
-
-// parseSignal accepts TERM, SIGTERM, term or a number in 1..64.
-func parseSignal(s string) (syscall.Signal, string, error) {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	if s == "" {
-		return syscall.SIGTERM, "SIGTERM", nil
-	}
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > sigRTMAX {
-			return 0, "", fmt.Errorf("signal number %d is out of range 1..%d", n, sigRTMAX)
-		}
-		for name, sig := range signalNames {
-			if int(sig) == n {
-				return sig, "SIG" + name, nil
-			}
-		}
-		return syscall.Signal(n), "signal " + s, nil
-	}
-	name := strings.TrimPrefix(s, "SIG")
-	if sig, ok := signalNames[name]; ok {
-		return sig, "SIG" + name, nil
-	}
-	return 0, "", fmt.Errorf("unknown signal %q: use TERM (polite stop), KILL (forced), HUP, INT, QUIT, USR1, USR2, STOP, CONT, or a number", s)
-}
-
-func addKillProcess(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "kill_process",
-		Description: "Send a signal to one process by pid (default TERM). Try TERM first and KILL only if the process is still there. " +
-			"For a systemd service use service_action instead, or systemd restarts it. Refuses pid 1, process groups (negative pids) and servagent itself. " +
-			"For TERM/KILL/INT/QUIT, waits up to 2s and says whether the process exited.",
-		Title:       "Kill a process",
-		Annotations: annotate("Kill a process", false, true, false, false),
-	}, env.killProcess)
-}
-
-func (e *Env) killProcess(ctx context.Context, _ *mcp.CallToolRequest, in KillProcessInput) (*mcp.CallToolResult, KillProcessOutput, error) {
-	switch {
-	case in.PID < 0:
-		return nil, KillProcessOutput{}, fmt.Errorf("pid %d is negative, which would signal a whole process group: pass one process id > 1 (see list_processes)", in.PID)
-	case in.PID == 0:
-		return nil, KillProcessOutput{}, fmt.Errorf("pid is missing or 0: pass the process id from list_processes")
-	case in.PID > math.MaxInt32:
-		// kill(2) takes a 32-bit pid_t: 2^32+1 would wrap around to init.
-		return nil, KillProcessOutput{}, fmt.Errorf("pid %d is out of range: Linux pids are below 2^22; pass a pid from list_processes", in.PID)
-	case in.PID == 1:
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid 1 (init): that would bring the whole server down; use service_action for services")
-	case in.PID == os.Getpid():
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid %d: it is servagent itself, and this session would end", in.PID)
-	case in.PID == os.Getppid():
-		return nil, KillProcessOutput{}, fmt.Errorf("refusing to signal pid %d: it is servagent's parent, and killing it would likely end servagent too", in.PID)
-	}
-	sig, sigName, err := parseSignal(in.Signal)
-	if err != nil {
-		return nil, KillProcessOutput{}, err
-	}
-	st, statErr := readProcStat(in.PID)
-	out := KillProcessOutput{PID: in.PID, Signal: sigName, Name: st.name}
-	if err := syscall.Kill(in.PID, sig); err != nil {
-		return nil, KillProcessOutput{}, killError(in.PID, out.Name, sigName, sig, err)
-	}
-	msg := fmt.Sprintf("sent %s to pid %d", sigName, in.PID)
-	if out.Name != "" {
-		msg += " (" + out.Name + ")"
-	}
-	if sig == syscall.SIGTERM || sig == syscall.SIGKILL || sig == syscall.SIGINT || sig == syscall.SIGQUIT {
-		exited := waitExit(ctx, in.PID, st, statErr == nil, 2*time.Second)
-		out.Exited = &exited
-		if exited {
-			msg += "; the process has exited"
-		} else {
-			msg += "; it is still running after 2s"
-			if sig != syscall.SIGKILL {
-				msg += ": wait a little longer, or send KILL"
-			} else {
-				msg += " (probably in uninterruptible disk sleep, state D); check it with list_processes"
-			}
-		}
-	}
-	return textResult("%s", msg), out, nil
-}
-
-// waitExit polls until pid is gone, a zombie, or reused by another process.
-func waitExit(ctx context.Context, pid int, was procStat, known bool, max time.Duration) bool {
-	deadline := time.Now().Add(max)
-	for {
-		st, err := readProcStat(pid)
-		if err != nil || st.state == 'Z' || st.state == 'X' || (known && st.startTick != was.startTick) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// killError turns kill(2) errors into advice for the model.
-func killError(pid int, name, sigName string, sig syscall.Signal, err error) error {
-	switch {
-	case errors.Is(err, syscall.ESRCH):
-		return fmt.Errorf("no such process: pid %d does not exist (it may already have exited); call list_processes to find the current pid", pid)
-	case errors.Is(err, syscall.EPERM):
-		who := "servagent's user"
-		if u, uerr := user.Current(); uerr == nil {
-			who = "user " + u.Username
-		}
-		what := fmt.Sprintf("pid %d", pid)
-		if name != "" {
-			what += " (" + name + ")"
-		}
-		return fmt.Errorf("permission denied: %s may not send %s to %s, which belongs to another user; if sudo is set up, use execute_command with `sudo -n kill -%d %d`",
-			who, sigName, what, int(sig), pid)
-	default:
-		return fmt.Errorf("cannot send %s to pid %d: %v", sigName, pid, err)
-	}
 }

@@ -193,6 +193,31 @@ func TestKillProcessStopCont(t *testing.T) {
 	}
 }
 
+// TestKillProcessRefusesOwnThreads: kill(2) on a thread id signals the whole
+// process, so servagent's thread ids are refused like its pid (the review
+// shut the server down with a TERM to a TID).
+func TestKillProcessRefusesOwnThreads(t *testing.T) {
+	env := newTestEnv(t)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, task := range tasks {
+		tid, _ := strconv.Atoi(task.Name())
+		if tid == os.Getpid() {
+			continue
+		}
+		tried++
+		// SIGWINCH: harmless to this test binary if the refusal were missing.
+		toolError(t, callTool(t, env, "kill_process", map[string]any{"pid": tid, "signal": "28"}),
+			fmt.Sprintf("a thread of process %d", os.Getpid()), "servagent itself")
+	}
+	if tried == 0 {
+		t.Fatal("the test process has no thread besides its main one")
+	}
+}
+
 func TestKillProcessNoSuchProcess(t *testing.T) {
 	pid := 4_000_000
 	for ; pid > 1000; pid-- {

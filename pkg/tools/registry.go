@@ -1,33 +1,51 @@
-// Package tools holds the MCP tools servagent exposes: a registry that knows
-// every tool by name, and one file per family (exec.go runs commands,
-// files.go reads and writes files, ...). Each family registers its tools in
-// an init function; Register adds the selected ones to an MCP server.
 package tools
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/servagent/servagent/pkg/runner"
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
-// Env is what tool handlers may use. It is shared by every session.
+// All is every tool servagent has, in canonical order: the reference
+// README's table.
+var All = []Tool{
+	executeCommandTool,
+	readFileTool, writeFileTool, editFileTool,
+	readFileBinaryTool, writeFileBinaryTool,
+	uploadFileTool,
+	listDirectoryTool,
+	movePathTool, copyPathTool, deletePathTool,
+	listProcessesTool, killProcessTool,
+	tailFileTool,
+	systemInfoTool, networkInfoTool,
+	serviceActionTool,
+	getEnvironmentTool,
+}
+
+// Env is everything tool handlers depend on. It is shared by every session;
+// tests build the one they need, so they need no package state and can run
+// in parallel.
 type Env struct {
 	WorkDir        string
 	CommandTimeout time.Duration
 	MaxOutputSize  int64
 	UploadMaxSize  int64
-	Runner         *runner.Runner
-	Logger         *slog.Logger
+	// Runner starts every process, so shutdown can end them.
+	Runner *runner.Runner
+	// Systemd is how service_action and tail_file reach systemd.
+	Systemd Systemd
+	// CountBudget bounds the bytes read_file scans only to count lines;
+	// past it the total is an estimate (0: defaultCountBudget).
+	CountBudget int64
+	Logger      *slog.Logger
 	// SecretEnv names environment variables that must never reach the model
 	// or a child process (the API key, the OAuth secrets).
 	SecretEnv []string
@@ -35,102 +53,25 @@ type Env struct {
 	ProgressInterval time.Duration
 }
 
-// order is the canonical tool order: the reference README's table.
-var order = []string{
-	"execute_command",
-	"read_file", "write_file", "edit_file",
-	"read_file_binary", "write_file_binary",
-	"upload_file",
-	"list_directory",
-	"move_path", "copy_path", "delete_path",
-	"list_processes", "kill_process",
-	"tail_file",
-	"system_info", "network_info",
-	"service_action",
-	"get_environment",
+// NewEnv returns an Env with the host's defaults for what is not given:
+// a new Runner, the real systemd, a discarding logger.
+func NewEnv(e Env) *Env {
+	if e.Runner == nil {
+		e.Runner = runner.New()
+	}
+	if e.Systemd.Systemctl == "" {
+		e.Systemd = HostSystemd()
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &e
 }
 
-var registry = map[string]func(*mcp.Server, *Env){}
-
-// register is called from the init function of each tool family.
-func register(name string, add func(*mcp.Server, *Env)) {
-	if !slices.Contains(order, name) {
-		panic("tools: " + name + " is missing from the canonical order")
-	}
-	if _, dup := registry[name]; dup {
-		panic("tools: " + name + " registered twice")
-	}
-	registry[name] = add
-}
-
-// Names lists the available tools in canonical order.
-func Names() []string {
-	var out []string
-	for _, n := range order {
-		if _, ok := registry[n]; ok {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// Register adds the named tools to s. Unknown names are an error; config
-// validation normally catches them first.
-func Register(s *mcp.Server, env *Env, names []string) error {
-	for _, n := range names {
-		add, ok := registry[n]
-		if !ok {
-			return fmt.Errorf("unknown tool %q", n)
-		}
-		add(s, env)
-	}
-	return nil
-}
-
-var defaultRunner = sync.OnceValue(runner.New)
-
-// run executes c with the Env's runner (so shutdown can end it), or with a
-// package default when the Env was built without one (tests).
-func (e *Env) run(ctx context.Context, c runner.Cmd) (runner.Result, error) {
-	r := e.Runner
-	if r == nil {
-		r = defaultRunner()
-	}
-	return r.Run(ctx, c)
-}
-
-// annotate builds ToolAnnotations; every tool states all four hints.
-func annotate(title string, readOnly, destructive, idempotent, openWorld bool) *mcp.ToolAnnotations {
-	return &mcp.ToolAnnotations{
-		Title:           title,
-		ReadOnlyHint:    readOnly,
-		DestructiveHint: &destructive,
-		IdempotentHint:  idempotent,
-		OpenWorldHint:   &openWorld,
-	}
-}
-
-// resolve turns a user path into a clean absolute path, relative paths being
-// taken from the working directory. "~" expands to the server user's home.
+// resolve turns a client path into a clean absolute path: the rules every
+// entry point shares (pkg/userpath).
 func (e *Env) resolve(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if p == "" {
-		return "", fmt.Errorf("path is empty: give an absolute path or one relative to %s", e.WorkDir)
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("path contains a NUL byte")
-	}
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("cannot expand ~: %v", err)
-		}
-		p = filepath.Join(home, strings.TrimPrefix(p, "~"))
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(e.WorkDir, p)
-	}
-	return filepath.Clean(p), nil
+	return userpath.Resolver{WorkDir: e.WorkDir}.Resolve(p)
 }
 
 // childEnv is the environment given to commands: the server's own, minus

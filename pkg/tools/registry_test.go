@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -9,8 +10,8 @@ import (
 // annotation hints.
 func TestEveryToolHasTitleAndAllHints(t *testing.T) {
 	listed := listTools(t, Names())
-	if len(listed) != len(order) {
-		t.Errorf("%d tools registered, canonical order has %d", len(listed), len(order))
+	if len(listed) != len(All) {
+		t.Errorf("%d tools registered, canonical list has %d", len(listed), len(All))
 	}
 	for _, tool := range listed {
 		a := tool.Annotations
@@ -20,5 +21,47 @@ func TestEveryToolHasTitleAndAllHints(t *testing.T) {
 		if a != nil && a.ReadOnlyHint && *a.DestructiveHint {
 			t.Errorf("%s is read-only and destructive", tool.Name)
 		}
+		if tool.Description == "" {
+			t.Errorf("%s has no description", tool.Name)
+		}
+	}
+}
+
+// TestDeclarations checks what a declaration promises: unique names, a
+// handler, and audited arguments that exist in the tool's input schema (a
+// typo would silently log nothing).
+func TestDeclarations(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range All {
+		if d.Name == "" || seen[d.Name] {
+			t.Errorf("tool name %q empty or declared twice", d.Name)
+		}
+		seen[d.Name] = true
+		if d.add == nil {
+			t.Errorf("%s has no handler", d.Name)
+		}
+	}
+	for _, listed := range listTools(t, Names()) {
+		d, ok := Lookup(listed.Name)
+		if !ok {
+			t.Fatalf("listed tool %s has no declaration", listed.Name)
+		}
+		schema, _ := listed.InputSchema.(map[string]any)
+		props, _ := schema["properties"].(map[string]any)
+		for _, a := range append(slices.Clone(d.Audit), d.Program) {
+			if a == "" {
+				continue
+			}
+			if _, ok := props[a]; !ok {
+				t.Errorf("%s audits argument %q, which its input schema does not have", d.Name, a)
+			}
+		}
+	}
+}
+
+// TestRegisterUnknown: an unknown name is an error, not a silent skip.
+func TestRegisterUnknown(t *testing.T) {
+	if err := Register(nil, newTestEnv(t), []string{"execute_command", "no_such_tool"}); err == nil {
+		t.Fatal("Register accepted an unknown tool name")
 	}
 }

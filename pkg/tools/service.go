@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,56 +13,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/runner"
 )
-
-func init() { register("service_action", addServiceAction) }
-
-// systemd holds what service_action and tail_file need from the host; tests
-// point the paths at fake scripts and the run directory at a temp dir.
-var systemd = struct {
-	systemctl, journalctl, sudo string
-	runDir                      string // exists iff systemd is PID 1
-	euid                        func() int
-}{
-	systemctl:  "systemctl",
-	journalctl: "journalctl",
-	sudo:       "sudo",
-	runDir:     "/run/systemd/system",
-	euid:       os.Geteuid,
-}
-
-// unitNameRE is the systemd unit-name charset (see systemd.unit(5)).
-var unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+$`)
-
-// validateUnit checks a unit name before it goes anywhere near an argv: the
-// reference pasted it into a shell string.
-func validateUnit(field, name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%s is empty: pass a systemd unit name such as nginx or nginx.service", field)
-	case len(name) > 256:
-		return fmt.Errorf("%s is %d characters long; systemd unit names are at most 256", field, len(name))
-	case strings.HasPrefix(name, "-"):
-		return fmt.Errorf("%s %q starts with '-', which would be read as an option: pass the bare unit name such as nginx", field, name)
-	case strings.HasPrefix(name, "."):
-		return fmt.Errorf("%s %q starts with '.': pass a unit name such as nginx or nginx.service", field, name)
-	case !unitNameRE.MatchString(name):
-		return fmt.Errorf("%s %q is not a valid systemd unit name: only letters, digits and : _ . \\ @ - are allowed (no spaces, slashes, quotes or shell syntax); find the exact name with list_processes or `systemctl list-units` via execute_command", field, name)
-	}
-	return nil
-}
-
-// systemdRunning says whether systemd manages this host, the same test
-// sd_booted(3) uses.
-func systemdRunning() error {
-	if fi, err := os.Stat(systemd.runDir); err == nil && fi.IsDir() {
-		return nil
-	}
-	init := "another init system"
-	if b, err := os.ReadFile("/proc/1/comm"); err == nil {
-		init = strings.TrimSpace(string(b))
-	}
-	return fmt.Errorf("systemd is not running on this host (%s does not exist; PID 1 is %q), so there are no systemd units: manage services with execute_command and the host's own tool (service, rc-service, supervisorctl, or the process directly via list_processes/kill_process)", systemd.runDir, init)
-}
 
 var serviceActions = []string{"status", "start", "stop", "restart", "reload", "enable", "disable", "is-active", "is-enabled"}
 
@@ -90,16 +38,15 @@ type ServiceActionOutput struct {
 	UsedSudo    bool     `json:"used_sudo,omitempty"`
 }
 
-func addServiceAction(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "service_action",
-		Description: "Manage a systemd service: status, start, stop, restart, reload, enable, disable, is-active, is-enabled. " +
-			"After start or restart it reports the unit's resulting state a second later; always verify a service after a restart, and if it is not active read its logs with tail_file journalctl_unit=<service>. " +
-			"Prefer reload over restart when the service supports it (nginx, apache). Uses sudo -n for changes when servagent is not root.",
-		Title:       "Manage a systemd service",
-		Annotations: annotate("Manage a systemd service", false, true, false, false),
-	}, env.serviceAction)
-}
+var serviceActionTool = define(Tool{
+	Name:  "service_action",
+	Title: "Manage a systemd service",
+	Description: "Manage a systemd service: status, start, stop, restart, reload, enable, disable, is-active, is-enabled. " +
+		"After start or restart it reports the unit's resulting state a second later; always verify a service after a restart, and if it is not active read its logs with tail_file journalctl_unit=<service>. " +
+		"Prefer reload over restart when the service supports it (nginx, apache). Uses sudo -n for changes when servagent is not root.",
+	Hints: Hints{Destructive: true},
+	Audit: []string{"service", "action"},
+}, (*Env).serviceAction)
 
 func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in ServiceActionInput) (*mcp.CallToolResult, ServiceActionOutput, error) {
 	action := strings.ToLower(strings.TrimSpace(in.Action))
@@ -109,17 +56,17 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	if err := validateUnit("service", in.Service); err != nil {
 		return nil, ServiceActionOutput{}, err
 	}
-	if err := systemdRunning(); err != nil {
+	if err := e.Systemd.Booted(); err != nil {
 		return nil, ServiceActionOutput{}, err
 	}
-	systemctl, err := exec.LookPath(systemd.systemctl)
+	systemctl, err := exec.LookPath(e.Systemd.Systemctl)
 	if err != nil {
 		return nil, ServiceActionOutput{}, fmt.Errorf("systemctl not found in PATH although systemd is running: %v", err)
 	}
 	var argv []string
 	usedSudo := false
-	if systemd.euid() != 0 && slices.Contains(mutatingActions, action) {
-		if sudo, err := exec.LookPath(systemd.sudo); err == nil {
+	if e.Systemd.Euid() != 0 && slices.Contains(mutatingActions, action) {
+		if sudo, err := exec.LookPath(e.Systemd.Sudo); err == nil {
 			argv = []string{sudo, "-n"}
 			usedSudo = true
 		}
@@ -138,7 +85,7 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	}
 	combined := NewHeadTail(outputLimit(e.MaxOutputSize))
 	stop := e.reportProgress(ctx, req, "systemctl "+action+" "+in.Service)
-	res, err := e.run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
+	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
 	stop()
 	if err != nil {
 		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %v", err)
@@ -158,23 +105,9 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	if res.Cancelled {
 		return nil, out, fmt.Errorf("cancelled by the client; systemctl %s %s was killed", action, in.Service)
 	}
-	if res.ExitCode != 0 {
-		switch {
-		// status quotes log lines, which may say "not found" themselves.
-		case action == "status" && res.ExitCode == 4,
-			action != "status" && (strings.Contains(text, "not found") || strings.Contains(text, "No such file")):
-			return nil, out, fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", in.Service, res.ExitCode, text)
-		case usedSudo && strings.Contains(text, "password is required"):
-			return nil, out, fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
-		case strings.Contains(text, "Access denied") || strings.Contains(text, "authentication required"):
-			return nil, out, fmt.Errorf("permission denied for systemctl %s: servagent is not root and sudo is unavailable; run servagent as root or allow systemctl via sudo NOPASSWD. systemctl said:\n%s", action, text)
-		case slices.Contains(mutatingActions, action):
-			return nil, out, fmt.Errorf("systemctl %s %s failed (exit %d): read the logs with tail_file journalctl_unit=%s and check service_action status. systemctl said:\n%s", action, in.Service, res.ExitCode, in.Service, text)
-		}
-		// status of a stopped unit (3) and is-active/is-enabled answering
-		// "no" are ordinary answers.
+	if err := systemctlFailure(in.Service, action, text, res.ExitCode, usedSudo); err != nil {
+		return nil, out, err
 	}
-
 	if action == "start" || action == "restart" || action == "stop" || action == "reload" {
 		settle := action == "start" || action == "restart"
 		u := e.unitState(ctx, systemctl, in.Service, settle)
@@ -193,6 +126,28 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 		text = fmt.Sprintf("systemctl %s %s: done (exit %d, no output)", action, in.Service, res.ExitCode)
 	}
 	return textResult("%s", text), out, nil
+}
+
+// systemctlFailure turns a non-zero systemctl exit into advice for the
+// model; nil when the exit is an ordinary answer (status of a stopped unit
+// is 3, is-active/is-enabled answer "no" with an exit code).
+func systemctlFailure(unit, action, text string, exit int, usedSudo bool) error {
+	if exit == 0 {
+		return nil
+	}
+	switch {
+	// status quotes log lines, which may say "not found" themselves.
+	case action == "status" && exit == 4,
+		action != "status" && (strings.Contains(text, "not found") || strings.Contains(text, "No such file")):
+		return fmt.Errorf("unit %s not found (systemctl exit %d): list units with execute_command `systemctl list-units --type=service --all`. systemctl said:\n%s", unit, exit, text)
+	case usedSudo && strings.Contains(text, "password is required"):
+		return fmt.Errorf("sudo needs a password for systemctl, and servagent cannot type one: run servagent as root or allow `systemctl` with NOPASSWD in sudoers. sudo said:\n%s", text)
+	case strings.Contains(text, "Access denied") || strings.Contains(text, "authentication required"):
+		return fmt.Errorf("permission denied for systemctl %s: servagent is not root and sudo is unavailable; run servagent as root or allow systemctl via sudo NOPASSWD. systemctl said:\n%s", action, text)
+	case slices.Contains(mutatingActions, action):
+		return fmt.Errorf("systemctl %s %s failed (exit %d): read the logs with tail_file journalctl_unit=%s and check service_action status. systemctl said:\n%s", action, unit, exit, unit, text)
+	}
+	return nil
 }
 
 // unitState is what `systemctl show` says about a unit.
@@ -214,7 +169,7 @@ func (u unitState) broken() bool {
 func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) unitState {
 	read := func() unitState {
 		var buf bytes.Buffer
-		res, err := e.run(ctx, runner.Cmd{
+		res, err := e.Runner.Run(ctx, runner.Cmd{
 			KillWithParent: true,
 			Argv:           []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit},
 			Env:            e.childEnv(nil),
@@ -248,14 +203,11 @@ func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool
 		}
 		u = read()
 	}
-	if u.active == "active" && sleepCtx(ctx, settleDelay) {
+	if u.active == "active" && sleepCtx(ctx, e.Systemd.SettleDelay) {
 		u = read()
 	}
 	return u
 }
-
-// settleDelay is how long after a successful start the state is re-read.
-var settleDelay = time.Second
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

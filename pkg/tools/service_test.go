@@ -9,16 +9,16 @@ import (
 )
 
 func TestServiceActionNoSystemd(t *testing.T) {
-	if _, err := os.Stat("/run/systemd/system"); err == nil {
-		t.Skip("this host runs systemd")
-	}
-	toolError(t, callTool(t, newTestEnv(t), "service_action", map[string]any{"service": "nginx", "action": "status"}),
+	env := newTestEnv(t)
+	env.Systemd.RunDir = filepath.Join(t.TempDir(), "absent")
+	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "status"}),
 		"systemd is not running", "execute_command")
 }
 
 func TestServiceActionRestartArgv(t *testing.T) {
-	dir := fakeSystemd(t)
-	res := callTool(t, newTestEnv(t), "service_action", map[string]any{"service": "nginx.service", "action": "restart"})
+	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
+	res := callTool(t, env, "service_action", map[string]any{"service": "nginx.service", "action": "restart"})
 	out := structured[ServiceActionOutput](t, res)
 	if out.ActiveState != "active" || out.SubState != "running" || out.UsedSudo {
 		t.Errorf("got %+v", out)
@@ -38,8 +38,8 @@ func TestServiceActionRestartArgv(t *testing.T) {
 }
 
 func TestServiceActionReadOnlyActions(t *testing.T) {
-	dir := fakeSystemd(t)
 	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "php8.2-fpm", "action": "status"}))
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "getty@tty1", "action": "IS-ACTIVE"}))
 	calls := fakeCalls(t, dir)
@@ -52,9 +52,9 @@ func TestServiceActionReadOnlyActions(t *testing.T) {
 
 // The reference built `systemctl <action> <service>` as a shell string.
 func TestServiceActionRejectsInjection(t *testing.T) {
-	dir := fakeSystemd(t)
 	canary := filepath.Join(os.TempDir(), "pwned-"+sysRandName(t))
 	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
 	bad := []string{
 		"nginx; touch " + canary, "-H", "--host=evil", "../x", "$(id)", "`id`", "nginx && id", "nginx|id",
 		"nginx\nid", "ngi nx", "a/b", "", ".hidden", "x'y", strings.Repeat("a", 257),
@@ -80,16 +80,16 @@ func TestServiceActionRejectsInjection(t *testing.T) {
 }
 
 func TestServiceActionSudoWhenNotRoot(t *testing.T) {
-	dir := fakeSystemd(t)
-	systemd.euid = func() int { return 1000 }
 	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
+	env.Systemd.Euid = func() int { return 1000 }
 	out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "stop"}))
 	if !out.UsedSudo || out.ActiveState != "active" {
 		t.Errorf("got %+v", out)
 	}
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "is-enabled"}))
 	calls := fakeCalls(t, dir)
-	sudoArgv := []string{"sudo", "-n", systemd.systemctl, "--no-pager", "--no-ask-password", "stop", "--", "nginx"}
+	sudoArgv := []string{"sudo", "-n", env.Systemd.Systemctl, "--no-pager", "--no-ask-password", "stop", "--", "nginx"}
 	if len(calls) < 3 || !slices.Equal(calls[0], sudoArgv) || calls[1][0] != "systemctl" {
 		t.Fatalf("argv %q", calls)
 	}
@@ -100,8 +100,8 @@ func TestServiceActionSudoWhenNotRoot(t *testing.T) {
 }
 
 func TestServiceActionFailures(t *testing.T) {
-	dir := fakeSystemd(t)
 	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
 	// A start that systemctl accepts but that leaves the unit failed.
 	os.WriteFile(filepath.Join(dir, "state"), []byte("ActiveState=failed\nSubState=failed\n"), 0o644)
 	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "app", "action": "start"}),

@@ -15,8 +15,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() { register("system_info", addSystemInfo) }
-
 // SystemInfoInput has no arguments.
 type SystemInfoInput struct{}
 
@@ -56,15 +54,13 @@ type SystemInfoOutput struct {
 	Warnings       []string   `json:"warnings,omitempty"`
 }
 
-func addSystemInfo(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "system_info",
-		Description: "Describe the server: OS and version, kernel, architecture, hostname, uptime, load averages, CPU model and count, memory and swap, and disk usage of each real filesystem. " +
-			"Call it once at the start of a session and reuse the answer; call again only to re-check load, memory or disk space.",
-		Title:       "System information",
-		Annotations: annotate("System information", true, false, true, false),
-	}, env.systemInfo)
-}
+var systemInfoTool = define(Tool{
+	Name:  "system_info",
+	Title: "System information",
+	Description: "Describe the server: OS and version, kernel, architecture, hostname, uptime, load averages, CPU model and count, memory and swap, and disk usage of each real filesystem. " +
+		"Call it once at the start of a session and reuse the answer; call again only to re-check load, memory or disk space.",
+	Hints: Hints{ReadOnly: true, Idempotent: true},
+}, (*Env).systemInfo)
 
 func (e *Env) systemInfo(ctx context.Context, _ *mcp.CallToolRequest, _ SystemInfoInput) (*mcp.CallToolResult, SystemInfoOutput, error) {
 	var o SystemInfoOutput

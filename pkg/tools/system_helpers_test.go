@@ -39,29 +39,13 @@ func sysResultJSON(t testing.TB, res *mcp.CallToolResult) string {
 // number of progress notifications the client received.
 func callToolWithProgress(t testing.TB, env *Env, name string, args map[string]any) (*mcp.CallToolResult, int64) {
 	t.Helper()
-	ctx := context.Background()
-	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "0"}, nil)
-	if err := Register(s, env, []string{name}); err != nil {
-		t.Fatalf("register %s: %v", name, err)
-	}
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
 	var progress atomic.Int64
-	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "0"}, &mcp.ClientOptions{
+	cs := connectTools(t, env, []string{name}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { progress.Add(1) },
 	})
-	cs, err := c.Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
 	p := &mcp.CallToolParams{Name: name, Arguments: args}
 	p.SetProgressToken("tok-1")
-	res, err := cs.CallTool(ctx, p)
+	res, err := cs.CallTool(context.Background(), p)
 	if err != nil {
 		t.Fatalf("call %s: protocol error: %v", name, err)
 	}
@@ -73,7 +57,7 @@ func callToolWithProgress(t testing.TB, env *Env, name string, args map[string]a
 // argument per line, "---" after each call) in argv.log, and pretends
 // systemd is running. Files in the dir steer the fakes: "state" is printed
 // for `show`, "exit"/"msg" make a non-show call fail.
-func fakeSystemd(t *testing.T) string {
+func fakeSystemd(t *testing.T, env *Env) string {
 	t.Helper()
 	dir := t.TempDir()
 	script := `#!/bin/sh
@@ -98,13 +82,14 @@ echo "fake $(basename "$0") ok"
 	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	saved, savedDelay := systemd, settleDelay
-	systemd.systemctl = filepath.Join(dir, "systemctl")
-	systemd.journalctl = filepath.Join(dir, "journalctl")
-	systemd.sudo = filepath.Join(dir, "sudo")
-	systemd.runDir = run
-	settleDelay = 10 * time.Millisecond
-	t.Cleanup(func() { systemd, settleDelay = saved, savedDelay })
+	env.Systemd = Systemd{
+		Systemctl:   filepath.Join(dir, "systemctl"),
+		Journalctl:  filepath.Join(dir, "journalctl"),
+		Sudo:        filepath.Join(dir, "sudo"),
+		RunDir:      run,
+		Euid:        os.Geteuid,
+		SettleDelay: 10 * time.Millisecond,
+	}
 	return dir
 }
 

@@ -18,8 +18,6 @@ import (
 	"github.com/servagent/servagent/pkg/runner"
 )
 
-func init() { register("tail_file", addTailFile) }
-
 const (
 	tailDefaultLines   = 50
 	tailMaxLines       = 10000
@@ -54,89 +52,32 @@ type TailFileOutput struct {
 	Notes         string `json:"notes,omitempty"`
 }
 
-func addTailFile(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "tail_file",
-		Description: "Read the last lines of a log file (path) or of a systemd unit's journal (journalctl_unit) — give exactly one. " +
-			"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
-			"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
-			"Use this instead of execute_command with tail or journalctl.",
-		Title:       "Tail a log file or journal",
-		Annotations: annotate("Tail a log file or journal", true, false, false, false),
-	}, env.tailFile)
-}
+var tailFileTool = define(Tool{
+	Name:  "tail_file",
+	Title: "Tail a log file or journal",
+	Description: "Read the last lines of a log file (path) or of a systemd unit's journal (journalctl_unit) — give exactly one. " +
+		"grep keeps only lines containing a case-insensitive plain substring (it filters the last `lines` lines; raise lines to search further back). " +
+		"follow=true waits follow_timeout seconds (default 10, max 60) collecting new lines, e.g. while you reproduce a request, then returns them. " +
+		"Use this instead of execute_command with tail or journalctl.",
+	Hints: Hints{ReadOnly: true},
+	Audit: []string{"path", "journalctl_unit", "lines", "follow"},
+}, (*Env).tailFile)
 
 func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFileInput) (*mcp.CallToolResult, TailFileOutput, error) {
-	hasPath, hasUnit := strings.TrimSpace(in.Path) != "", in.JournalctlUnit != ""
-	if hasPath == hasUnit {
-		return nil, TailFileOutput{}, errors.New("give exactly one of path (a log file) and journalctl_unit (a systemd unit such as nginx)")
+	lines, follow, notes, err := tailArgs(in)
+	if err != nil {
+		return nil, TailFileOutput{}, err
 	}
-	var notes []string
-	lines := in.Lines
-	switch {
-	case lines < 0:
-		return nil, TailFileOutput{}, fmt.Errorf("lines must be positive (default %d, max %d)", tailDefaultLines, tailMaxLines)
-	case lines == 0:
-		lines = tailDefaultLines
-	case lines > tailMaxLines:
-		lines = tailMaxLines
-		notes = append(notes, fmt.Sprintf("lines clamped to %d", tailMaxLines))
-	}
-	follow := 0
-	if in.Follow {
-		follow = in.FollowTimeout
-		switch {
-		case follow < 0:
-			return nil, TailFileOutput{}, fmt.Errorf("follow_timeout must be a positive number of seconds (default %d, max %d)", followDefault, followMax)
-		case follow == 0:
-			follow = followDefault
-		case follow > followMax:
-			follow = followMax
-			notes = append(notes, fmt.Sprintf("follow_timeout clamped to %ds", followMax))
-		}
-	}
-
-	n := strconv.Itoa(lines)
-	var argv []string
 	out := TailFileOutput{Grep: in.Grep}
-	if hasPath {
-		p, err := e.resolve(in.Path)
-		if err != nil {
-			return nil, TailFileOutput{}, err
-		}
-		if err := checkTailable(p); err != nil {
-			return nil, TailFileOutput{}, err
-		}
-		tail, err := exec.LookPath("tail")
-		if err != nil {
-			return nil, TailFileOutput{}, errors.New("the tail program is not installed on this host: use read_file instead")
-		}
-		// "--" so a path starting with '-' is never an option.
-		argv = []string{tail, "-n", n}
-		if follow > 0 {
-			argv = append(argv, "-F")
-		}
-		argv = append(argv, "--", p)
-		out.Source = p
+	var argv []string
+	if strings.TrimSpace(in.Path) != "" {
+		argv, out.Source, err = e.tailFileArgv(in.Path, lines, follow)
 	} else {
-		if err := validateUnit("journalctl_unit", in.JournalctlUnit); err != nil {
-			return nil, TailFileOutput{}, err
-		}
-		if err := systemdRunning(); err != nil {
-			return nil, TailFileOutput{}, fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
-		}
-		jctl, err := exec.LookPath(systemd.journalctl)
-		if err != nil {
-			return nil, TailFileOutput{}, errors.New("journalctl is not installed on this host: read the service's log file with path= instead (look under /var/log)")
-		}
-		// --unit=X is one argv element: the name can never become an option.
-		argv = []string{jctl, "--no-pager", "--unit=" + in.JournalctlUnit, "-n", n}
-		if follow > 0 {
-			argv = append(argv, "-f")
-		}
-		out.Source = "journalctl --unit=" + in.JournalctlUnit
+		argv, out.Source, err = e.journalArgv(in.JournalctlUnit, lines, follow)
 	}
-
+	if err != nil {
+		return nil, TailFileOutput{}, err
+	}
 	ht := NewHeadTail(outputLimit(e.MaxOutputSize))
 	lw := &lineWriter{w: ht, grep: strings.ToLower(in.Grep)}
 	stderr := NewHeadTail(16 << 10)
@@ -144,15 +85,13 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 	if e.CommandTimeout > 0 {
 		timeout = e.CommandTimeout
 	}
-	if follow > 0 {
-		timeout = time.Duration(follow) * time.Second
-	}
 	what := "reading " + out.Source
 	if follow > 0 {
+		timeout = time.Duration(follow) * time.Second
 		what = "following " + out.Source
 	}
 	stop := e.reportProgress(ctx, req, what)
-	res, err := e.run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
+	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: lw, Stderr: stderr, Timeout: timeout})
 	stop()
 	lw.Flush()
 	if err != nil {
@@ -180,6 +119,79 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 	}
 	out.Notes = strings.Join(notes, "; ")
 	return tailText(out), out, nil
+}
+
+// tailArgs validates the arguments and applies defaults and clamps; a
+// clamp is reported in notes.
+func tailArgs(in TailFileInput) (lines, follow int, notes []string, err error) {
+	if (strings.TrimSpace(in.Path) != "") == (in.JournalctlUnit != "") {
+		return 0, 0, nil, errors.New("give exactly one of path (a log file) and journalctl_unit (a systemd unit such as nginx)")
+	}
+	lines = in.Lines
+	switch {
+	case lines < 0:
+		return 0, 0, nil, fmt.Errorf("lines must be positive (default %d, max %d)", tailDefaultLines, tailMaxLines)
+	case lines == 0:
+		lines = tailDefaultLines
+	case lines > tailMaxLines:
+		lines = tailMaxLines
+		notes = append(notes, fmt.Sprintf("lines clamped to %d", tailMaxLines))
+	}
+	if !in.Follow {
+		return lines, 0, notes, nil
+	}
+	follow = in.FollowTimeout
+	switch {
+	case follow < 0:
+		return 0, 0, nil, fmt.Errorf("follow_timeout must be a positive number of seconds (default %d, max %d)", followDefault, followMax)
+	case follow == 0:
+		follow = followDefault
+	case follow > followMax:
+		follow = followMax
+		notes = append(notes, fmt.Sprintf("follow_timeout clamped to %ds", followMax))
+	}
+	return lines, follow, notes, nil
+}
+
+// tailFileArgv is the tail argv for a log file, and its source label.
+func (e *Env) tailFileArgv(path string, lines, follow int) ([]string, string, error) {
+	p, err := e.resolve(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkTailable(p); err != nil {
+		return nil, "", err
+	}
+	tail, err := exec.LookPath("tail")
+	if err != nil {
+		return nil, "", errors.New("the tail program is not installed on this host: use read_file instead")
+	}
+	// "--" so a path starting with '-' is never an option.
+	argv := []string{tail, "-n", strconv.Itoa(lines)}
+	if follow > 0 {
+		argv = append(argv, "-F")
+	}
+	return append(argv, "--", p), p, nil
+}
+
+// journalArgv is the journalctl argv for a unit, and its source label.
+func (e *Env) journalArgv(unit string, lines, follow int) ([]string, string, error) {
+	if err := validateUnit("journalctl_unit", unit); err != nil {
+		return nil, "", err
+	}
+	if err := e.Systemd.Booted(); err != nil {
+		return nil, "", fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
+	}
+	jctl, err := exec.LookPath(e.Systemd.Journalctl)
+	if err != nil {
+		return nil, "", errors.New("journalctl is not installed on this host: read the service's log file with path= instead (look under /var/log)")
+	}
+	// --unit=X is one argv element: the name can never become an option.
+	argv := []string{jctl, "--no-pager", "--unit=" + unit, "-n", strconv.Itoa(lines)}
+	if follow > 0 {
+		argv = append(argv, "-f")
+	}
+	return argv, "journalctl --unit=" + unit, nil
 }
 
 // checkTailable gives the model a precise reason instead of tail's stderr,

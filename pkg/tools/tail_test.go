@@ -87,15 +87,15 @@ func TestTailFileBadInput(t *testing.T) {
 }
 
 func TestTailFileJournalNoSystemd(t *testing.T) {
-	if _, err := os.Stat("/run/systemd/system"); err == nil {
-		t.Skip("this host runs systemd")
-	}
-	toolError(t, callTool(t, newTestEnv(t), "tail_file", map[string]any{"journalctl_unit": "nginx"}), "systemd is not running", "path=")
+	env := newTestEnv(t)
+	env.Systemd.RunDir = filepath.Join(t.TempDir(), "absent")
+	toolError(t, callTool(t, env, "tail_file", map[string]any{"journalctl_unit": "nginx"}), "systemd is not running", "path=")
 }
 
 func TestTailFileJournalArgv(t *testing.T) {
-	dir := fakeSystemd(t)
-	out := structured[TailFileOutput](t, callTool(t, newTestEnv(t), "tail_file", map[string]any{"journalctl_unit": "nginx.service", "lines": 7}))
+	env := newTestEnv(t)
+	dir := fakeSystemd(t, env)
+	out := structured[TailFileOutput](t, callTool(t, env, "tail_file", map[string]any{"journalctl_unit": "nginx.service", "lines": 7}))
 	if out.Output != "fake journalctl ok\n" || out.Source != "journalctl --unit=nginx.service" {
 		t.Errorf("got %+v", out)
 	}
@@ -105,7 +105,7 @@ func TestTailFileJournalArgv(t *testing.T) {
 		t.Errorf("argv %q, want %q", calls, want)
 	}
 	// With follow, -f is added; the fake exits at once, which is reported.
-	out = structured[TailFileOutput](t, callTool(t, newTestEnv(t), "tail_file", map[string]any{"journalctl_unit": "nginx", "follow": true}))
+	out = structured[TailFileOutput](t, callTool(t, env, "tail_file", map[string]any{"journalctl_unit": "nginx", "follow": true}))
 	calls = fakeCalls(t, dir)
 	if len(calls) != 2 || !slices.Equal(calls[1], []string{"journalctl", "--no-pager", "--unit=nginx", "-n", "50", "-f"}) || !strings.Contains(out.Notes, "exited before") {
 		t.Errorf("follow argv %q, notes %q", calls, out.Notes)

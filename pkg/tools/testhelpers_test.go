@@ -3,8 +3,6 @@ package tools
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,38 +13,42 @@ import (
 // newTestEnv returns an Env whose working directory is a fresh temp dir.
 func newTestEnv(t testing.TB) *Env {
 	t.Helper()
-	return &Env{
+	return NewEnv(Env{
 		WorkDir:        t.TempDir(),
 		CommandTimeout: 30 * time.Second,
 		MaxOutputSize:  1_000_000,
-		UploadMaxSize:  0,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}
+	})
 }
 
-// callTool registers the named tool on a fresh server and calls it through
-// a real client session over in-memory transports, so argument validation,
-// schemas and error wrapping are the SDK's own.
-func callTool(t testing.TB, env *Env, name string, args map[string]any) *mcp.CallToolResult {
+// connectTools registers the named tools on a fresh server and connects a
+// real client session to it over in-memory transports, so argument
+// validation, schemas and error wrapping are the SDK's own. Both ends close
+// when the test ends.
+func connectTools(t testing.TB, env *Env, names []string, copts *mcp.ClientOptions) *mcp.ClientSession {
 	t.Helper()
 	ctx := context.Background()
 	s := mcp.NewServer(&mcp.Implementation{Name: "test-server", Version: "0"}, nil)
-	if err := Register(s, env, []string{name}); err != nil {
-		t.Fatalf("register %s: %v", name, err)
+	if err := Register(s, env, names); err != nil {
+		t.Fatalf("register %v: %v", names, err)
 	}
 	ct, st := mcp.NewInMemoryTransports()
 	ss, err := s.Connect(ctx, st, nil)
 	if err != nil {
 		t.Fatalf("server connect: %v", err)
 	}
-	defer ss.Close()
-	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "0"}, nil)
-	cs, err := c.Connect(ctx, ct, nil)
+	t.Cleanup(func() { ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "0"}, copts).Connect(ctx, ct, nil)
 	if err != nil {
 		t.Fatalf("client connect: %v", err)
 	}
-	defer cs.Close()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// callTool calls the named tool through a fresh client session.
+func callTool(t testing.TB, env *Env, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	res, err := connectTools(t, env, []string{name}, nil).CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
 		t.Fatalf("call %s: protocol error: %v", name, err)
 	}
@@ -98,27 +100,10 @@ func toolError(t testing.TB, res *mcp.CallToolResult, fragments ...string) strin
 	return msg
 }
 
-// listTools registers the named tools on a fresh server and lists them
-// through a real client session over in-memory transports.
+// listTools lists the named tools through a fresh client session.
 func listTools(t testing.TB, names []string) []*mcp.Tool {
 	t.Helper()
-	ctx := context.Background()
-	s := mcp.NewServer(&mcp.Implementation{Name: "s", Version: "0"}, nil)
-	if err := Register(s, newTestEnv(t), names); err != nil {
-		t.Fatal(err)
-	}
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ss.Close() })
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	res, err := cs.ListTools(ctx, nil)
+	res, err := connectTools(t, newTestEnv(t), names, nil).ListTools(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

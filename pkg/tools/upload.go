@@ -15,8 +15,6 @@ import (
 	"github.com/servagent/servagent/pkg/fsutil"
 )
 
-func init() { register("upload_file", addUploadFile) }
-
 // UploadFileInput are the arguments of upload_file.
 type UploadFileInput struct {
 	SourcePath      string `json:"source_path" jsonschema:"existing file on the server to copy"`
@@ -32,15 +30,14 @@ type UploadFileOutput struct {
 	Mode         string `json:"mode"`
 }
 
-func addUploadFile(s *mcp.Server, env *Env) {
-	mcp.AddTool(s, &mcp.Tool{
-		Name: "upload_file",
-		Description: "Copy a file from one path to another on the server, atomically (the destination is never half-written) and keeping the source's permission bits. " +
-			"To send a file from the client machine, use the HTTP endpoint POST /upload or write_file_binary instead.",
-		Title:       "Copy a file on the server",
-		Annotations: annotate("Copy a file on the server", false, true, true, false),
-	}, env.uploadFile)
-}
+var uploadFileTool = define(Tool{
+	Name:  "upload_file",
+	Title: "Copy a file on the server",
+	Description: "Copy a file from one path to another on the server, atomically (the destination is never half-written) and keeping the source's permission bits. " +
+		"To send a file from the client machine, use the HTTP endpoint POST /upload or write_file_binary instead.",
+	Hints: Hints{Destructive: true, Idempotent: true},
+	Audit: []string{"source_path", "destination_path"},
+}, (*Env).uploadFile)
 
 func (e *Env) uploadFile(ctx context.Context, _ *mcp.CallToolRequest, in UploadFileInput) (*mcp.CallToolResult, UploadFileOutput, error) {
 	src, err := e.resolve(in.SourcePath)

@@ -1,0 +1,66 @@
+package tools
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestProgramName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"ls -la /etc", "ls"},
+		{"  FOO=bar BAZ=qux make install", "make"},
+		// The review's case: a quoted assignment with a space must be skipped whole.
+		{"PGPASSWORD='hunter2 TOPSECRETPART' psql -h db", "psql"},
+		{`TOKEN="a b \" c" curl -s x`, "curl"},
+		{`A=x\ y env`, "env"},
+		{"'FOO=bar' cmd", "FOO=bar"}, // a quoted name is not an assignment: the shell runs "FOO=bar"
+		{"FOO=bar", ""},
+		{"./run.sh --x", "./run.sh"},
+		{"/usr/bin/env X=1 prog", "/usr/bin/env"},
+		{"X=1;rm -rf /tmp/x", ""},
+		{"cd /srv && make", "cd"},
+		{"", ""},
+		{"'unterminated quote", "unterminated quote"},
+		{"9X=1 prog", "9X=1"},
+		{strings.Repeat("a", 60), strings.Repeat("a", 40)},
+	} {
+		if got := ProgramName(tc.in); got != tc.want {
+			t.Errorf("ProgramName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAuditArgs(t *testing.T) {
+	for _, tc := range []struct {
+		tool, args string
+		want       []string
+		never      []string
+	}{
+		{tool: "execute_command", args: `{"command":"PGPASSWORD='hunter2 TOPSECRETPART' psql","timeout":5,"stdin":"secret input","work_dir":"/srv"}`,
+			want:  []string{`command="psql"…(39 chars)`, "timeout=5", "stdin=<14 bytes>", `work_dir="/srv"`},
+			never: []string{"hunter2", "TOPSECRET", "secret input"}},
+		{tool: "write_file", args: `{"path":"/etc/app.conf","content":"password=hunter2"}`,
+			want: []string{`path="/etc/app.conf"`, "content=<18 bytes>"}, never: []string{"hunter2"}},
+		// An argument a tool does not declare is never shown, even if another tool shows it.
+		{tool: "execute_command", args: `{"command":"ls","path":"/secret/place"}`,
+			want: []string{"path=<15 bytes>"}, never: []string{"/secret/place"}},
+		{tool: "read_file", args: `{"path":"/` + strings.Repeat("x", 300) + `"}`, want: []string{"…"}},
+		{tool: "read_file", args: `[1,2]`, want: []string{"<5 bytes, not an object>"}},
+	} {
+		got := AuditArgs(tc.tool, json.RawMessage(tc.args))
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("AuditArgs(%s, %s) = %q, missing %q", tc.tool, tc.args, got, w)
+			}
+		}
+		for _, n := range tc.never {
+			if strings.Contains(got, n) {
+				t.Errorf("AuditArgs(%s, %s) = %q, leaks %q", tc.tool, tc.args, got, n)
+			}
+		}
+		if len(got) > 400 {
+			t.Errorf("AuditArgs line is %d bytes", len(got))
+		}
+	}
+}

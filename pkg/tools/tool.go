@@ -1,0 +1,107 @@
+// Package tools holds the MCP tools servagent exposes. Each tool is one
+// declared value (a Tool: name, title, description, hints, the arguments
+// the audit line may show, its handler), written next to its handler in a
+// file named after it; All lists them in canonical order. Everything else —
+// registration, the audit line, configuration checks — reads those values.
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Tool declares one MCP tool. Its identity is stated here once.
+type Tool struct {
+	Name        string
+	Title       string
+	Description string
+	Hints       Hints
+	// Audit names the arguments whose values the audit line may show
+	// (paths, pids, unit names). Any other argument is logged by size only,
+	// since free text can hold secrets.
+	Audit []string
+	// Program names the argument holding a shell command line; the audit
+	// line shows only its program name.
+	Program string
+
+	add func(*mcp.Server, *mcp.Tool, *Env)
+}
+
+// Hints are the MCP tool annotations. Every tool states all four; the zero
+// value is "not read-only, not destructive, not idempotent, closed world".
+type Hints struct {
+	ReadOnly    bool
+	Destructive bool
+	Idempotent  bool
+	OpenWorld   bool
+}
+
+// handler is the shape of every tool handler: a method on *Env.
+type handler[In, Out any] func(*Env, context.Context, *mcp.CallToolRequest, In) (*mcp.CallToolResult, Out, error)
+
+// define binds a declaration to its typed handler.
+func define[In, Out any](t Tool, h handler[In, Out]) Tool {
+	t.add = func(s *mcp.Server, mt *mcp.Tool, e *Env) {
+		mcp.AddTool(s, mt, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+			return h(e, ctx, req, in)
+		})
+	}
+	return t
+}
+
+// mcpTool is the declaration as the protocol describes it.
+func (t Tool) mcpTool() *mcp.Tool {
+	destructive, openWorld := t.Hints.Destructive, t.Hints.OpenWorld
+	return &mcp.Tool{
+		Name:        t.Name,
+		Title:       t.Title,
+		Description: t.Description,
+		Annotations: &mcp.ToolAnnotations{
+			Title:           t.Title,
+			ReadOnlyHint:    t.Hints.ReadOnly,
+			DestructiveHint: &destructive,
+			IdempotentHint:  t.Hints.Idempotent,
+			OpenWorldHint:   &openWorld,
+		},
+	}
+}
+
+// Lookup returns the declaration of the named tool.
+func Lookup(name string) (Tool, bool) {
+	for _, t := range All {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tool{}, false
+}
+
+// Names lists every tool in canonical order.
+func Names() []string {
+	out := make([]string, len(All))
+	for i, t := range All {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Register adds the named tools to s, in canonical order whatever the
+// order of names. Unknown names are an error; config validation normally
+// catches them first.
+func Register(s *mcp.Server, env *Env, names []string) error {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		if _, ok := Lookup(n); !ok {
+			return fmt.Errorf("unknown tool %q", n)
+		}
+		want[n] = true
+	}
+	for _, t := range All {
+		if want[t.Name] {
+			t.add(s, t.mcpTool(), env)
+		}
+	}
+	return nil
+}
