@@ -37,6 +37,14 @@ type Spec struct {
 	PTY     bool
 	Cols    int // terminal size; 0 = DefaultCols / DefaultRows
 	Rows    int
+	// Stdin is written to the job's stdin (or terminal) first. Without a
+	// terminal, stdin then ends (EOF) unless OpenStdin keeps it open for
+	// Input; with neither, stdin is /dev/null.
+	Stdin     string
+	OpenStdin bool
+	// Attached: the job belongs to a tool call that waits for it; it does
+	// not count against MaxJobs, nor shows in List, until Detach.
+	Attached bool
 }
 
 // Job is one running or finished command.
@@ -51,15 +59,17 @@ type Job struct {
 	proc  *runner.Process
 	m     *Manager
 	tty   string   // terminal path (/dev/pts/N) of a PTY job
-	input *os.File // PTY master, or the write end of the stdin pipe
+	input *os.File // PTY master, or the write end of the stdin pipe; nil: no input
 
-	mu     sync.Mutex
-	cursor int64 // where the next read without since starts
-	ended  bool
-	res    runner.Result
-	done   chan struct{} // closed once ended is set
-	inMu   sync.Mutex    // serialises writes to input
-	closed bool          // input closed (ctrl-d on a pipe, or the end)
+	mu       sync.Mutex
+	cursor   int64 // where the next read without since starts
+	ended    bool
+	detached bool // counted in the manager's running jobs
+	finished bool // counted out by the manager (set just before ended)
+	res      runner.Result
+	done     chan struct{} // closed once ended is set
+	inMu     sync.Mutex    // serialises writes to input
+	closed   bool          // input closed (ctrl-d on a pipe, or the end)
 }
 
 // start runs spec under the manager's runner.
@@ -90,15 +100,20 @@ func (j *Job) start(spec Spec) error {
 		cmd.Env = withEnv(spec.Env, "TERM", TermName)
 		j.input = master
 	} else {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return err
-		}
-		stdinR = r
-		cmd.Stdin = r
 		cmd.Stdout = streamWriter{j.log, Stdout}
 		cmd.Stderr = streamWriter{j.log, Stderr}
-		j.input = w
+		switch {
+		case spec.OpenStdin:
+			r, w, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			stdinR = r
+			cmd.Stdin = r
+			j.input = w
+		case spec.Stdin != "":
+			cmd.Stdin = strings.NewReader(spec.Stdin)
+		}
 	}
 	p, err := j.m.opts.Runner.Start(cmd)
 	// The child has its copies; ours would keep the terminal or the pipe open.
@@ -109,10 +124,22 @@ func (j *Job) start(spec Spec) error {
 		stdinR.Close()
 	}
 	if err != nil {
-		j.input.Close()
+		if j.input != nil {
+			j.input.Close()
+		}
 		return err
 	}
 	j.proc = p
+	if j.input != nil && spec.Stdin != "" {
+		// In the background: a terminal or pipe that nobody reads could block.
+		go func() {
+			j.inMu.Lock()
+			defer j.inMu.Unlock()
+			if !j.closed {
+				io.WriteString(j.input, spec.Stdin)
+			}
+		}()
+	}
 	copied := make(chan struct{})
 	if master != nil {
 		go func() {
@@ -137,7 +164,9 @@ func (j *Job) wait(copied <-chan struct{}) {
 	}
 	j.inMu.Lock()
 	j.closed = true
-	j.input.Close() // also ends the copy from the master
+	if j.input != nil {
+		j.input.Close() // also ends the copy from the master
+	}
 	j.inMu.Unlock()
 	<-copied
 	// Counted out and audited first: whoever sees the end can start another.
@@ -307,6 +336,12 @@ func (j *Job) Input(text string, keys []string) (int, error) {
 	}
 	j.inMu.Lock()
 	defer j.inMu.Unlock()
+	if j.input == nil {
+		if !j.Running() {
+			return 0, ErrEnded
+		}
+		return 0, errors.New("this job's stdin is not connected (it reads /dev/null): to type into a command, start it with pty: true or background: true")
+	}
 	if j.closed {
 		if !j.Running() {
 			return 0, ErrEnded
@@ -367,4 +402,10 @@ func (j *Job) Kill(sig syscall.Signal) {
 		j.proc.Terminate(sig)
 	}
 	<-j.done
+}
+
+// Detach hands an attached job over to its owner: it now counts against
+// MaxJobs and shows in List. It reports false when the job already ended.
+func (j *Job) Detach() bool {
+	return j.m.detach(j)
 }

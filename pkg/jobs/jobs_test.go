@@ -289,7 +289,7 @@ func waitGone(t *testing.T, pid int) {
 
 func TestInputWithoutATerminal(t *testing.T) {
 	m := newManager(t, Options{})
-	j := start(t, m, "k", Spec{Script: `read x; echo "got $x"; cat; echo cat-done`})
+	j := start(t, m, "k", Spec{OpenStdin: true, Script: `read x; echo "got $x"; cat; echo cat-done`})
 	j.Input("abc", []string{"enter"})
 	readUntil(t, j, "got abc")
 	j.Input("more\n", []string{"ctrl-d"}) // EOF ends cat
@@ -297,7 +297,7 @@ func TestInputWithoutATerminal(t *testing.T) {
 	if !strings.Contains(out, "more\ncat-done") || *st.ExitCode != 0 {
 		t.Fatalf("%q %+v", out, st)
 	}
-	j2 := start(t, m, "k", Spec{Script: `sleep 100`})
+	j2 := start(t, m, "k", Spec{OpenStdin: true, Script: `sleep 100`})
 	if _, err := j2.Input("", []string{"up"}); err == nil || !strings.Contains(err.Error(), "pty: true") {
 		t.Fatalf("arrow key without a terminal: %v", err)
 	}
@@ -373,7 +373,7 @@ func TestShutdownKillsEveryJobAndCountsThem(t *testing.T) {
 func TestAuditLinesNeverHoldTheInput(t *testing.T) {
 	var buf syncBuffer
 	m := newManager(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
-	j := start(t, m, "api_key:x", Spec{Script: `read -s pw; echo ok`, Display: "read"})
+	j := start(t, m, "api_key:x", Spec{OpenStdin: true, Script: `read -s pw; echo ok`, Display: "read"})
 	j.Input("hunter2-secret", []string{"enter"})
 	readAll(t, j)
 	log := buf.String()
@@ -421,3 +421,50 @@ func TestPlainStripsEscapes(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(ioDiscard{}, nil)) }
+
+func TestStdinModes(t *testing.T) {
+	m := newManager(t, Options{})
+	// Given text, then EOF: what execute_command's stdin argument does.
+	j := start(t, m, "k", Spec{Stdin: "line1\nline2\n", Script: `cat; echo eof`})
+	if out, _, _ := readAll(t, j); out != "line1\nline2\neof\n" {
+		t.Fatalf("%q", out)
+	}
+	// No stdin: /dev/null, and input is refused with what to do instead.
+	j = start(t, m, "k", Spec{Script: `cat; echo eof; sleep 100`})
+	readUntil(t, j, "eof")
+	if _, err := j.Input("x", nil); err == nil || !strings.Contains(err.Error(), "pty: true") {
+		t.Fatalf("input without stdin: %v", err)
+	}
+	// A terminal gets the given text as typed input.
+	j = start(t, m, "k", Spec{PTY: true, Stdin: "typed\r", Script: `read a; echo "got:$a"`})
+	if out, _, _ := readAll(t, j); !strings.Contains(out, "got:typed") {
+		t.Fatalf("%q", out)
+	}
+}
+
+func TestAttachedJobsCountOnceDetached(t *testing.T) {
+	m := newManager(t, Options{MaxJobs: 1})
+	a := start(t, m, "k", Spec{Attached: true, Script: `sleep 100`})
+	b := start(t, m, "k", Spec{Attached: true, Script: `sleep 100`})
+	if m.Running() != 0 || len(m.List("k")) != 0 {
+		t.Fatalf("attached jobs counted: %d %v", m.Running(), m.List("k"))
+	}
+	if !a.Detach() || m.Running() != 1 || len(m.List("k")) != 1 {
+		t.Fatalf("after detach: %d %v", m.Running(), m.List("k"))
+	}
+	if _, err := m.Start("k", Spec{Script: `true`}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("limit: %v", err)
+	}
+	b.Kill(0)
+	if b.Detach() {
+		t.Fatal("an ended job detached")
+	}
+	m.Forget(b)
+	if _, err := m.Get("k", b.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("forgotten: %v", err)
+	}
+	a.Kill(0)
+	if m.Running() != 0 {
+		t.Fatalf("running %d after the end", m.Running())
+	}
+}

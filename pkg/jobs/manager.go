@@ -79,21 +79,25 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
-	if m.running >= m.opts.MaxJobs {
-		m.mu.Unlock()
-		return nil, fmt.Errorf("%w (%d, the SERVAGENT_MAX_JOBS limit): wait for one to end or kill_job one (list_jobs shows them)", ErrTooMany, m.opts.MaxJobs)
+	if !spec.Attached {
+		if m.running >= m.opts.MaxJobs {
+			m.mu.Unlock()
+			return nil, m.tooMany()
+		}
+		m.running++ // reserved before the fork, so concurrent starts respect the limit
 	}
-	m.running++ // reserved before the fork, so concurrent starts respect the limit
 	m.mu.Unlock()
 
 	j := &Job{
 		ID: newID(), Owner: owner, Display: spec.Display, PTY: spec.PTY, Started: time.Now(),
-		log: NewLog(m.opts.MaxOutput), m: m, done: make(chan struct{}),
+		log: NewLog(m.opts.MaxOutput), m: m, done: make(chan struct{}), detached: !spec.Attached,
 	}
 	if err := j.start(spec); err != nil {
-		m.mu.Lock()
-		m.running--
-		m.mu.Unlock()
+		if !spec.Attached {
+			m.mu.Lock()
+			m.running--
+			m.mu.Unlock()
+		}
 		return nil, err
 	}
 	m.mu.Lock()
@@ -109,10 +113,43 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 	return j, nil
 }
 
+func (m *Manager) tooMany() error {
+	return fmt.Errorf("%w (%d, the SERVAGENT_MAX_JOBS limit): wait for one to end or kill_job one (list_jobs shows them)", ErrTooMany, m.opts.MaxJobs)
+}
+
+// detach counts an attached job in; false when it already ended.
+func (m *Manager) detach(j *Job) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.finished {
+		return false
+	}
+	if !j.detached {
+		j.detached = true
+		m.running++
+	}
+	return true
+}
+
+// Forget drops a finished job at once (a command that ended within its
+// call: its output went back with the call).
+func (m *Manager) Forget(j *Job) {
+	m.mu.Lock()
+	delete(m.jobs, j.ID)
+	m.mu.Unlock()
+}
+
 // ended counts the job out and schedules it to be forgotten.
 func (m *Manager) ended(j *Job, res runner.Result) {
 	m.mu.Lock()
-	m.running--
+	j.mu.Lock()
+	j.finished = true
+	if j.detached {
+		m.running--
+	}
+	j.mu.Unlock()
 	m.mu.Unlock()
 	m.audit("job end", "job", j.ID, "owner", j.Owner, "exit_code", res.ExitCode, "signal", res.Signal,
 		"timed_out", res.TimedOut, "duration_ms", res.Duration.Milliseconds(), "output_bytes", j.log.Size())
@@ -156,7 +193,10 @@ func (m *Manager) List(owner string) []Info {
 	m.mu.Lock()
 	var js []*Job
 	for _, j := range m.jobs {
-		if j.Owner == owner {
+		j.mu.Lock()
+		detached := j.detached
+		j.mu.Unlock()
+		if j.Owner == owner && detached {
 			js = append(js, j)
 		}
 	}
@@ -171,7 +211,7 @@ func (m *Manager) List(owner string) []Info {
 	return out
 }
 
-// Running is the number of jobs running now.
+// Running is the number of detached jobs running now.
 func (m *Manager) Running() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
