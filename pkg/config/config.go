@@ -27,11 +27,6 @@ type Config struct {
 	CommandTimeout time.Duration
 	MaxOutputSize  int64
 	UploadMaxSize  int64
-	// CommandYield: execute_command returns a job id for a command still
-	// running after this long (0: wait until it ends).
-	CommandYield time.Duration
-	MaxJobs      int           // jobs running at most
-	JobRetention time.Duration // how long a finished job stays readable
 	TLSCertFile    string
 	TLSKeyFile     string
 	Tools          []string
@@ -62,6 +57,12 @@ type Config struct {
 	InsecureNoAuth   bool     // set by the serve flag only
 	GeneratedAPIKey  bool     // true when APIKey was generated for this run
 	UnknownVariables []string // SERVAGENT_* names in the env file or environment that nothing reads
+
+	// CommandYield: execute_command returns a job id for a command still
+	// running after this long (0: wait until it ends).
+	CommandYield time.Duration
+	MaxJobs      int           // jobs running at most
+	JobRetention time.Duration // how long a finished job stays readable
 }
 
 // OAuthEnabled reports whether the OAuth authorization server is on.

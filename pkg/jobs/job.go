@@ -45,6 +45,8 @@ type Spec struct {
 	// Attached: the job belongs to a tool call that waits for it; it does
 	// not count against MaxJobs, nor shows in List, until Detach.
 	Attached bool
+	// TeeStdout and TeeStderr, without a terminal, also get the output.
+	TeeStdout, TeeStderr io.Writer
 }
 
 // Job is one running or finished command.
@@ -100,8 +102,8 @@ func (j *Job) start(spec Spec) error {
 		cmd.Env = withEnv(spec.Env, "TERM", TermName)
 		j.input = master
 	} else {
-		cmd.Stdout = streamWriter{j.log, Stdout}
-		cmd.Stderr = streamWriter{j.log, Stderr}
+		cmd.Stdout = tee(streamWriter{j.log, Stdout}, spec.TeeStdout)
+		cmd.Stderr = tee(streamWriter{j.log, Stderr}, spec.TeeStderr)
 		switch {
 		case spec.OpenStdin:
 			r, w, err := os.Pipe()
@@ -187,6 +189,13 @@ func withEnv(env []string, name, value string) []string {
 		}
 	}
 	return append(out, name+"="+value)
+}
+
+func tee(w io.Writer, also io.Writer) io.Writer {
+	if also == nil {
+		return w
+	}
+	return io.MultiWriter(w, also)
 }
 
 // streamWriter writes into one stream of a log.

@@ -301,6 +301,19 @@ func (p *Process) Terminate(first syscall.Signal) {
 		}
 	}
 	p.signal(syscall.SIGKILL)
+	// Killed processes are gone once reaped; their parent may be init,
+	// which can take a moment.
+	waitGroupGone(p.pgid, grace)
+}
+
+// waitGroupGone waits, up to limit, until no process of group pgid is left
+// (killed ones reaped too), so that a caller that goes on to exit leaves
+// nothing behind.
+func waitGroupGone(pgid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Shutdown refuses new commands and ends every running command (and the
