@@ -154,7 +154,7 @@ func execText(o ExecOutput) *mcp.CallToolResult {
 			b.WriteString("It is waiting for input on its terminal: answer with write_job_input (never type a password you were not given).\n")
 		}
 	case o.TimedOut:
-		fmt.Fprintf(&b, "TIMED OUT after %ds and was killed (output so far below); raise `timeout` or run it in the background with nohup.\n", o.TimeoutSeconds)
+		fmt.Fprintf(&b, "TIMED OUT after %ds and was killed (output so far below); raise `timeout` (a long command yields a job_id instead of blocking), or start it with background: true and follow it with read_job_output.\n", o.TimeoutSeconds)
 	case o.Cancelled:
 		b.WriteString("CANCELLED by the client; the command was killed (output so far below).\n")
 	}
