@@ -455,16 +455,24 @@ func TestAttachedJobsCountOnceDetached(t *testing.T) {
 	if _, err := m.Start("k", Spec{Script: `true`}); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("limit: %v", err)
 	}
-	b.Kill(0)
-	if b.Detach() {
-		t.Fatal("an ended job detached")
+	if _, err := m.Start("k", Spec{Attached: true, Script: `true`}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("limit for an attached command: %v", err)
 	}
-	m.Forget(b)
-	if _, err := m.Get("k", b.ID); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("forgotten: %v", err)
+	if !b.Detach() || m.Running() != 2 {
+		t.Fatalf("a job that yields past the limit: detached %d", m.Running())
 	}
 	a.Kill(0)
+	b.Kill(0)
 	if m.Running() != 0 {
 		t.Fatalf("running %d after the end", m.Running())
+	}
+	c := start(t, m, "k", Spec{Attached: true, Script: `true`})
+	<-c.Done()
+	if c.Detach() || m.Running() != 0 {
+		t.Fatal("an ended job detached")
+	}
+	m.Forget(c)
+	if _, err := m.Get("k", c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("forgotten: %v", err)
 	}
 }

@@ -79,11 +79,13 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
+	// Checked for attached commands too, though they count only once
+	// detached: a call that yields may then take the count past the limit.
+	if m.running >= m.opts.MaxJobs {
+		m.mu.Unlock()
+		return nil, m.tooMany()
+	}
 	if !spec.Attached {
-		if m.running >= m.opts.MaxJobs {
-			m.mu.Unlock()
-			return nil, m.tooMany()
-		}
 		m.running++ // reserved before the fork, so concurrent starts respect the limit
 	}
 	m.mu.Unlock()
