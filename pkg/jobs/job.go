@@ -97,6 +97,10 @@ func (j *Job) start(spec Spec) error {
 			tty.Close()
 			return fmt.Errorf("sizing the terminal: %w", err)
 		}
+		if master, err = pollable(master); err != nil {
+			tty.Close()
+			return err
+		}
 		j.tty = tty.Name()
 		cmd.TTY = tty
 		cmd.Env = withEnv(spec.Env, "TERM", TermName)
@@ -178,6 +182,24 @@ func (j *Job) wait(copied <-chan struct{}) {
 	j.mu.Unlock()
 	j.log.Close()
 	close(j.done)
+}
+
+// pollable returns f as a non-blocking file of Go's poller, and closes f:
+// pty's ioctls go through Fd(), which leaves the descriptor blocking, and a
+// Read blocked on it would then survive Close (a background child holding
+// the terminal would keep the job from ending).
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("terminal: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // withEnv sets name=value in env, replacing an earlier value.

@@ -476,3 +476,40 @@ func TestAttachedJobsCountOnceDetached(t *testing.T) {
 		t.Fatalf("forgotten: %v", err)
 	}
 }
+
+// An interactive shell on the terminal runs each pipeline in a process group
+// of its own: kill still reaches them (the whole session).
+func TestKillReachesOtherGroupsOfTheTerminalSession(t *testing.T) {
+	m := newManager(t, Options{})
+	pidfile := filepath.Join(t.TempDir(), "pids")
+	j := start(t, m, "k", Spec{PTY: true, Script: `set -m; (trap '' TERM HUP; exec sleep 305) & echo $! >` + pidfile + `; echo up; wait`})
+	readUntil(t, j, "up")
+	data, _ := os.ReadFile(pidfile)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if st, ok := readStat(pid); !ok || st.pgrp == j.proc.Pid() {
+		t.Fatalf("set -m did not give the child a group of its own: %+v", st)
+	}
+	j.Kill(0)
+	waitGone(t, pid)
+}
+
+// A background child that keeps the terminal open does not keep a PTY job
+// from ending when its shell exits.
+func TestPTYJobEndsWhileABackgroundChildHoldsTheTerminal(t *testing.T) {
+	m := newManager(t, Options{})
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	j := start(t, m, "k", Spec{PTY: true, Script: `sleep 306 & echo $! >` + pidfile + `; echo started`})
+	select {
+	case <-j.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job did not end after its shell exited")
+	}
+	data, _ := os.ReadFile(pidfile)
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	st := j.Read(context.Background(), ReadOptions{})
+	if *st.ExitCode != 0 || !strings.Contains(st.Stdout, "started") {
+		t.Fatalf("%+v", st)
+	}
+}

@@ -7,11 +7,13 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -89,6 +91,7 @@ type Process struct {
 	cmd     *exec.Cmd
 	cg      *cgroup // nil: process group only
 	pgid    int
+	session bool // leads its own session (a terminal): job control may make other groups in it
 	start   time.Time
 	timeout time.Duration
 	done    chan struct{} // closed once the command has been waited for
@@ -130,6 +133,7 @@ func (r *Runner) Start(c Cmd) (*Process, error) {
 		return nil, err
 	}
 	p.pgid = p.cmd.Process.Pid
+	p.session = c.TTY != nil
 	go func() {
 		p.waitErr = p.cmd.Wait()
 		close(p.done)
@@ -270,6 +274,9 @@ func (p *Process) Signal(sig syscall.Signal) { p.signal(sig) }
 
 func (p *Process) signal(sig syscall.Signal) {
 	syscall.Kill(-p.pgid, sig)
+	if p.session {
+		signalSession(p.pgid, sig)
+	}
 	if p.cg != nil {
 		if sig == syscall.SIGKILL {
 			p.cg.kill()
@@ -355,4 +362,31 @@ func (r *Runner) Running() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.procs)
+}
+
+// signalSession sends sig to every process of session sid: an interactive
+// shell on a terminal puts each pipeline in a process group of its own.
+func signalSession(sid int, sig syscall.Signal) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == sid {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 {
+			continue
+		}
+		// After the command name: state ppid pgrp session …
+		if f := bytes.Fields(data[i+1:]); len(f) > 3 && string(f[3]) == strconv.Itoa(sid) {
+			syscall.Kill(pid, sig)
+		}
+	}
 }
