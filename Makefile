@@ -14,7 +14,7 @@ RACE_PKGS  = ./pkg/runner/... ./pkg/jobs/... ./pkg/server/... ./pkg/tools/... ./
 
 export CGO_ENABLED = 0
 
-.PHONY: all build test lint unit race interop systemd fuzz bench man completions clean
+.PHONY: all build test lint unit race interop systemd packages fuzz bench man completions clean
 
 all: build
 
@@ -23,9 +23,10 @@ build:
 
 # Every test: static checks, Go unit and integration tests (Pebble ACME
 # included), the race detector on concurrent packages, short fuzz runs, the
-# Node/Inspector/conformance interop suite, and install/uninstall inside a
-# throw-away systemd container.
-test: lint unit race fuzz interop systemd
+# Node/Inspector/conformance interop suite, install/uninstall inside a
+# throw-away systemd container, and the release packages (goreleaser snapshot,
+# .deb installed in the container, .rpm listed).
+test: lint unit race fuzz interop systemd packages
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -48,6 +49,12 @@ interop: build
 
 systemd:
 	bash test/systemd/run.sh $(CURDIR)/$(BIN)
+
+# goreleaser check + release --snapshot (amd64 and arm64, ~1-5 min), the
+# archive names update and install.sh read, rpm -qpl, then dpkg -i and the
+# setup wizard in a systemd container (test/packages/run.sh).
+packages:
+	bash test/packages/run.sh
 
 bench:
 	bash bench/run.sh

@@ -1,7 +1,7 @@
 #!/bin/sh
 # servagent remote installer.
 #
-#   curl -sSfL https://raw.githubusercontent.com/servagent/servagent/main/install.sh | sudo sh
+#   curl -sSfL https://raw.githubusercontent.com/servagent/servagent/main/install.sh | sudo sh     # on a terminal: offers the setup wizard
 #   curl -sSfL https://raw.githubusercontent.com/servagent/servagent/main/install.sh | sudo sh -s -- --full-access mcp.example.com
 #   curl -sSfL https://raw.githubusercontent.com/servagent/servagent/main/install.sh | sudo sh -s -- --version v1.2.3
 #
@@ -95,8 +95,9 @@ main() {
 	tar -xzf "$tmp/$archive" -C "$tmp" servagent || die "could not unpack $archive"
 	chmod 0755 "$tmp/servagent"
 
-	# stdin of `curl | sh` is this script: give install the terminal (for its
-	# question) or nothing, never the rest of the pipe.
+	# stdin of `curl | sh` is this script: give install the terminal (for the
+	# setup wizard it offers without arguments, or its sudo question) or
+	# nothing, never the rest of the pipe.
 	if (exec </dev/tty) 2>/dev/null; then
 		"$tmp/servagent" install "$@" </dev/tty
 	else

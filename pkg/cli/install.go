@@ -139,6 +139,9 @@ generates a new key.`,
 			if runF != nil {
 				return runF(opts)
 			}
+			if len(args) == 0 && cmd.Flags().NFlag() == 0 && opts.Lifecycle.IsTTY() {
+				return offerSetup(ios, opts) // the wizard (setup.go)
+			}
 			return runInstall(opts)
 		},
 	}

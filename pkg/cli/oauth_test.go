@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +33,11 @@ func TestGenCredentialsPrint(t *testing.T) {
 	id, sec := genIDRe.FindStringSubmatch(out.String()), genSecretRe.FindStringSubmatch(out.String())
 	if id == nil || sec == nil {
 		t.Fatalf("output lacks the lines to paste:\n%s", out)
+	}
+	// Form-encoding leaves them unchanged, so Basic works whether or not a
+	// client encodes (RFC 6749 §2.3.1), and config validation accepts them.
+	if !config.IsUnreserved(id[1]) || !config.IsUnreserved(sec[1]) {
+		t.Fatalf("generated credentials use reserved characters: %q %q", id[1], sec[1])
 	}
 	// Two runs never give the same values.
 	ios2, out2 := genIO()
@@ -127,5 +135,58 @@ func TestOAuthCommandTree(t *testing.T) {
 	}
 	if env, _ := config.ReadEnvFile(path); env["SERVAGENT_OAUTH_CLIENT_SECRET"] == "" {
 		t.Fatal("--write --env-file did not write")
+	}
+}
+
+// TestServeOAuthCIMDSettings: SERVAGENT_OAUTH_CIMD and
+// SERVAGENT_OAUTH_CIMD_CA_FILE reach the authorization server that serve
+// starts (metadata on the wire; a bad CA file stops startup naming it).
+func TestServeOAuthCIMDSettings(t *testing.T) {
+	metadata := func(extra map[string]string) map[string]any {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{
+			"SERVAGENT_WORK_DIR":         t.TempDir(),
+			"SERVAGENT_API_KEY":          "cimd-settings-key",
+			"SERVAGENT_OAUTH_ISSUER_URL": "http://" + ln.Addr().String() + "/mcp",
+			"SERVAGENT_OAUTH_DB_PATH":    filepath.Join(t.TempDir(), "oauth", "oauth.db"),
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		addr := serveOn(t, &ServeOptions{LookupEnv: noEnv(env)}, ln)
+		resp, err := http.Get("http://" + addr + "/mcp/.well-known/oauth-authorization-server")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := metadata(nil); m["client_id_metadata_document_supported"] != true {
+		t.Fatalf("default: metadata %v lacks client_id_metadata_document_supported", m)
+	}
+	if m := metadata(map[string]string{"SERVAGENT_OAUTH_CIMD": "off"}); m["client_id_metadata_document_supported"] != nil {
+		t.Fatalf("SERVAGENT_OAUTH_CIMD=off: metadata still advertises documents: %v", m)
+	}
+
+	missing := filepath.Join(t.TempDir(), "no-such-ca.pem")
+	var stderr bytes.Buffer
+	t.Setenv("SERVAGENT_OAUTH_ISSUER_URL", "http://127.0.0.1:1/mcp")
+	t.Setenv("SERVAGENT_OAUTH_DB_PATH", filepath.Join(t.TempDir(), "o", "oauth.db"))
+	t.Setenv("SERVAGENT_OAUTH_CIMD_CA_FILE", missing)
+	t.Setenv("SERVAGENT_API_KEY", "cimd-settings-key")
+	t.Setenv("SERVAGENT_WORK_DIR", t.TempDir())
+	t.Setenv("SERVAGENT_HOST", "127.0.0.1")
+	t.Setenv("SERVAGENT_PORT", "1")
+	code := Run(context.Background(), []string{"serve", "--env-file", emptyEnvFile(t)}, IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &stderr})
+	if code == 0 || !strings.Contains(stderr.String(), missing) {
+		t.Fatalf("exit %d, stderr %q: want a failure naming %s", code, stderr.String(), missing)
 	}
 }

@@ -31,14 +31,17 @@ func startExtras(ctx context.Context, cfg *config.Config, logger *slog.Logger, s
 			secret = cfg.APIKey
 		}
 		o, err := oauth.New(ctx, oauth.Options{
-			IssuerURL:         cfg.OAuthIssuerURL,
-			ClientID:          cfg.OAuthClientID,
-			ClientSecret:      cfg.OAuthClientSecret,
-			DBPath:            cfg.OAuthDBPath,
-			ExtraRedirectURIs: cfg.OAuthRedirectURIs,
-			Approval:          cfg.OAuthApproval,
-			ApprovalSecret:    secret,
-			Logger:            logger.With("component", "oauth"),
+			IssuerURL:            cfg.OAuthIssuerURL,
+			ClientID:             cfg.OAuthClientID,
+			ClientSecret:         cfg.OAuthClientSecret,
+			DBPath:               cfg.OAuthDBPath,
+			ExtraRedirectURIs:    cfg.OAuthRedirectURIs,
+			Approval:             cfg.OAuthApproval,
+			ApprovalSecret:       secret,
+			DisableCIMD:          !cfg.OAuthCIMD,
+			CIMDCAFile:           cfg.OAuthCIMDCAFile,
+			RefreshReuseInterval: cfg.OAuthRefreshReuse,
+			Logger:               logger.With("component", "oauth"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("starting OAuth: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/distpkg"
 	"github.com/servagent/servagent/pkg/system"
 	"github.com/servagent/servagent/pkg/update"
 )
@@ -79,6 +80,11 @@ func runUpdate(o *UpdateOptions) error {
 	ctx := o.Ctx
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if exe, _ := os.Executable(); !o.Check && o.BinaryPath == "" {
+		if pkg, ok := distpkg.Servagent(ctx, exe); ok {
+			return exitf(1, "servagent comes from the %s package %s; upgrade it with: %s", pkg.Manager, pkg.Package, pkg.UpgradeCommand())
+		}
 	}
 	if o.Current == "" {
 		o.Current = buildinfo.Version

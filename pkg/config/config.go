@@ -45,6 +45,9 @@ type Config struct {
 	OAuthRedirectURIs     []string
 	OAuthApproval         string // "operator" (default) or "auto"
 	OAuthApprovalPassword string
+	OAuthCIMD             bool   // accept URL client ids (client ID metadata documents)
+	OAuthCIMDCAFile       string // extra CA for fetching documents; also allows loopback hosts
+	OAuthRefreshReuse     time.Duration
 
 	ACMEDomain       string
 	ACMEEmail        string
@@ -198,6 +201,26 @@ var Vars = []Var{
 		}},
 	{Name: "SERVAGENT_OAUTH_APPROVAL_PASSWORD", Usage: "secret asked by the approval page (default: the API key)", Secret: true,
 		set: func(c *Config, v string) error { c.OAuthApprovalPassword = v; return nil }},
+	{Name: "SERVAGENT_OAUTH_CIMD", Default: "on", Usage: "accept client ID metadata documents (URL client ids, as Claude.ai and ChatGPT register): on or off",
+		set: func(c *Config, v string) error {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "on", "true", "1", "yes":
+				c.OAuthCIMD = true
+			case "off", "false", "0", "no":
+				c.OAuthCIMD = false
+			default:
+				return errors.New("expected on or off")
+			}
+			return nil
+		}},
+	{Name: "SERVAGENT_OAUTH_CIMD_CA_FILE", Usage: "extra CA bundle trusted when fetching client metadata documents; also allows loopback document hosts (tests)",
+		set: func(c *Config, v string) error { c.OAuthCIMDCAFile = v; return nil }},
+	{Name: "SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL", Default: "30", Usage: "seconds during which a just-rotated refresh token may be presented again and gets the same new tokens (0: any reuse revokes them)",
+		set: func(c *Config, v string) error {
+			n, err := parseInt(v, 0, 3600)
+			c.OAuthRefreshReuse = time.Duration(n) * time.Second
+			return err
+		}},
 	{Name: "SERVAGENT_ACME_DOMAIN", Usage: "domain whose certificate serve renews in-process (set by install / tls setup)",
 		set: func(c *Config, v string) error { c.ACMEDomain = strings.ToLower(strings.TrimSpace(v)); return nil }},
 	{Name: "SERVAGENT_ACME_EMAIL", Usage: "contact email of the ACME account",
@@ -386,6 +409,14 @@ func (c *Config) validateOAuth() error {
 		}
 		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_SECRET", Value: "", Expected: "a client secret, since SERVAGENT_OAUTH_CLIENT_ID is set (set both or neither)"}
 	}
+	// RFC 6749 §2.3.1 form-encodes Basic credentials and clients differ in
+	// whether they do: only unreserved characters read the same either way.
+	if !IsUnreserved(c.OAuthClientID) {
+		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_ID", Value: c.OAuthClientID, Expected: "only letters, digits and - . _ ~ (run servagent oauth gen-credentials)"}
+	}
+	if !IsUnreserved(c.OAuthClientSecret) {
+		return &Error{Var: "SERVAGENT_OAUTH_CLIENT_SECRET", Value: "(hidden)", Expected: "only letters, digits and - . _ ~ (run servagent oauth gen-credentials)"}
+	}
 	if c.OAuthIssuerURL == "" {
 		return nil
 	}
@@ -409,6 +440,17 @@ func (c *Config) validateOAuth() error {
 		}
 	}
 	return nil
+}
+
+// IsUnreserved reports whether s holds only RFC 3986 unreserved characters,
+// which form-encoding leaves unchanged.
+func IsUnreserved(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // ResolveTools expands "all" and checks names against the valid list.

@@ -33,6 +33,13 @@ func TestDefaults(t *testing.T) {
 		strings.Join(c.Tools, ",") != "execute_command,upload_file" || c.OAuthApproval != "operator" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if !c.OAuthCIMD || c.OAuthRefreshReuse != 30*time.Second || c.OAuthCIMDCAFile != "" {
+		t.Fatalf("OAuth defaults: CIMD %v, refresh reuse %v, CA file %q", c.OAuthCIMD, c.OAuthRefreshReuse, c.OAuthCIMDCAFile)
+	}
+	c, err = load(t, map[string]string{"SERVAGENT_OAUTH_CIMD": "off", "SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL": "0"}, nil, "")
+	if err != nil || c.OAuthCIMD || c.OAuthRefreshReuse != 0 {
+		t.Fatalf("CIMD off, strict refresh: %v %+v", err, c)
+	}
 }
 
 func TestPrecedenceFlagsEnvFileDefaults(t *testing.T) {
@@ -99,9 +106,15 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"SERVAGENT_LOG_LEVEL": "loud"}, []string{"SERVAGENT_LOG_LEVEL"}},
 		{map[string]string{"SERVAGENT_OAUTH_CLIENT_ID": "x"}, []string{"SERVAGENT_OAUTH_CLIENT_SECRET"}},
 		{map[string]string{"SERVAGENT_OAUTH_CLIENT_SECRET": "s3cr3t-value"}, []string{"SERVAGENT_OAUTH_CLIENT_ID"}},
+		{map[string]string{"SERVAGENT_OAUTH_CLIENT_ID": "op", "SERVAGENT_OAUTH_CLIENT_SECRET": "s3cr3t-value+"}, []string{"SERVAGENT_OAUTH_CLIENT_SECRET", "- . _ ~"}},
+		{map[string]string{"SERVAGENT_OAUTH_CLIENT_ID": "op", "SERVAGENT_OAUTH_CLIENT_SECRET": "s3cr3t-value%2B"}, []string{"SERVAGENT_OAUTH_CLIENT_SECRET"}},
+		{map[string]string{"SERVAGENT_OAUTH_CLIENT_ID": "op:1", "SERVAGENT_OAUTH_CLIENT_SECRET": "s3cr3t-value"}, []string{"SERVAGENT_OAUTH_CLIENT_ID"}},
 		{map[string]string{"SERVAGENT_OAUTH_ISSUER_URL": "https://example.com"}, []string{"SERVAGENT_OAUTH_ISSUER_URL", "/mcp"}},
 		{map[string]string{"SERVAGENT_OAUTH_ISSUER_URL": "http://example.com/mcp"}, []string{"SERVAGENT_OAUTH_ISSUER_URL", "https"}},
 		{map[string]string{"SERVAGENT_OAUTH_APPROVAL": "yes"}, []string{"SERVAGENT_OAUTH_APPROVAL"}},
+		{map[string]string{"SERVAGENT_OAUTH_CIMD": "maybe"}, []string{"SERVAGENT_OAUTH_CIMD", "on or off"}},
+		{map[string]string{"SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL": "-1"}, []string{"SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL"}},
+		{map[string]string{"SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL": "30s"}, []string{"SERVAGENT_OAUTH_REFRESH_REUSE_INTERVAL"}},
 		{map[string]string{"SERVAGENT_READ_WRITE_PATHS": "/srv/www\rUser=root"}, []string{"SERVAGENT_READ_WRITE_PATHS", "control characters"}},
 	}
 	for _, c := range cases {

@@ -66,15 +66,12 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	if clientID == "" {
 		return nil, "The authorization request has no client_id.", nil
 	}
-	if len(clientID) > 128 {
-		return nil, "Unknown client.", nil
-	}
-	var c clientRow
-	if err := s.db.WithContext(ctx).Where("id = ?", clientID).Take(&c).Error; err != nil {
-		return nil, "Unknown client.", nil
+	c, userError := s.lookupAuthClient(ctx, clientID)
+	if userError != "" {
+		return nil, userError, nil
 	}
 	registered := c.redirectURIs()
-	req = &authRequest{client: &c, redirectURI: q.Get("redirect_uri")}
+	req = &authRequest{client: c, redirectURI: q.Get("redirect_uri")}
 	if req.redirectURI == "" {
 		// Allowed only when the choice is unambiguous (OAuth 2.1 §4.1.1).
 		if len(registered) != 1 || c.Static {
@@ -83,6 +80,11 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 		req.redirectURI = registered[0]
 	} else {
 		req.redirectGiven = true
+		// A document's redirect URIs are used exactly (no loopback port
+		// leeway): the document is all that vouches for them.
+		if c.Document && !slices.Contains(registered, req.redirectURI) {
+			return nil, "The redirect_uri is not listed in the client's metadata document at " + truncate(clientID, 200) + ".", nil
+		}
 		if !redirectMatches(registered, req.redirectURI, c.Static) {
 			return nil, "The redirect_uri is not registered for this client.", nil
 		}
@@ -112,7 +114,7 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	}
 	req.resource = s.resource
 	for _, res := range q["resource"] {
-		if normalizeResource(res) != s.resource {
+		if !sameResource(res, s.resource) {
 			return req, "", &redirectError{"invalid_target", "resource must be " + s.resource}
 		}
 	}
@@ -122,7 +124,7 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	if len(allowed) == 0 {
 		allowed = supportedScopes
 	}
-	requested := splitScope(q.Get("scope"))
+	requested := requestedScopes(q.Get("scope"))
 	if len(requested) == 0 {
 		req.scope = strings.Join(allowed, " ")
 	} else {
@@ -143,7 +145,38 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	return req, "", nil
 }
 
+// lookupAuthClient finds the client of an authorization request: in the
+// database, or for a URL client id from its metadata document. The string
+// is the error to show instead.
+func (s *Server) lookupAuthClient(ctx context.Context, clientID string) (*clientRow, string) {
+	if isURLClientID(clientID) {
+		if s.docs == nil {
+			return nil, "This server does not accept URL client ids: client ID metadata documents are turned off (SERVAGENT_OAUTH_CIMD)."
+		}
+		c, err := s.docs.get(ctx, clientID)
+		if err != nil {
+			s.log.Warn("oauth: client metadata document refused", "client_id", truncate(clientID, 200), "err", err)
+			return nil, "The client's metadata document at " + truncate(clientID, 200) + " cannot be used: " + err.Error() + "."
+		}
+		return c, ""
+	}
+	if len(clientID) > 128 {
+		return nil, "Unknown client."
+	}
+	var c clientRow
+	if err := s.db.WithContext(ctx).Where("id = ?", clientID).Take(&c).Error; err != nil {
+		return nil, "Unknown client."
+	}
+	return &c, ""
+}
+
 func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	if !s.authzGet.Allow(ip, s.now()) {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusTooManyRequests, "Too many authorization requests from your address. Wait a minute, then start again from your client.")
+		return
+	}
 	req, userErr, rerr := s.parseAuthRequest(r.Context(), r.URL.Query())
 	if userErr != "" {
 		s.errorPage(w, http.StatusBadRequest, userErr)
@@ -154,8 +187,16 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 			"error": {rerr.code}, "error_description": {rerr.desc}, "state": {req.state}})
 		return
 	}
-	if s.opts.Approval == ApprovalAuto {
+	// Auto approval only for confidential clients: a public client's id is
+	// all it takes to run its flow, so it would be a bearer credential for
+	// anyone who learns it.
+	if s.opts.Approval == ApprovalAuto && req.client.confidential() {
 		s.issueCodeAndRedirect(w, r, req, http.StatusFound)
+		return
+	}
+	if s.opts.ApprovalSecret == "" {
+		// Auto mode without a secret: an approval page would accept anyone.
+		s.errorPage(w, http.StatusForbidden, "This client needs the operator's approval, and this server has no approval secret. Use a confidential client, or set an approval secret.")
 		return
 	}
 	now := s.now()
@@ -167,12 +208,16 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 	}
 	id := secret.NewHex(32)
 	p := &pendingAuth{
-		clientID: req.client.ID, clientName: req.client.Name,
+		clientID: req.client.ID, clientName: req.client.Name, document: req.client.Document,
 		redirectURI: req.redirectURI, redirectGiven: req.redirectGiven,
 		state: req.state, challenge: req.challenge, scope: req.scope, resource: req.resource,
 		csrf: secret.NewKey(), browser: browser, expires: now.Add(pendingTTL),
 	}
-	s.pending.put(id, p, now)
+	if !s.pending.put(id, ip, p, now) {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusServiceUnavailable, "Too many authorization requests are waiting for approval. Try again in a few minutes.")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(), Value: browser, Path: "/", HttpOnly: true, Secure: s.secure,
 		// Lax: the first GET arrives by a cross-site navigation from the
@@ -235,7 +280,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		tooMany()
 		return
 	}
-	if !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
+	if s.opts.ApprovalSecret == "" || !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
 		s.log.Warn("oauth: wrong approval secret", "client_id", p.clientID, "remote", ip)
 		s.approvalPage(w, http.StatusForbidden, id, p, "Wrong secret. No authorization was given.")
 		return
@@ -358,6 +403,7 @@ type pageData struct {
 	Error        string
 	ClientName   string
 	ClientID     string
+	DocHost      string // host of a metadata document's URL
 	RedirectHost string
 	Scope        string
 	Action       string
@@ -379,9 +425,13 @@ func (s *Server) approvalPage(w http.ResponseWriter, status int, id string, p *p
 	if name == "" {
 		name = p.clientID
 	}
+	docHostName := ""
+	if p.document {
+		docHostName = docHost(p.clientID)
+	}
 	s.renderPage(w, status, pageData{
 		Title: "Authorize access to this server", Error: errMsg,
-		ClientName: name, ClientID: p.clientID, RedirectHost: host, Scope: p.scope,
+		ClientName: name, ClientID: p.clientID, DocHost: docHostName, RedirectHost: host, Scope: p.scope,
 		Action: s.basePath + "/authorize", RequestID: id, CSRF: p.csrf,
 	})
 }
@@ -402,7 +452,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
 // other inline style can apply.
 const pageStyle = `body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;color:#222}` +
 	`.err{color:#a00;font-weight:bold}code{background:#f3f3f3;padding:0 .2em}input[type=password]{width:100%;padding:.4em;margin:.4em 0}` +
-	`button{padding:.4em 1.2em;margin-right:.6em}`
+	`button{padding:.4em 1.2em;margin-right:.6em}.doc{font-size:1.4em;border:2px solid #a60;padding:.4em .6em}`
 
 var pageStyleHash = "'sha256-" + sha256Base64(pageStyle) + "'"
 
@@ -416,7 +466,9 @@ var pageTmpl = sync.OnceValue(func() *template.Template {
 <body>
 <h1>{{.Title}}</h1>
 {{if .Message}}<p class="err">{{.Message}}</p>{{else}}
-<p>The application <strong>{{.ClientName}}</strong> (client id <code>{{.ClientID}}</code>) asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>
+{{if .DocHost}}<p class="doc">Client published by <strong>{{.DocHost}}</strong></p>
+<p>The application <strong>{{.ClientName}}</strong> describes itself in a document at <code>{{.ClientID}}</code>. Anyone can publish such a document and give it any name: what you can trust is the host above. It asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>
+{{else}}<p>The application <strong>{{.ClientName}}</strong> (client id <code>{{.ClientID}}</code>) asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>{{end}}
 <p>If you approve, you will be sent back to <strong>{{.RedirectHost}}</strong>.</p>
 <p>Only approve if you started this connection yourself. Enter the operator secret (the API key, or the approval password if one is set).</p>
 {{if .Error}}<p class="err">{{.Error}}</p>{{end}}

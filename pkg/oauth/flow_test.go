@@ -3,9 +3,13 @@ package oauth
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -500,4 +504,145 @@ func TestRevoke(t *testing.T) {
 		}
 		e.mustVerify(t, c.AccessToken)
 	})
+}
+
+// TestAutoApprovalOnlyConfidential: with auto approval a confidential client
+// gets its code at once, a public one still gets the approval page (its id
+// alone must not be a credential), and without an approval secret a public
+// client is refused outright, never redirected with a code.
+func TestAutoApprovalOnlyConfidential(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto })
+	confID, confSec := e.registerClient(t, "client_secret_basic")
+	pubID, _ := e.registerClient(t, "none")
+
+	v := oauth2.GenerateVerifier()
+	resp, _ := getPage(t, browser(t), e.config(confID, confSec, oauth2.AuthStyleInHeader).AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("confidential client under auto approval: %d, want 302", resp.StatusCode)
+	}
+	pub := e.config(pubID, "", oauth2.AuthStyleInParams)
+	resp, page := getPage(t, browser(t), pub.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(page, `name="secret"`) {
+		t.Fatalf("public client under auto approval: %d Location=%q, want the approval page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The page works as in operator mode.
+	tok := e.tokenFor(t, pub)
+	e.mustVerify(t, tok.AccessToken)
+
+	e2 := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto; o.ApprovalSecret = "" })
+	pubID2, _ := e2.registerClient(t, "none")
+	resp, page = getPage(t, browser(t), e2.config(pubID2, "", oauth2.AuthStyleInParams).AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" || strings.Contains(page, "<form") {
+		t.Fatalf("public client, auto approval without a secret: %d Location=%q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestClientSecretFormEncoding: RFC 6749 §2.3.1 form-encodes Basic client
+// credentials; a static secret with '+' and '%' works the same on
+// /register and /token (and raw, it fails the same on both).
+func TestClientSecretFormEncoding(t *testing.T) {
+	const sec = "s3cr+t%2F/pa ss~"
+	e := newEnv(t, func(o *Options) { o.ClientSecret = sec })
+	reg := func(user, pass string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/register", strings.NewReader(`{"redirect_uris":["https://a.example/cb"]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(user, pass)
+		st, _, _ := doJSON(t, req)
+		return st
+	}
+	if st := reg(url.QueryEscape(testClientID), url.QueryEscape(sec)); st != http.StatusCreated {
+		t.Fatalf("register with form-encoded Basic: %d, want 201", st)
+	}
+	// golang.org/x/oauth2 form-encodes Basic credentials, as the RFC says.
+	tok := e.tokenFor(t, e.config(testClientID, sec, oauth2.AuthStyleInHeader))
+	e.mustVerify(t, tok.AccessToken)
+	tok = e.tokenFor(t, e.config(testClientID, sec, oauth2.AuthStyleInParams))
+	e.mustVerify(t, tok.AccessToken)
+
+	// Unencoded, "%2F" decodes to "/" and '+' to a space: refused on both.
+	if st := reg(testClientID, sec); st != http.StatusUnauthorized {
+		t.Fatalf("register with raw Basic: %d, want 401", st)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/token", strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testClientID, sec)
+	if st, m, _ := doJSON(t, req); st != http.StatusUnauthorized {
+		t.Fatalf("token with raw Basic: %d %v, want 401", st, m)
+	}
+}
+
+// clientFrom is an HTTP client whose connections leave from a given
+// loopback source address (all of 127.0.0.0/8 is local on Linux), so tests
+// can play several client addresses against the loopback server.
+func clientFrom(t *testing.T, ip string) *http.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// TestAuthorizeFlood: unauthenticated GET /authorize is rate limited per
+// address, and a flood from other addresses (one or many) never evicts the
+// operator's pending approval, which still completes.
+func TestAuthorizeFlood(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	v := oauth2.GenerateVerifier()
+	op := browser(t)
+	f := openApproval(t, op, cfg.AuthCodeURL("operator", oauth2.S256ChallengeOption(v)))
+
+	flood := func(ip string, n int) (ok, limited, full int) {
+		c := clientFrom(t, ip)
+		for i := 0; i < n; i++ {
+			resp, err := c.Get(cfg.AuthCodeURL("flood", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			if errors.Is(err, syscall.EADDRNOTAVAIL) {
+				t.Skipf("cannot send from %s (loopback is not 127.0.0.0/8 here): %v", ip, err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				ok++
+			case http.StatusTooManyRequests:
+				limited++
+			case http.StatusServiceUnavailable:
+				full++
+			default:
+				t.Fatalf("flood GET from %s: %d", ip, resp.StatusCode)
+			}
+		}
+		return
+	}
+	// One address: 1000 requests, cut at the per-minute budget.
+	ok, limited, _ := flood("127.0.0.2", 1000)
+	if ok != authorizePerMinute || limited != 1000-authorizePerMinute {
+		t.Fatalf("one address: %d pages, %d limited; want %d pages then 429", ok, limited, authorizePerMinute)
+	}
+	// Many addresses, more pending requests than the store holds in all.
+	total, full := 0, 0
+	for i := 3; i < 3+maxPending/maxPendingPerAddr+5; i++ {
+		ok, _, fl := flood("127.0.0."+strconv.Itoa(i), authorizePerMinute)
+		total += ok
+		full += fl
+	}
+	if full == 0 {
+		t.Fatalf("the store never filled (%d pages); the test does not reach the bound", total)
+	}
+	resp, body := e.postApproval(t, op, url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "secret": {testApprovalSecret}, "action": {"approve"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("operator's approval after the flood: %d %s", resp.StatusCode, body)
+	}
+	q := e.follow(t, resp.Header.Get("Location"))
+	if _, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(v)); err != nil {
+		t.Fatal(err)
+	}
+	// A minute later the address may try again.
+	e.clock.Advance(time.Minute + time.Second)
+	if ok, _, _ := flood("127.0.0.2", 1); ok != 1 {
+		t.Fatal("address still limited after a minute")
+	}
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fuzzServer(f *testing.F) (*Server, *http.ServeMux) {
@@ -18,6 +20,9 @@ func fuzzServer(f *testing.F) (*Server, *http.ServeMux) {
 		ClientSecret:   testClientSecret,
 		DBPath:         filepath.Join(f.TempDir(), "db", "oauth.db"),
 		ApprovalSecret: testApprovalSecret,
+		// URL client ids would send fuzzed hosts to DNS; the document
+		// parser has its own fuzz target.
+		DisableCIMD: true,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -126,6 +131,48 @@ func FuzzRegisterEndpoint(f *testing.F) {
 				if strings.HasPrefix(strings.ToLower(u), "javascript:") || strings.Contains(u, "#") {
 					t.Fatalf("accepted dangerous redirect URI %q", u)
 				}
+			}
+		}
+	})
+}
+
+// FuzzClientDocument throws arbitrary documents and caching headers at the
+// metadata-document parser: no panic, and what it accepts is a public client
+// whose id is the URL and whose redirect URIs pass the registration rules.
+func FuzzClientDocument(f *testing.F) {
+	const id = "https://app.example/oauth/client.json"
+	for _, s := range []string{
+		`{"client_id":"` + id + `","client_name":"App","redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}`,
+		`{"client_id":"` + id + `","redirect_uris":["javascript:alert(1)"]}`,
+		`{"client_id":"` + id + `","redirect_uris":["https://a.example/cb"],"client_secret":"x"}`,
+		`{"client_id":"` + id + `","redirect_uris":"https://a.example/cb"}`,
+		`{"client_id":"https://other.example/c.json","redirect_uris":["https://a.example/cb"]}`,
+		`[]`, `null`, `{`, ``, `{"client_id":"` + id + `"} {}`,
+	} {
+		f.Add(s, "max-age=60", "")
+	}
+	f.Add(`{}`, "no-store, max-age=99999999999999999999", "Thu, 01 Jan 1970 00:00:00 GMT")
+	f.Fuzz(func(t *testing.T, body, cacheControl, expires string) {
+		h := http.Header{}
+		h.Set("Cache-Control", cacheControl)
+		h.Set("Expires", expires)
+		if ttl := cacheTTL(h, time.Now()); ttl < 0 || ttl > maxDocTTL {
+			t.Fatalf("cacheTTL = %v", ttl)
+		}
+		c, err := parseClientDocument(id, []byte(body))
+		if err != nil {
+			var de *docError
+			if !errors.As(err, &de) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		if c.ID != id || c.confidential() || !c.Document || c.AuthMethod != "none" {
+			t.Fatalf("accepted %+v", c)
+		}
+		for _, u := range c.redirectURIs() {
+			if err := validateRedirectURI(u); err != nil {
+				t.Fatalf("accepted bad redirect URI %q: %v", u, err)
 			}
 		}
 	})

@@ -11,6 +11,7 @@ import (
 type pendingAuth struct {
 	clientID      string
 	clientName    string
+	document      bool // client from a metadata document
 	redirectURI   string
 	redirectGiven bool
 	state         string
@@ -19,38 +20,52 @@ type pendingAuth struct {
 	resource      string
 	csrf          string // hidden form field
 	browser       string // value of the browser-binding cookie
+	addr          string // client address that opened it
 	expires       time.Time
 }
 
+// pendingStore bounds what unauthenticated callers can create: at most
+// perAddr requests per client address (a new one replaces that address's
+// oldest) and max in all (then new requests are refused). A flood from one
+// address therefore never evicts another address's pending approval.
 type pendingStore struct {
-	mu   sync.Mutex
-	max  int
-	byID map[string]*pendingAuth
+	mu      sync.Mutex
+	max     int
+	perAddr int
+	byID    map[string]*pendingAuth
 }
 
-func newPendingStore(max int) *pendingStore {
-	return &pendingStore{max: max, byID: map[string]*pendingAuth{}}
+func newPendingStore(max, perAddr int) *pendingStore {
+	return &pendingStore{max: max, perAddr: perAddr, byID: map[string]*pendingAuth{}}
 }
 
-func (p *pendingStore) put(id string, a *pendingAuth, now time.Time) {
+// put stores a, created by addr; false means the store is full.
+func (p *pendingStore) put(id, addr string, a *pendingAuth, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.byID) >= p.max {
-		p.purgeLocked(now)
-	}
-	for len(p.byID) >= p.max {
-		// Evict the request closest to expiry; unauthenticated callers can
-		// create these, so the map must stay bounded.
-		var oldID string
-		var old time.Time
-		for k, v := range p.byID {
-			if oldID == "" || v.expires.Before(old) {
-				oldID, old = k, v.expires
-			}
+	a.addr = addr
+	var oldID string
+	var old time.Time
+	n := 0
+	for k, v := range p.byID {
+		if v.addr != addr {
+			continue
 		}
+		n++
+		if oldID == "" || v.expires.Before(old) {
+			oldID, old = k, v.expires
+		}
+	}
+	if n >= p.perAddr {
 		delete(p.byID, oldID)
+	} else if len(p.byID) >= p.max {
+		p.purgeLocked(now)
+		if len(p.byID) >= p.max {
+			return false
+		}
 	}
 	p.byID[id] = a
+	return true
 }
 
 func (p *pendingStore) get(id string, now time.Time) *pendingAuth {

@@ -70,7 +70,7 @@ func metadataPreamble(w http.ResponseWriter, r *http.Request) bool {
 
 // asMetadata is the RFC 8414 document.
 func (s *Server) asMetadata() map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"issuer":                                         s.issuer,
 		"authorization_endpoint":                         s.issuer + "/authorize",
 		"token_endpoint":                                 s.issuer + "/token",
@@ -85,6 +85,12 @@ func (s *Server) asMetadata() map[string]any {
 		"code_challenge_methods_supported":               []string{"S256"},
 		"authorization_response_iss_parameter_supported": true,
 	}
+	if s.docs != nil {
+		// Claude.ai uses CIMD only when this is true and "none" is among
+		// token_endpoint_auth_methods_supported.
+		m["client_id_metadata_document_supported"] = true
+	}
+	return m
 }
 
 func (s *Server) handleASMetadata(w http.ResponseWriter, r *http.Request) {

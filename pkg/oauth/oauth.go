@@ -32,6 +32,10 @@ const (
 	// Used codes are kept this long past their expiry so that a late replay
 	// is still recognised and still revokes what the code issued.
 	codeGrace = time.Hour
+	// Bounds on what unauthenticated callers of GET /authorize can make.
+	authorizePerMinute = 30
+	maxPending         = 1000
+	maxPendingPerAddr  = 20
 	// maxTokenLen bounds what we hash and look up; ours are ~50 characters.
 	maxTokenLen = 512
 )
@@ -66,8 +70,18 @@ type Options struct {
 	ExtraRedirectURIs []string // more redirect URIs for the static client
 	Approval          string   // "operator" (default) or "auto"
 	ApprovalSecret    string   // secret the approval page asks for
-	Logger            *slog.Logger
-	Now               func() time.Time // tests
+	// DisableCIMD refuses URL client ids (client ID metadata documents).
+	DisableCIMD bool
+	// CIMDCAFile is an extra CA bundle trusted when fetching metadata
+	// documents; setting it also allows documents on loopback hosts (tests).
+	CIMDCAFile string
+	// RefreshReuseInterval is how long after a rotation the old refresh
+	// token may be presented again and get the same new pair (clients that
+	// retry a refresh concurrently); 0 is strict: any reuse revokes the
+	// family.
+	RefreshReuseInterval time.Duration
+	Logger               *slog.Logger
+	Now                  func() time.Time // tests
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -83,6 +97,9 @@ type Server struct {
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
 	pending  *pendingStore
+	docs     *docFetcher        // nil when CIMD is off
+	rotated  *rotationLog       // recent rotations, for RefreshReuseInterval
+	authzGet *ratelimit.Limiter // authorization requests (GET /authorize) per client IP
 	approve  *ratelimit.Limiter // approval attempts per client IP
 	regFail  *ratelimit.Limiter // failed registration logins per client IP
 	authFail *ratelimit.Limiter // failed client authentications at /token and /revoke per client IP
@@ -122,6 +139,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// An empty secret would let anyone approve by submitting nothing.
 		return nil, errors.New("oauth: operator approval needs an approval secret (the API key or SERVAGENT_OAUTH_APPROVAL_PASSWORD)")
 	}
+	if isURLClientID(opts.ClientID) {
+		return nil, fmt.Errorf("oauth: static client id %q must not be a URL (URL client ids name metadata documents)", opts.ClientID)
+	}
+	if opts.RefreshReuseInterval < 0 {
+		return nil, errors.New("oauth: negative refresh reuse interval")
+	}
 	for _, r := range opts.ExtraRedirectURIs {
 		if err := validateRedirectURI(r); err != nil {
 			return nil, fmt.Errorf("oauth: extra redirect URI %q: %v", r, err)
@@ -136,7 +159,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		origin:   u.Scheme + "://" + u.Host,
 		basePath: u.Path,
 		secure:   u.Scheme == "https",
-		pending:  newPendingStore(1000),
+		pending:  newPendingStore(maxPending, maxPendingPerAddr),
+		authzGet: ratelimit.New(authorizePerMinute, time.Minute),
 		approve:  ratelimit.New(5, time.Minute),
 		regFail:  ratelimit.New(10, time.Minute),
 		authFail: ratelimit.New(20, time.Minute),
@@ -148,6 +172,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.rotated = newRotationLog(opts.RefreshReuseInterval)
+	if !opts.DisableCIMD {
+		if s.docs, err = newDocFetcher(opts.CIMDCAFile, s.now); err != nil {
+			return nil, err
+		}
 	}
 	db, err := openDB(ctx, opts.DBPath)
 	if err != nil {
@@ -213,6 +243,9 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*auth.Tok
 		return nil, fmt.Errorf("%w: revoked", auth.ErrInvalidToken)
 	case row.ExpiresAt <= now:
 		return nil, fmt.Errorf("%w: expired", auth.ErrInvalidToken)
+	case s.docs == nil && isURLClientID(row.ClientID):
+		// CIMD was turned off: its clients' tokens stop working too.
+		return nil, fmt.Errorf("%w: client ID metadata documents are turned off", auth.ErrInvalidToken)
 	case row.Resource != s.resource:
 		// RFC 8707: a token minted for another resource must not open ours.
 		return nil, fmt.Errorf("%w: token audience is not this server", auth.ErrInvalidToken)
@@ -324,10 +357,29 @@ func (s *Server) purge(ctx context.Context) error {
 		return err
 	}
 	s.pending.purge(now)
+	s.rotated.purge(now)
+	if s.docs != nil {
+		s.docs.purge(now)
+	}
+	s.authzGet.Purge(now)
 	s.approve.Purge(now)
 	s.regFail.Purge(now)
 	s.authFail.Purge(now)
 	return nil
+}
+
+// requestedScopes is a scope parameter as clients send it: surrounding and
+// repeated spaces ignored, and offline_access dropped (some connectors add
+// it to ask for a refresh token, which this server issues to every client
+// registered for the refresh_token grant).
+func requestedScopes(s string) []string {
+	var out []string
+	for _, sc := range strings.Fields(s) {
+		if sc != "offline_access" {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 func splitScope(s string) []string {

@@ -58,7 +58,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")
 		return
 	}
-	id, sec, ok := r.BasicAuth()
+	id, sec, ok := basicCredentials(r)
 	// Evaluate both comparisons, so timing does not tell which one failed.
 	idOK := secret.Equal(id, s.opts.ClientID)
 	secOK := secret.Equal(sec, s.opts.ClientSecret)
@@ -194,15 +194,16 @@ func decodeRegistration(w http.ResponseWriter, r *http.Request) (*registrationRe
 		return nil, badMetadata("unsupported token_endpoint_auth_method; supported: client_secret_post, client_secret_basic, none")
 	}
 
-	if strings.TrimSpace(req.Scope) == "" {
-		req.Scope = strings.Join(supportedScopes, " ")
+	scopes := requestedScopes(req.Scope)
+	if len(scopes) == 0 {
+		scopes = supportedScopes
 	}
-	for _, sc := range splitScope(req.Scope) {
+	for _, sc := range scopes {
 		if !slices.Contains(supportedScopes, sc) {
 			return nil, badMetadata("unsupported scope; supported: " + strings.Join(supportedScopes, " "))
 		}
 	}
-	req.Scope = strings.Join(dedupe(splitScope(req.Scope)), " ")
+	req.Scope = strings.Join(dedupe(scopes), " ")
 	return &req, nil
 }
 

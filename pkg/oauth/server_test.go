@@ -440,7 +440,8 @@ func TestFileModes(t *testing.T) {
 		}
 	}
 
-	// Existing loose permissions are tightened.
+	// A loose file is tightened; an existing directory is used as it is
+	// (it may be shared with others, like /srv), never chmodded.
 	dir := filepath.Join(t.TempDir(), "loose")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -459,8 +460,8 @@ func TestFileModes(t *testing.T) {
 	if fi, _ := os.Stat(db); fi.Mode().Perm() != 0o600 {
 		t.Errorf("db mode after open %#o", fi.Mode().Perm())
 	}
-	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
-		t.Errorf("dir mode after open %#o", fi.Mode().Perm())
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Errorf("existing dir mode changed to %#o, want 0755 kept", fi.Mode().Perm())
 	}
 
 	// A symlink or a shared directory is refused.
@@ -477,6 +478,45 @@ func TestFileModes(t *testing.T) {
 	if _, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: filepath.Join(shared, "o.db"), Approval: ApprovalAuto}); err == nil {
 		t.Error("database in a sticky world-writable directory accepted")
 	}
+}
+
+// TestDBDirRefused: a directory others may write into, or that belongs to
+// another user, is refused with one line naming it; its mode is unchanged.
+func TestDBDirRefused(t *testing.T) {
+	open := func(dir string) error {
+		s, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: filepath.Join(dir, "oauth.db"), Approval: ApprovalAuto})
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+	for _, mode := range []os.FileMode{0o775, 0o777, 0o777 | os.ModeSticky} {
+		dir := filepath.Join(t.TempDir(), "d")
+		os.Mkdir(dir, 0o700)
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		err := open(dir)
+		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "writable") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("mode %#o: err = %v, want one line naming %s as writable", mode, err, dir)
+		}
+		if fi, _ := os.Stat(dir); fi.Mode()&(os.ModePerm|os.ModeSticky) != mode {
+			t.Errorf("mode %#o changed to %#o", mode, fi.Mode())
+		}
+	}
+	t.Run("other owner", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to give a directory to another user")
+		}
+		dir := filepath.Join(t.TempDir(), "nobody")
+		os.Mkdir(dir, 0o755)
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if err := open(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {
+			t.Errorf("err = %v, want a refusal naming uid 65534", err)
+		}
+	})
 }
 
 func TestPurge(t *testing.T) {

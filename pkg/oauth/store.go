@@ -33,9 +33,13 @@ type clientRow struct {
 	Scope         string
 	Static        bool
 	IssuedAt      int64
+	Document      bool `gorm:"-"` // described by a client ID metadata document, never stored
 }
 
 func (clientRow) TableName() string { return "oauth_clients" }
+
+// confidential reports whether the client authenticates with a secret.
+func (c *clientRow) confidential() bool { return c.SecretHash != "" }
 
 func (c *clientRow) redirectURIs() []string {
 	var out []string
@@ -137,34 +141,21 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	if err := checkMode(filepath.Dir(path), 0o700); err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
-// prepareDBFile creates the directory 0700 and the file 0600, tightening
-// them if they already exist and belong to us. It refuses a symlink, which
-// could point the database (and its chmod) somewhere unexpected.
+// prepareDBFile creates a missing directory 0700 and the file 0600. An
+// existing directory is used as it is, never chmodded (it may be /srv, shared
+// with others), but only if others cannot write into it: whoever can would
+// swap our files. It refuses a symlink, which could point the database (and
+// its chmod) somewhere unexpected.
 func prepareDBFile(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("oauth: creating %s: %w", dir, err)
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("oauth: %w", err)
-	}
-	if fi.Mode()&os.ModeSticky != 0 || fi.Mode().Perm()&0o002 != 0 {
-		// A shared directory such as /tmp: chmod would break other users and
-		// anyone could swap our files. Ask for a dedicated directory.
-		return fmt.Errorf("oauth: %s is shared (world-writable or sticky); put the OAuth database in a private directory", dir)
-	}
-	if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("oauth: making %s private: %w", dir, err)
-		}
+	if err := checkDBDir(dir); err != nil {
+		return err
 	}
 	if lfi, err := os.Lstat(path); err == nil {
 		if lfi.Mode()&os.ModeSymlink != 0 {
@@ -194,6 +185,31 @@ func checkMode(path string, want fs.FileMode) error {
 	}
 	if got := fi.Mode().Perm(); got != want {
 		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
+	}
+	return nil
+}
+
+// checkDBDir refuses a directory that someone other than us (or root) owns
+// or may write into, naming the path and the problem in one line.
+func checkDBDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("oauth: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("oauth: %s is not a directory", dir)
+	}
+	const advice = "; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)"
+	switch mode := fi.Mode(); {
+	case mode&os.ModeSticky != 0 || mode.Perm()&0o002 != 0:
+		return fmt.Errorf("oauth: database directory %s is world-writable (mode %#o)%s", dir, mode.Perm(), advice)
+	case mode.Perm()&0o020 != 0:
+		return fmt.Errorf("oauth: database directory %s is group-writable (mode %#o)%s", dir, mode.Perm(), advice)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
+			return fmt.Errorf("oauth: database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
+		}
 	}
 	return nil
 }

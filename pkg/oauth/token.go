@@ -99,15 +99,8 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form m
 }
 
 func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[string]string) (*clientRow, *oauthError) {
-	id, sec, hasBasic := r.BasicAuth()
+	id, sec, hasBasic := basicCredentials(r)
 	if hasBasic {
-		// RFC 6749 §2.3.1: the id and secret are form-encoded before Basic.
-		if v, err := url.QueryUnescape(id); err == nil {
-			id = v
-		}
-		if v, err := url.QueryUnescape(sec); err == nil {
-			sec = v
-		}
 		if _, ok := form["client_secret"]; ok {
 			return nil, errInvalidRequest("use only one client authentication method")
 		}
@@ -121,6 +114,9 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 	bad := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client authentication failed", basic: hasBasic}
 	if id == "" {
 		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is required", basic: hasBasic}
+	}
+	if isURLClientID(id) {
+		return s.checkDocumentClient(ctx, id, sec, hasBasic)
 	}
 	if len(id) > 128 {
 		return nil, bad
@@ -151,6 +147,41 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 	return &c, nil
 }
 
+// checkDocumentClient authenticates a client named by a metadata document:
+// a public client, so no secret, and its document must still be usable.
+func (s *Server) checkDocumentClient(ctx context.Context, id, sec string, basic bool) (*clientRow, *oauthError) {
+	if s.docs == nil {
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client ID metadata documents are turned off on this server", basic: basic}
+	}
+	c, err := s.docs.get(ctx, id)
+	if err != nil {
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "the client's metadata document cannot be used: " + err.Error(), basic: basic}
+	}
+	if sec != "" {
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "a client with a metadata document is public and must not send a secret", basic: basic}
+	}
+	return c, nil
+}
+
+// basicCredentials reads HTTP Basic client credentials, which RFC 6749
+// §2.3.1 form-encodes before Basic: "a+b%25" arrives as "a%2Bb%2525". Every
+// endpoint that takes client credentials reads them here, so a secret works
+// the same on /register, /token and /revoke. A value that is not valid
+// form-encoding is taken as it is.
+func basicCredentials(r *http.Request) (id, sec string, ok bool) {
+	id, sec, ok = r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	if v, err := url.QueryUnescape(id); err == nil {
+		id = v
+	}
+	if v, err := url.QueryUnescape(sec); err == nil {
+		sec = v
+	}
+	return id, sec, true
+}
+
 // clientRequest parses a /token or /revoke form and authenticates the
 // client; on failure it has written the OAuth error.
 func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (map[string]string, *clientRow, bool) {
@@ -172,7 +203,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if res, ok := form["resource"]; ok && normalizeResource(res) != s.resource {
+	if res, ok := form["resource"]; ok && !sameResource(res, s.resource) {
 		writeOAuthError(w, &oauthError{status: http.StatusBadRequest, code: "invalid_target", desc: "resource must be " + s.resource})
 		return
 	}
@@ -247,7 +278,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 			return nil, errInvalidGrant("redirect_uri does not match the authorization request")
 		}
 	}
-	if res, ok := form["resource"]; ok && normalizeResource(res) != row.Resource {
+	if res, ok := form["resource"]; ok && !sameResource(res, row.Resource) {
 		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_target", desc: "resource differs from the authorization request"}
 	}
 	// Burn the code before checking the verifier, so that a stolen code
@@ -310,6 +341,9 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
 	}
 	if row.Rotated {
+		if resp, ok := s.replayRotation(ctx, &row); ok {
+			return resp, nil
+		}
 		s.revokeGrant(ctx, row.GrantID)
 		s.log.Warn("oauth: rotated refresh token reused; its family was revoked", "client_id", client.ID)
 		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
@@ -318,15 +352,15 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
 	}
 	scope := row.Scope
-	if req, ok := form["scope"]; ok && strings.TrimSpace(req) != "" {
+	if req := requestedScopes(form["scope"]); len(req) > 0 {
 		// A refresh may narrow the scope, never widen it.
 		granted := splitScope(row.Scope)
-		for _, sc := range splitScope(req) {
+		for _, sc := range req {
 			if !slices.Contains(granted, sc) {
 				return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_scope", desc: "scope exceeds the original grant"}
 			}
 		}
-		scope = strings.Join(splitScope(req), " ")
+		scope = strings.Join(dedupe(req), " ")
 	}
 	var resp map[string]any
 	err = db.Transaction(func(tx *gorm.DB) error {
@@ -340,16 +374,45 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 		var err error
 		// The audience (resource) is carried over unchanged.
 		resp, err = s.issueTokens(tx, client, row.GrantID, scope, row.Resource)
+		access, _ := resp["access_token"].(string)
+		newRefresh, _ := resp["refresh_token"].(string)
+		if err == nil && newRefresh != "" {
+			// Recorded before commit: a concurrent retry waiting on the
+			// database finds it as soon as it sees the rotation.
+			s.rotated.record(row.Hash, rotation{resp: resp, accessHash: secret.Hash(access), newHash: secret.Hash(newRefresh), at: s.now()})
+		}
 		return err
 	})
 	switch {
 	case errors.Is(err, errReplay):
+		if resp, ok := s.replayRotation(ctx, &row); ok {
+			return resp, nil
+		}
 		s.revokeGrant(ctx, row.GrantID)
 		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
 	case err != nil:
 		return nil, s.storageError(err)
 	}
 	return resp, nil
+}
+
+// replayRotation answers a reused refresh token within the reuse interval
+// with the pair it was rotated into, provided that pair is still the live
+// end of the family (neither revoked nor itself rotated).
+func (s *Server) replayRotation(ctx context.Context, old *tokenRow) (map[string]any, bool) {
+	r, ok := s.rotated.lookup(old.Hash, s.now())
+	if !ok {
+		return nil, false
+	}
+	var live int64
+	err := s.db.WithContext(ctx).Model(&tokenRow{}).
+		Where("hash IN ? AND grant_id = ? AND revoked = ? AND rotated = ?", []string{r.newHash, r.accessHash}, old.GrantID, false, false).
+		Count(&live).Error
+	if err != nil || live != 2 {
+		return nil, false
+	}
+	s.log.Info("oauth: rotated refresh token presented again within the reuse interval; same pair returned", "client_id", old.ClientID)
+	return r.resp, true
 }
 
 // issueTokens creates an access token, and a refresh token if the client

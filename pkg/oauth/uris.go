@@ -103,6 +103,22 @@ func redirectMatches(registered []string, requested string, static bool) bool {
 	return false
 }
 
-// normalizeResource trims one trailing slash so that https://h/mcp/ and
-// https://h/mcp name the same resource; nothing else is forgiven.
-func normalizeResource(r string) string { return strings.TrimSuffix(r, "/") }
+// sameResource reports whether an RFC 8707 resource names want. Clients
+// differ in spelling: https://H/mcp/, https://h:443/mcp and https://h/mcp are
+// one resource (case of scheme and host, default port, one trailing slash);
+// the path, query and anything else must match exactly.
+func sameResource(r, want string) bool { return normalizeResource(r) == normalizeResource(want) }
+
+func normalizeResource(r string) string {
+	r = strings.TrimSuffix(r, "/")
+	u, err := url.Parse(r)
+	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil {
+		return r
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	u.Host = strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		u.Host = strings.TrimSuffix(u.Host, ":"+p)
+	}
+	return u.String()
+}

@@ -10,7 +10,9 @@
 #   inspector    MCP Inspector CLI (v2), Streamable HTTP + SSE
 #   conformance  official MCP conformance suite, scenarios for a tools-only server
 #   oauth        TypeScript SDK OAuth client against servagent's authorization
-#                server (INTEROP_OAUTH=0 skips it)
+#                server (INTEROP_OAUTH=0 skips it and cimd)
+#   cimd         TypeScript SDK v2 client registering with a Client ID Metadata
+#                Document served by a local HTTPS server
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -euo pipefail
 
@@ -193,6 +195,33 @@ if [[ ${INTEROP_OAUTH:-1} == 1 ]]; then
   fi
 else
   SUMMARY+=("$(printf '%-12s skipped (INTEROP_OAUTH=0)' oauth)")
+fi
+
+# 5: OAuth with a Client ID Metadata Document (SDK v2 client), against a local
+# HTTPS document server whose self-signed certificate servagent trusts.
+if [[ ${INTEROP_OAUTH:-1} != 1 ]]; then
+  SUMMARY+=("$(printf '%-12s skipped (INTEROP_OAUTH=0)' cimd)")
+elif ! command -v openssl >/dev/null; then
+  SUMMARY+=("$(printf '%-12s skipped (no openssl to make the document server certificate)' cimd)")
+else
+  mkdir -p "$TMP/cimd-cert"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$TMP/cimd-cert/key.pem" -out "$TMP/cimd-cert/cert.pem" 2>"$TMP/cimd-cert/openssl.log"
+  CPORT=$(free_port)
+  if SA_PORT=$CPORT start_server cimd SERVAGENT_API_KEY="$KEY" \
+      SERVAGENT_OAUTH_ISSUER_URL="http://127.0.0.1:$CPORT/mcp" \
+      SERVAGENT_OAUTH_CIMD_CA_FILE="$TMP/cimd-cert/cert.pem" \
+      SERVAGENT_OAUTH_DB_PATH="$TMP/cimd/oauth.db"; then
+    before=$TOTAL_FAIL
+    INTEROP_URL="http://127.0.0.1:$PORT" INTEROP_KEY="$KEY" \
+      CIMD_CERT="$TMP/cimd-cert/cert.pem" CIMD_KEY="$TMP/cimd-cert/key.pem" \
+      run_suite cimd "$NODE22" cimd.mjs
+    dump_log_on_failure cimd "$before"
+  else
+    TOTAL_FAIL=$((TOTAL_FAIL + 1))
+    SUMMARY+=("$(printf '%-12s server did not start' cimd)")
+  fi
 fi
 
 echo

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/charmbracelet/huh"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/servagent/servagent/pkg/buildinfo"
+	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/secret"
+	"github.com/servagent/servagent/pkg/setup"
+	"github.com/servagent/servagent/pkg/skills"
+	"github.com/servagent/servagent/pkg/system"
+	"github.com/servagent/servagent/pkg/tools"
+)
+
+// SetupOptions are the inputs of `servagent setup`.
+type SetupOptions struct {
+	IO         IO
+	Ctx        context.Context
+	DryRun     bool
+	Accessible bool
+
+	// Passed to install (tests: Pebble).
+	ACMEDirectory, ACMECAFile string
+	ACMEHTTPPort              int
+
+	Lifecycle lifecycleDeps
+	SelfPath  string
+	Version   string
+	Obtainer  system.CertObtainer
+	Resolver  setup.Resolver // nil: net.DefaultResolver
+	Address   string         // "": system.PublicAddress()
+}
+
+func newSetupCmd(ios IO, runF func(*SetupOptions) error) *cobra.Command {
+	opts := &SetupOptions{IO: ios, Lifecycle: defaultLifecycleDeps(ios)}
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Install or reconfigure servagent with an interactive wizard (needs root)",
+		Long: `Walk through the choices of an install: a public domain (HTTPS with Let's
+Encrypt) or an IP address and port, full sudo access or not, the tools to
+expose, OAuth for Claude.ai / ChatGPT connectors and skills to start from. A
+summary says exactly what will be written and run; nothing changes before you
+confirm it (Esc or ctrl-c quit). Then setup writes /opt/servagent/.env, runs
+install, and prints the client configurations and the API key, once.
+
+On an installed server setup opens with the current values, shows what
+changes and applies it (.env rewritten with every other line kept, a new
+certificate when a domain appears, restart, /healthz checked).
+
+--dry-run stops at the summary and prints the equivalent commands and .env
+lines, changing nothing. --accessible (or ACCESSIBLE=1) asks plain numbered
+questions, for screen readers and pipes. Without a terminal and without
+--accessible, setup exits 2 and prints the equivalent install flags.`,
+		Example: `  sudo servagent setup
+  servagent setup --dry-run
+  ACCESSIBLE=1 sudo servagent setup`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
+			if os.Getenv("ACCESSIBLE") != "" {
+				opts.Accessible = true
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runSetup(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.DryRun, "dry-run", false, "stop at the summary: print the equivalent commands, change nothing")
+	f.BoolVar(&opts.Accessible, "accessible", false, "plain prompts for screen readers and pipes (also: ACCESSIBLE=1)")
+	f.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	f.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
+	f.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder")
+	_ = f.MarkHidden("acme-http-port")
+	return cmd
+}
+
+// errSetupCancelled: the operator quit, or the input ended, before applying.
+var errSetupCancelled = errors.New("setup cancelled; nothing was changed")
+
+func runSetup(o *SetupOptions) error {
+	d := o.Lifecycle
+	if o.Ctx == nil {
+		o.Ctx = context.Background()
+	}
+	ctx := o.Ctx
+	if !o.Accessible && !d.IsTTY() {
+		return exitf(2, "setup needs a terminal (or --accessible); without one: sudo servagent install [DOMAIN --email EMAIL] [--port N] [--full-access] --yes")
+	}
+	if !o.DryRun {
+		if err := requireRoot(d, "setup"); err != nil {
+			return err
+		}
+	}
+	all, err := toolList(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Address == "" {
+		o.Address = system.PublicAddress()
+	}
+	cur, err := installed(d.Layout)
+	if err != nil {
+		return exitf(1, "reading the installation (as root: sudo servagent setup): %v", err)
+	}
+	a := setup.Defaults(o.Address)
+	if cur != nil {
+		a = setup.FromInstalled(*cur, o.Address, all)
+	}
+	w := newWizard(o)
+	if err := w.ask(ctx, &a, cur != nil, all); err != nil {
+		return err
+	}
+	skillsDir := d.Layout.Path(system.SkillsDir)
+	plan, err := setup.NewPlan(a, cur, all, func(n string) bool { return fileExists(filepath.Join(skillsDir, n, skills.FileName)) }, newOAuthCredentials)
+	if err != nil {
+		return exitf(1, "%v", err)
+	}
+	if o.DryRun {
+		return printDryRun(o, plan)
+	}
+	if cur != nil && len(plan.Changes) == 0 {
+		fmt.Fprintln(o.IO.Out, "Nothing to change; nothing was done.")
+		return nil
+	}
+	apply := false
+	if err := w.run(described(w, huh.NewConfirm(), "Apply this now?", plan.Summary()).
+		Affirmative("Apply").Negative("Cancel").Value(&apply)); err != nil {
+		return err
+	}
+	if !apply {
+		return exitf(1, "%v", errSetupCancelled)
+	}
+	return applyPlan(ctx, o, plan, w.editSkills)
+}
+
+// installed reads the current installation, nil when there is none.
+func installed(l system.Layout) (*setup.Installed, error) {
+	m, ok, err := l.ReadManifest()
+	if err != nil || !ok {
+		return nil, err
+	}
+	env, err := config.ReadEnvFile(l.Path(system.EnvFile))
+	if err != nil {
+		return nil, err
+	}
+	return &setup.Installed{Env: env, FullAccess: m.FullAccess}, nil
+}
+
+func newOAuthCredentials() (string, string) { return "servagent-" + secret.NewHex(8), secret.NewKey() }
+
+// toolList names every tool with the first sentence of its own description,
+// read from an in-memory MCP server so the wizard never restates them.
+func toolList(ctx context.Context) ([]setup.Tool, error) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "servagent-setup", Version: buildinfo.Version}, nil)
+	if err := tools.Register(s, &tools.Env{}, tools.Names()); err != nil {
+		return nil, err
+	}
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "setup"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.Close()
+	byName := map[string]string{}
+	for t, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return nil, err
+		}
+		byName[t.Name] = setup.FirstSentence(t.Description)
+	}
+	var out []setup.Tool
+	for _, n := range tools.Names() {
+		out = append(out, setup.Tool{Name: n, Summary: byName[n]})
+	}
+	return out, nil
+}
+
+// offerSetup is `servagent install` with no argument on a terminal: the
+// wizard, or the plain install when declined.
+func offerSetup(ios IO, o *InstallOptions) error {
+	if err := requireRoot(o.Lifecycle, "install"); err != nil {
+		return err
+	}
+	use := true
+	v, err := o.Lifecycle.Confirm("Run the setup wizard?",
+		"It asks for the domain, sudo access, tools, OAuth and skills, and shows a summary first.\nNo: a plain install with the defaults.", use)
+	if err != nil {
+		return exitf(1, "install cancelled: %v", err)
+	}
+	if !v {
+		return runInstall(o)
+	}
+	return runSetup(&SetupOptions{IO: ios, Ctx: o.Ctx, Lifecycle: o.Lifecycle, SelfPath: o.SelfPath, Version: o.Version, Obtainer: o.Obtainer})
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -1,0 +1,174 @@
+// Package setup is the model of the `servagent setup` wizard, kept apart from
+// its terminal forms: the answers an operator gives, read back from an
+// installed .env, turned into a plan (the .env lines setup writes, the
+// `servagent install` it runs, the skills it adds) and the summary that says
+// exactly that. The forms (pkg/cli/setup.go) only fill in Answers.
+package setup
+
+import (
+	"fmt"
+	"net/mail"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DefaultPort is the plain-HTTP port of a fresh install (system.DefaultPort).
+const DefaultPort = 8765
+
+// DefaultTools are the tools exposed when the operator keeps the defaults
+// (the reference's SERVAGENT_TOOLS default).
+var DefaultTools = []string{"execute_command", "upload_file"}
+
+// Tool is one entry of the tools question.
+type Tool struct {
+	Name    string
+	Summary string // one line
+}
+
+// Answers are what the wizard asks. The zero value is not meaningful: start
+// from Defaults or FromInstalled.
+type Answers struct {
+	// Domain is the public DNS name; "" means plain HTTP on Address:Port.
+	Domain string
+	Email  string
+	// AcceptTerms is the operator's agreement to the CA's terms of service;
+	// HTTPS with a domain needs it.
+	AcceptTerms bool
+	// Address is what clients dial in plain-HTTP mode (shown in the client
+	// configurations); the service listens on every interface.
+	Address    string
+	Port       int
+	FullAccess bool
+	Tools      []string // selected tool names, canonical order
+	OAuth      bool     // operator OAuth credentials for Claude.ai / ChatGPT
+	Skills     []string // template names to add
+}
+
+// Defaults are the answers of a first install.
+func Defaults(address string) Answers {
+	return Answers{Address: address, Port: DefaultPort, Tools: slices.Clone(DefaultTools)}
+}
+
+// Installed is what an existing installation says about itself.
+type Installed struct {
+	Env        map[string]string // the current .env
+	FullAccess bool              // from the install manifest
+}
+
+// FromInstalled returns the answers that reproduce an installation, so the
+// wizard opens with the current values. all is the full tool list, used to
+// expand SERVAGENT_TOOLS=all.
+func FromInstalled(in Installed, address string, all []Tool) Answers {
+	a := Defaults(address)
+	env := in.Env
+	if env["SERVAGENT_TLS_CERTFILE"] != "" {
+		a.Domain = env["SERVAGENT_ACME_DOMAIN"]
+	}
+	a.AcceptTerms = a.Domain != "" // accepted when the certificate was obtained
+	a.Email = env["SERVAGENT_ACME_EMAIL"]
+	if p, err := strconv.Atoi(env["SERVAGENT_PORT"]); err == nil {
+		a.Port = p
+	}
+	a.FullAccess = in.FullAccess
+	if t := strings.TrimSpace(env["SERVAGENT_TOOLS"]); t != "" {
+		a.Tools = parseTools(t, all)
+	}
+	a.OAuth = env["SERVAGENT_OAUTH_CLIENT_ID"] != "" && env["SERVAGENT_OAUTH_ISSUER_URL"] != ""
+	return a
+}
+
+func parseTools(v string, all []Tool) []string {
+	if strings.EqualFold(v, "all") {
+		return toolNames(all)
+	}
+	var out []string
+	for _, t := range all {
+		for _, n := range strings.Split(v, ",") {
+			if strings.TrimSpace(n) == t.Name {
+				out = append(out, t.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func toolNames(all []Tool) []string {
+	out := make([]string, len(all))
+	for i, t := range all {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// ToolsValue is SERVAGENT_TOOLS for the selection: "all" when every tool is
+// selected (new tools of later versions included), else the comma list.
+func ToolsValue(selected []string, all []Tool) string {
+	if len(all) > 0 && len(selected) == len(all) {
+		return "all"
+	}
+	return strings.Join(selected, ",")
+}
+
+// ValidatePort accepts a TCP port number given as text.
+func ValidatePort(s string) error {
+	p, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("expected a port number between 1 and 65535, got %q", s)
+	}
+	return nil
+}
+
+// ValidateEmail accepts "" (no contact address) or one plain address.
+func ValidateEmail(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return fmt.Errorf("expected an address such as admin@example.com, got %q", s)
+	}
+	return nil
+}
+
+// Validate checks the answers as a whole.
+func (a Answers) Validate() error {
+	if a.Domain != "" && !a.AcceptTerms {
+		return fmt.Errorf("a certificate for %s needs the CA's terms of service accepted", a.Domain)
+	}
+	if err := ValidateEmail(a.Email); err != nil {
+		return err
+	}
+	if a.Port < 1 || a.Port > 65535 {
+		return fmt.Errorf("port %d: expected 1-65535", a.Port)
+	}
+	if len(a.Tools) == 0 {
+		return fmt.Errorf("select at least one tool")
+	}
+	if a.OAuth && a.Domain == "" {
+		return fmt.Errorf("OAuth connectors need HTTPS: give a domain")
+	}
+	for _, s := range a.Skills {
+		if _, ok := Templates[s]; !ok {
+			return fmt.Errorf("unknown skill template %q", s)
+		}
+	}
+	return nil
+}
+
+// MCPURL is the endpoint clients use with these answers.
+func (a Answers) MCPURL() string {
+	if a.Domain != "" {
+		if a.Port == 443 {
+			return "https://" + a.Domain + "/mcp"
+		}
+		return "https://" + a.Domain + ":" + strconv.Itoa(a.Port) + "/mcp"
+	}
+	host := a.Address
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + strconv.Itoa(a.Port) + "/mcp"
+}
