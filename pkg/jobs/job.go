@@ -137,14 +137,9 @@ func (j *Job) start(spec Spec) error {
 	}
 	j.proc = p
 	if j.input != nil && spec.Stdin != "" {
-		// In the background: a terminal or pipe that nobody reads could block.
-		go func() {
-			j.inMu.Lock()
-			defer j.inMu.Unlock()
-			if !j.closed {
-				io.WriteString(j.input, spec.Stdin)
-			}
-		}()
+		// In the background and without inMu: a terminal or pipe that nobody
+		// reads would block, and the end of the job closes it under inMu.
+		go io.WriteString(j.input, spec.Stdin)
 	}
 	copied := make(chan struct{})
 	if master != nil {
@@ -255,6 +250,9 @@ type ReadOptions struct {
 	// Plain strips terminal escape sequences.
 	Plain bool
 }
+
+// inputTimeout bounds how long Input waits for the job to take its bytes.
+const inputTimeout = 5 * time.Second
 
 // settle bounds how long a read of a PTY job that just printed a prompt
 // (output not ending in a newline) gives the program to start reading.
@@ -380,9 +378,15 @@ func (j *Job) Input(text string, keys []string) (int, error) {
 		return 0, errors.New("the job's stdin was closed (ctrl-d): it takes no more input")
 	}
 	n := 0
+	// A program that does not read would block the write (a terminal takes
+	// about 4 KB) and, holding inMu, the end of the job.
+	j.input.SetWriteDeadline(time.Now().Add(inputTimeout))
 	write := func(s string) error {
 		k, err := io.WriteString(j.input, s)
 		n += k
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("the job is not reading its input: %d bytes were taken, the rest was not (read_job_output shows what it does)", n)
+		}
 		if err != nil {
 			return fmt.Errorf("writing to the job: %w", err)
 		}

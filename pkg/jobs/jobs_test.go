@@ -513,3 +513,22 @@ func TestPTYJobEndsWhileABackgroundChildHoldsTheTerminal(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Input to a program that does not read fails after a while instead of
+// blocking the call (and the end of the job) for ever.
+func TestInputToAJobThatDoesNotReadFails(t *testing.T) {
+	m := newManager(t, Options{})
+	for _, pty := range []bool{false, true} {
+		j := start(t, m, "k", Spec{PTY: pty, OpenStdin: true, Script: `sleep 100`})
+		t0 := time.Now()
+		_, err := j.Input(strings.Repeat("x", 1<<20), nil)
+		if time.Since(t0) > 10*time.Second {
+			t.Fatalf("pty=%v: input blocked %v", pty, time.Since(t0))
+		}
+		// A terminal discards what its full input queue cannot take; a pipe blocks.
+		if !pty && (err == nil || !strings.Contains(err.Error(), "not reading its input")) {
+			t.Fatalf("pipe: %v", err)
+		}
+		j.Kill(0)
+	}
+}
