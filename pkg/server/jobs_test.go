@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -310,4 +311,56 @@ func TestReadJobOutputReportsProgressWhileWaiting(t *testing.T) {
 	if got.Load() < 1 {
 		t.Fatal("no progress notification while read_job_output waited")
 	}
+}
+
+// BenchmarkReadJobOutputLatency: from a job printing a line (its content is
+// the time date(1) took just before) to a waiting read_job_output over MCP
+// (loopback HTTP, go-sdk client) returning it. Target: p50 <= 20 ms.
+func BenchmarkReadJobOutputLatency(b *testing.B) {
+	inst := servertest.Start(b, server.Options{Config: servertest.Config(b, nil)})
+	cs, err := servertest.Dial(context.Background(), inst.URL, inst.Key, "streamable", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "execute_command", Arguments: map[string]any{
+		"command": `for i in $(seq ` + strconv.Itoa(b.N) + `); do sleep 0.02; date +%s%N; done`, "background": true}})
+	if err != nil || res.IsError {
+		b.Fatal(err)
+	}
+	var started tools.ExecOutput
+	raw, _ := json.Marshal(res.StructuredContent)
+	json.Unmarshal(raw, &started)
+	var lat []time.Duration
+	pending := ""
+	for len(lat) < b.N {
+		r, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "read_job_output", Arguments: map[string]any{"job_id": started.JobID, "wait_seconds": 5}})
+		now := time.Now()
+		if err != nil || r.IsError {
+			b.Fatal(err)
+		}
+		var out tools.JobOutput
+		raw, _ := json.Marshal(r.StructuredContent)
+		json.Unmarshal(raw, &out)
+		pending += out.Stdout
+		for {
+			line, rest, ok := strings.Cut(pending, "\n")
+			if !ok {
+				break
+			}
+			pending = rest
+			ns, err := strconv.ParseInt(line, 10, 64)
+			if err != nil {
+				b.Fatalf("line %q", line)
+			}
+			lat = append(lat, now.Sub(time.Unix(0, ns)))
+		}
+		if !out.Running && len(lat) < b.N && pending == "" {
+			b.Fatalf("job ended after %d lines", len(lat))
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+	b.ReportMetric(0, "ns/op")
 }
