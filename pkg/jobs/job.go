@@ -66,8 +66,9 @@ type Job struct {
 	mu       sync.Mutex
 	cursor   int64 // where the next read without since starts
 	ended    bool
-	detached bool // counted in the manager's running jobs
-	finished bool // counted out by the manager (set just before ended)
+	detached bool        // counted in the manager's running jobs
+	finished bool        // counted out by the manager (set just before ended)
+	forget   *time.Timer // forgets the job after the retention; guarded by the manager's mu
 	res      runner.Result
 	done     chan struct{} // closed once ended is set
 	inMu     sync.Mutex    // serialises writes to input

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -530,5 +531,45 @@ func TestInputToAJobThatDoesNotReadFails(t *testing.T) {
 			t.Fatalf("pipe: %v", err)
 		}
 		j.Kill(0)
+	}
+}
+
+// Commands that end within their call are forgotten at once, output and
+// all: memory does not grow with the number of commands run.
+func TestForgottenJobsReleaseTheirOutput(t *testing.T) {
+	m := newManager(t, Options{MaxOutput: 1 << 20})
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 20; i++ {
+		j := start(t, m, "k", Spec{Attached: true, Script: `head -c 1000000 /dev/zero`})
+		<-j.Done()
+		m.Forget(j)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 8<<20 {
+		t.Fatalf("heap grew by %d MiB after 20 forgotten jobs of 1 MB each", grown>>20)
+	}
+}
+
+func TestFinishedJobsKeptAreBounded(t *testing.T) {
+	m := newManager(t, Options{MaxJobs: 1})
+	var ids []string
+	for i := 0; i < 6; i++ {
+		j := start(t, m, "k", Spec{Script: `true`})
+		<-j.Done()
+		ids = append(ids, j.ID)
+	}
+	l := m.List("k")
+	if len(l) != keptFinished {
+		t.Fatalf("%d finished jobs kept, want %d", len(l), keptFinished)
+	}
+	if _, err := m.Get("k", ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("oldest kept: %v", err)
+	}
+	if _, err := m.Get("k", ids[5]); err != nil {
+		t.Fatalf("newest forgotten: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -38,11 +39,16 @@ type Options struct {
 type Manager struct {
 	opts Options
 
-	mu      sync.Mutex
-	jobs    map[string]*Job
-	running int
-	closed  bool
+	mu       sync.Mutex
+	jobs     map[string]*Job
+	finished []*Job // detached jobs that ended, oldest first (some may be forgotten already)
+	running  int
+	closed   bool
 }
+
+// keptFinished bounds the finished jobs kept per running-job slot: memory
+// stays bounded by the output buffers however many jobs an hour brings.
+const keptFinished = 4
 
 // NewManager returns a Manager; opts are copied.
 func NewManager(opts Options) *Manager {
@@ -140,6 +146,9 @@ func (m *Manager) detach(j *Job) bool {
 func (m *Manager) Forget(j *Job) {
 	m.mu.Lock()
 	delete(m.jobs, j.ID)
+	if j.forget != nil {
+		j.forget.Stop() // its closure would keep the output for the retention period
+	}
 	m.mu.Unlock()
 }
 
@@ -155,11 +164,27 @@ func (m *Manager) ended(j *Job, res runner.Result) {
 	m.mu.Unlock()
 	m.audit("job end", "job", j.ID, "owner", j.Owner, "exit_code", res.ExitCode, "signal", res.Signal,
 		"timed_out", res.TimedOut, "duration_ms", res.Duration.Milliseconds(), "output_bytes", j.log.Size())
-	time.AfterFunc(m.opts.Retention, func() {
+	t := time.AfterFunc(m.opts.Retention, func() {
 		m.mu.Lock()
 		delete(m.jobs, j.ID)
+		m.finished = slices.DeleteFunc(m.finished, func(f *Job) bool { return f == j })
 		m.mu.Unlock()
 	})
+	m.mu.Lock()
+	j.forget = t
+	if j.detached {
+		m.finished = append(m.finished, j)
+		for len(m.finished) > keptFinished*m.opts.MaxJobs {
+			old := m.finished[0]
+			m.finished[0] = nil
+			m.finished = m.finished[1:]
+			if m.jobs[old.ID] == old {
+				delete(m.jobs, old.ID)
+				old.forget.Stop()
+			}
+		}
+	}
+	m.mu.Unlock()
 }
 
 func (m *Manager) audit(msg string, args ...any) { m.opts.Logger.Info(msg, args...) }
