@@ -10,7 +10,7 @@ PKG        = github.com/servagent/servagent/pkg/buildinfo
 LDFLAGS    = -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Commit=$(COMMIT) -X $(PKG).Date=$(DATE)
 BIN        = bin/servagent
 # Packages with real concurrency (process groups, sessions, token store, renewal loop).
-RACE_PKGS  = ./pkg/runner/... ./pkg/server/... ./pkg/tools/... ./pkg/oauth/... ./pkg/auth/... ./pkg/acme/...
+RACE_PKGS  = ./pkg/runner/... ./pkg/jobs/... ./pkg/server/... ./pkg/tools/... ./pkg/oauth/... ./pkg/auth/... ./pkg/acme/...
 
 export CGO_ENABLED = 0
 

@@ -21,6 +21,8 @@ export CGO_ENABLED=${CGO_ENABLED:-0}
 go build -trimpath -ldflags '-s -w' -o "$OUT/servagent" ./cmd/servagent
 go build -trimpath -ldflags '-s -w' -o "$OUT/floor" ./bench/floor
 go test -c -o "$OUT/bench.test" ./bench/
+go test -c -o "$OUT/jobs.test" ./pkg/jobs/
+go test -c -o "$OUT/server.test" ./pkg/server/
 
 export SERVAGENT_BENCH=1
 export SERVAGENT_BENCH_BIN="$OUT/servagent"
@@ -71,6 +73,18 @@ if [[ $BIG != 0 ]]; then
 	SERVAGENT_BENCH_UPLOAD_MB=$BIG RENAME=BenchmarkUploadBig- run '^BenchmarkUpload$' 1x
 	SERVAGENT_BENCH_DOWNLOAD_MB=$BIG run '^BenchmarkDownload$' "$NDOWN"
 fi
+# Jobs: output-to-waiting-read latency (pkg/jobs, and read_job_output over
+# MCP in pkg/server), memory of 16 chatty jobs.
+echo "== jobs" >&2
+if "$OUT/jobs.test" -test.run '^$' -test.bench '^BenchmarkReadLatency$' -test.benchtime "$N1" >"$OUT/last.txt" &&
+	"$OUT/jobs.test" -test.run '^$' -test.bench '^BenchmarkMemory16Jobs$' -test.benchtime 1x >>"$OUT/last.txt" &&
+	(cd pkg/server && "$OUT/server.test" -test.run '^$' -test.bench '^BenchmarkReadJobOutputLatency$' -test.benchtime "$N1") >>"$OUT/last.txt"; then
+	cat "$OUT/last.txt" >&2
+	cat "$OUT/last.txt" >>"$RAW"
+else
+	echo "!! jobs benchmarks failed" >&2
+	FAILED=1
+fi
 
 echo
 awk -v big="$BIG" '
@@ -105,6 +119,15 @@ END {
 	b = "BenchmarkColdStart"
 	row("cold start to initialize, ms", b, "sa-ms", "floor-ms", "ratio-p50", "<= 1.5x floor", verdict(get(b, "ratio-p50"), 1.5))
 	row("cold start to listening, ms", b, "sa-listen-ms", "floor-listen-ms", "", "(info)", "")
+	b = "BenchmarkReadLatency"
+	row("job line to waiting read, p50 ms", b, "p50-ms", "-", "", "<= 20 ms", verdict(get(b, "p50-ms"), 20))
+	row("job line to waiting read, p95 ms", b, "p95-ms", "-", "", "(info)", "")
+	b = "BenchmarkReadJobOutputLatency"
+	row("job line to read_job_output (MCP), p50", b, "p50-ms", "-", "", "<= 20 ms", verdict(get(b, "p50-ms"), 20))
+	row("job line to read_job_output (MCP), p95", b, "p95-ms", "-", "", "(info)", "")
+	b = "BenchmarkMemory16Jobs"
+	row("16 jobs x 10 MB output, heap MiB", b, "retained-heap-MiB", "-", "", "<= 24 MiB (16 x 1 MB)", verdict(get(b, "retained-heap-MiB"), 24))
+	row("16 jobs x 10 MB, peak heap MiB", b, "peak-heap-MiB", "-", "", "(info)", "")
 	b = "BenchmarkUpload"
 	row("upload 256 MiB, MiB/s", b, "sa-MB/s", "floor-MB/s", "ratio-time", "(info, floor/sa)", "")
 	row("upload 256 MiB, RSS growth MiB", b, "sa-rss-growth-MiB", "floor-rss-growth-MiB", "", "<= 16 MiB", verdict(get(b, "sa-rss-growth-MiB"), 16))

@@ -181,6 +181,9 @@ func toolList(ctx context.Context) ([]setup.Tool, error) {
 	}
 	var out []setup.Tool
 	for _, n := range tools.Names() {
+		if t, _ := tools.Lookup(n); t.With != "" {
+			continue // comes with the tool it names (the job tools with execute_command)
+		}
 		out = append(out, setup.Tool{Name: n, Summary: byName[n]})
 	}
 	return out, nil

@@ -62,6 +62,12 @@ type Config struct {
 	InsecureNoAuth   bool     // set by the serve flag only
 	UnknownVariables []string // SERVAGENT_* names in the env file or environment that nothing reads
 	Warnings         []string // problems that do not stop startup (an env file others can read)
+
+	// CommandYield: execute_command returns a job id for a command still
+	// running after this long (0: wait until it ends).
+	CommandYield time.Duration
+	MaxJobs      int           // jobs running at most
+	JobRetention time.Duration // how long a finished job stays readable
 }
 
 // OAuthEnabled reports whether the OAuth authorization server is on.
@@ -148,6 +154,20 @@ var Vars = []Var{
 		}},
 	{Name: "SERVAGENT_MAX_OUTPUT_SIZE", Flag: "max-output-size", Default: "1000000", Usage: "cap in bytes on each output stream returned to the model",
 		set: func(c *Config, v string) (err error) { c.MaxOutputSize, err = parseSize(v, 1024); return }},
+	{Name: "SERVAGENT_COMMAND_YIELD", Flag: "command-yield", Default: "40", Usage: "seconds after which execute_command returns a job id for a command still running (0: wait until it ends)",
+		set: func(c *Config, v string) error {
+			n, err := parseInt(v, 0, 3600)
+			c.CommandYield = time.Duration(n) * time.Second
+			return err
+		}},
+	{Name: "SERVAGENT_MAX_JOBS", Flag: "max-jobs", Default: "16", Usage: "jobs (background, PTY or yielded commands) running at most",
+		set: func(c *Config, v string) (err error) { c.MaxJobs, err = parseInt(v, 1, 1024); return }},
+	{Name: "SERVAGENT_JOB_RETENTION", Flag: "job-retention", Default: "3600", Usage: "seconds a finished job's output stays readable",
+		set: func(c *Config, v string) error {
+			n, err := parseInt(v, 1, 7*24*3600)
+			c.JobRetention = time.Duration(n) * time.Second
+			return err
+		}},
 	{Name: "SERVAGENT_UPLOAD_MAX_SIZE", Flag: "upload-max-size", Default: "100000000", Usage: "largest file accepted by /upload and upload_file, in bytes",
 		set: func(c *Config, v string) (err error) { c.UploadMaxSize, err = parseSize(v, 1); return }},
 	{Name: VarTLSCertFile, Flag: "tls-certfile", Usage: "TLS certificate chain (PEM); enables HTTPS",

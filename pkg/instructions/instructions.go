@@ -120,7 +120,9 @@ const Rules = `## Rules
 - Confirm with the user before destructive or irreversible actions (deleting data, stopping services, rebooting, changing firewall or SSH settings).
 - Outputs are capped: when the middle of an output is cut, re-run with narrower output (grep, head, tail, sed -n) rather than the same command.
 - Use write_file / edit_file to create and change files, not shell heredocs or echo redirections; after a failed edit, re-read the file.
-- After starting or restarting a service, check that it is active and read its recent logs.`
+- After starting or restarting a service, check that it is active and read its recent logs.
+- A command still running after about 40 s comes back with running: true and a job_id; it keeps running. Follow it with read_job_output and wait_seconds (about 30; it returns as soon as output arrives) until running is false; do not re-run it. Start long work (upgrades, builds) with background: true if you want to do something else meanwhile.
+- Run programs that prompt or want a terminal (sudo, read -p, REPLs, installers) with pty: true; when read_job_output says waiting_for_input, answer with write_job_input (keys ["enter"] submits). Never type a password or secret the user did not give you for that purpose: ask instead.`
 
 // Block renders the context block.
 func (h Host) Block() string {

@@ -51,3 +51,11 @@ func TestBuildOrderAndSkillReload(t *testing.T) {
 		t.Fatalf("edited skill not re-read:\n%s", got)
 	}
 }
+
+func TestRulesTellHowToUseJobs(t *testing.T) {
+	for _, want := range []string{"read_job_output", "wait_seconds", "pty: true", "waiting_for_input", "write_job_input", "Never type a password"} {
+		if !strings.Contains(Rules, want) {
+			t.Errorf("rules do not mention %q", want)
+		}
+	}
+}

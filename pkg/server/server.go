@@ -23,6 +23,7 @@ import (
 	"github.com/servagent/servagent/pkg/auth"
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/jobs"
 	"github.com/servagent/servagent/pkg/runner"
 	"github.com/servagent/servagent/pkg/tools"
 	"github.com/servagent/servagent/pkg/upload"
@@ -94,6 +95,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Runner == nil {
 		opts.Runner = runner.New()
+		if cg, err := runner.DelegatedCgroups(); err == nil {
+			opts.Runner.Cgroups = cg
+			opts.Logger.Info("commands run in their own cgroup", "cgroup", cg.Dir())
+		} else {
+			opts.Logger.Info("commands run in their own process group (no cgroup)", "reason", err.Error())
+		}
 	}
 	// The server's own copy, with what serve derived put in.
 	cfg := new(config.Config)
@@ -121,6 +128,9 @@ func New(opts Options) (*Server, error) {
 			Runner:         opts.Runner,
 			Logger:         opts.Logger,
 			SecretEnv:      SecretEnvNames(),
+			CommandYield:   cfg.CommandYield,
+			Jobs: jobs.NewManager(jobs.Options{Runner: opts.Runner, MaxJobs: cfg.MaxJobs, Retention: cfg.JobRetention,
+				MaxOutput: cfg.MaxOutputSize, Logger: opts.Logger}),
 		}),
 	}
 	if cfg.TLSEnabled() {
@@ -315,6 +325,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if n := s.inflight.Load(); n > 0 {
 		s.log.Warn("tool calls still running after the grace period; killing their processes", "calls", n)
+	}
+	if n := s.env.Jobs.Shutdown(); n > 0 {
+		s.log.Info("killed running jobs", "jobs", n)
 	}
 	s.opts.Runner.Shutdown()
 	hs.Close() // ends hanging event streams

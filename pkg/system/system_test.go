@@ -514,3 +514,17 @@ func TestInstallRefusesABadEnvValueBeforeChangingAnything(t *testing.T) {
 		}
 	}
 }
+
+// Every variant delegates a cgroup subtree (per-command cgroups) and none
+// mounts the cgroup file system read-only over it.
+func TestUnitDelegatesAWritableCgroup(t *testing.T) {
+	for _, c := range []UnitConfig{{}, {BindPrivileged: true}, {FullAccess: true}} {
+		text, err := RenderUnit(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "\nDelegate=yes\n") || strings.Contains(text, "ProtectControlGroups=") {
+			t.Errorf("%+v:\n%s", c, text)
+		}
+	}
+}

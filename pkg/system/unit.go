@@ -53,6 +53,10 @@ func RenderUnit(c UnitConfig) (string, error) {
 	w("ExecStart=%s serve --env-file %s", BinPath, EnvFile)
 	w("Restart=on-failure")
 	w("RestartSec=2s")
+	// A cgroup subtree of its own: servagent moves itself into <unit>/servagent
+	// and runs each command in a sibling cgroup, so `setsid` and double-forked
+	// daemons end with their command (cgroup.kill).
+	w("Delegate=yes")
 	if c.FullAccess {
 		// Everything systemd implements with seccomp or a capability bounding set
 		// sets no_new_privs (or removes setuid/setgid) for a non-root User=, and
@@ -87,7 +91,8 @@ func RenderUnit(c UnitConfig) (string, error) {
 		w("ProtectKernelTunables=true")
 		w("ProtectKernelModules=true")
 		w("ProtectKernelLogs=true")
-		w("ProtectControlGroups=true")
+		// No ProtectControlGroups=: it mounts /sys/fs/cgroup read-only, which
+		// would take the delegated subtree (Delegate=yes) away again.
 		w("ProtectClock=true")
 		w("ProtectHostname=true")
 		w("RestrictNamespaces=true")

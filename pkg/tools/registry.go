@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/pkg/jobs"
 	"github.com/servagent/servagent/pkg/runner"
 	"github.com/servagent/servagent/pkg/userpath"
 )
@@ -18,6 +19,7 @@ import (
 // README's table.
 var All = []Tool{
 	executeCommandTool,
+	readJobOutputTool, writeJobInputTool, killJobTool, listJobsTool,
 	readFileTool, writeFileTool, editFileTool,
 	readFileBinaryTool, writeFileBinaryTool,
 	uploadFileTool,
@@ -40,6 +42,12 @@ type Env struct {
 	UploadMaxSize  int64
 	// Runner starts every process, so shutdown can end them.
 	Runner *runner.Runner
+	// Jobs holds the commands that outlive their call (execute_command's
+	// background, pty and yielded commands).
+	Jobs *jobs.Manager
+	// CommandYield: execute_command hands a command still running after
+	// this long over as a job (0: waits until it ends).
+	CommandYield time.Duration
 	// Systemd is how service_action and tail_file reach systemd.
 	Systemd Systemd
 	// CountBudget bounds the bytes read_file scans only to count lines;
@@ -64,6 +72,9 @@ func NewEnv(e Env) *Env {
 	}
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	if e.Jobs == nil {
+		e.Jobs = jobs.NewManager(jobs.Options{Runner: e.Runner, MaxOutput: e.MaxOutputSize, Logger: e.Logger})
 	}
 	return &e
 }

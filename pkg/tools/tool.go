@@ -25,6 +25,8 @@ type Tool struct {
 	// Program names the argument holding a shell command line; the audit
 	// line shows only its program name.
 	Program string
+	// With names a tool this one comes with: enabled whenever that one is.
+	With string
 
 	add func(*mcp.Server, *mcp.Tool, *Env)
 }
@@ -99,7 +101,7 @@ func Register(s *mcp.Server, env *Env, names []string) error {
 		want[n] = true
 	}
 	for _, t := range All {
-		if want[t.Name] {
+		if want[t.Name] || t.With != "" && want[t.With] {
 			t.add(s, t.mcpTool(), env)
 		}
 	}

@@ -149,9 +149,14 @@ async function suite(label, makeTransport) {
       await callOk(client, 'write_file', { path: textFile, content });
     });
 
+    // A job for read_job_output to read (jobs.mjs tests jobs in depth).
+    const job = await callOk(client, 'execute_command', { command: 'echo job-ok', background: true }).catch(() => null);
+
     // Arguments for each read-only tool. A new read-only tool without an entry
     // here fails the run, so this list keeps up with the server.
     const readOnlyArgs = {
+      list_jobs: {},
+      read_job_output: { job_id: job?.structuredContent?.job_id ?? 'none', wait_seconds: 5 },
       read_file: { path: textFile },
       list_directory: { path: dir },
       list_processes: { limit: 5 },

@@ -164,6 +164,7 @@ before=$TOTAL_FAIL
 export INTEROP_URL="http://127.0.0.1:$PORT" INTEROP_KEY="$KEY"
 INTEROP_TMP=$TMP/key/work run_suite client "$NODE22" client.mjs
 INTEROP_TMP=$TMP/key run_suite inspector "$NODE22" inspector.mjs
+INTEROP_TMP=$TMP/key/work INTEROP_BIN="$BIN" run_suite jobs "$NODE22" jobs.mjs
 dump_log_on_failure key "$before"
 
 # 3: conformance suite, no auth (it cannot send headers).

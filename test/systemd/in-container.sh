@@ -9,10 +9,12 @@ CURL_TLS=()
 step() { printf '\n=== %s (t=%ss)\n' "$*" "$SECONDS"; }
 fail() { { echo "FAIL: $*"; journalctl -u servagent.service -n 40 --no-pager -o cat || true; } >&2; exit 1; }
 
-# mcp KEY COMMAND: MCP initialize + tools/call execute_command over HTTP;
-# prints the tool result (JSON or SSE text).
+# mcp KEY COMMAND [ARGS_JSON]: MCP initialize + tools/call execute_command
+# over HTTP (ARGS_JSON replaces {"command":COMMAND}); prints the tool result
+# (JSON or SSE text).
 mcp() {
-	local key="$1" cmd="$2" h sid
+	local key="$1" cmd="$2" args="${3:-}" h sid
+	[[ -n $args ]] || args="{\"command\":\"$cmd\"}"
 	h="$(mktemp)"
 	local common=(-sS --max-time 20 "${CURL_TLS[@]}" -H "Authorization: Bearer $key" -H 'Content-Type: application/json'
 		-H 'Accept: application/json, text/event-stream')
@@ -23,8 +25,28 @@ mcp() {
 	common+=(-H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-06-18')
 	curl "${common[@]}" -o /dev/null "$BASE/mcp" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 	curl "${common[@]}" "$BASE/mcp" \
-		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":{\"command\":\"$cmd\"}}}"
+		-d "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"execute_command\",\"arguments\":$args}}"
 	rm -f "$h"
+}
+
+# cgroup_kill_check CMD PATTERN: servagent took its delegated cgroup; CMD,
+# started in the background of a command that times out after 2 s, runs in
+# the command's own cgroup and is gone afterwards (pgrep -f PATTERN); no
+# command cgroup is left.
+cgroup_kill_check() {
+	local cmd="$1" pattern="$2" res main
+	journalctl -u servagent.service --no-pager -o cat | grep -q 'commands run in their own cgroup' ||
+		fail "servagent did not take the delegated cgroup: $(journalctl -u servagent.service --no-pager -o cat | grep -i cgroup)"
+	res="$(mcp "$KEY" '' "{\"command\":\"cat /proc/self/cgroup; $cmd & sleep 100\",\"timeout\":2}")"
+	echo "$res"
+	grep -q 'servagent.service/cmd-' <<<"$res" || fail "command not in a cgroup of its own"
+	grep -q '"timed_out":true' <<<"$res" || fail "the command did not time out"
+	sleep 0.5
+	! pgrep -f "$pattern" >/dev/null || fail "$cmd survived the timeout: $(ps -eo pid,user,sid,cgroup,args | grep "$pattern")"
+	main="$(systemctl show -P MainPID servagent.service)"
+	grep -q '^0::/system.slice/servagent.service/servagent$' "/proc/$main/cgroup" ||
+		fail "servagent is not in its leaf cgroup: $(cat "/proc/$main/cgroup")"
+	test -z "$(find /sys/fs/cgroup -path '*servagent.service/cmd-*' -type d 2>/dev/null)" || fail "command cgroups left behind"
 }
 
 key_from() { grep -A1 '^API key (shown only now' "$1" | tail -n1 | tr -d ' '; }
@@ -81,7 +103,11 @@ res="$(mcp "$KEY" 'id -un; sudo -n true && echo SUDO_OK || echo SUDO_DENIED')"
 echo "$res"
 grep -q 'servagent' <<<"$res" || fail "tool call did not run as servagent"
 grep -q 'SUDO_DENIED' <<<"$res" || fail "sudo worked from the hardened service"
+
 ! grep -q 'SUDO_OK' <<<"$res" || fail "sudo worked from the hardened service"
+
+step "cgroups (hardened unit): a setsid grandchild dies at the timeout"
+cgroup_kill_check 'setsid sleep 4242' 'sleep 4242'
 # A wrong key is refused.
 code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
 	-H 'Accept: application/json, text/event-stream' "$BASE/mcp" -d '{"jsonrpc":"2.0","id":1,"method":"ping"}')"
@@ -125,6 +151,9 @@ echo "$res"
 grep -q 'SUDO_OK' <<<"$res" || fail "sudo -n true failed inside the full-access service"
 sudo -n -u servagent sudo -n true || fail "sudo -n -u servagent sudo -n true"
 sudo -l -U servagent | grep -q 'NOPASSWD: ALL' || fail "sudo -l"
+
+step "cgroups (full-access unit): a setsid grandchild run as root by sudo dies at the timeout"
+cgroup_kill_check 'sudo -n setsid sleep 4243' 'sleep 4243'
 
 step "update: pinned release, up to date, broken release rolled back"
 ./releaseserver -dir ./releases -addr 127.0.0.1:8099 >releaseserver.log 2>&1 &
