@@ -23,6 +23,7 @@ import (
 	"github.com/servagent/servagent/pkg/auth"
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/runner"
 	"github.com/servagent/servagent/pkg/tools"
 	"github.com/servagent/servagent/pkg/upload"
@@ -53,6 +54,8 @@ type Options struct {
 	// shutdown signal before their processes are killed.
 	ShutdownTimeout time.Duration
 	Runner          *runner.Runner
+	// Limits bound unauthenticated clients (zero: defaults).
+	Limits Limits
 }
 
 // Server is a configured servagent HTTP server.
@@ -65,6 +68,8 @@ type Server struct {
 	handler  http.Handler
 	inflight atomic.Int64 // tool calls running now
 	certs    *certReloader
+	proxies  *ratelimit.Proxies
+	limits   Limits
 
 	mu       sync.Mutex
 	current  *builtServer                         // the MCP server for the current instructions
@@ -115,6 +120,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.certs = r
 	}
+	s.proxies = ratelimit.NewProxies(cfg.Proxies())
+	s.limits = opts.Limits.withDefaults()
 	s.handler = s.routes()
 	// Build the first MCP server (schema reflection for every tool) while
 	// the process finishes starting, instead of in the first initialize.
@@ -198,8 +205,10 @@ func (s *Server) routes() http.Handler {
 		BasicUser:      cfg.OAuthClientID,
 		BasicPassword:  cfg.OAuthClientSecret,
 		InsecureNoAuth: cfg.InsecureNoAuth,
+		OnAuthenticated: func(r *http.Request, _ auth.Method) { connAuthenticated(r.Context()) },
 		OnAuthFailure: func(r *http.Request, reason string) {
-			s.log.Warn("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", reason)
+			s.log.Warn("authentication failed", "path", logged(r.URL.Path), "remote", r.RemoteAddr,
+				"client", ratelimit.ClientAddr(r), "reason", reason)
 		},
 	}
 	if s.opts.OAuth != nil {
@@ -216,6 +225,8 @@ func (s *Server) routes() http.Handler {
 		// Plain HTTP on the main port can still answer HTTP-01.
 		h = s.opts.ACME.HTTPHandler(h)
 	}
+	h = clientAddress(s.proxies, h)
+	h = bodyDeadline(s.limits, h)
 	return recoverer(s.log, h)
 }
 
@@ -230,7 +241,7 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				log.Error("panic in handler", "path", logged(r.URL.Path), "panic", fmt.Sprint(v))
 				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}
 		}()
@@ -268,7 +279,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       connContext,
 	}
+	ln = newConnLimiter(ln, s.limits.UnauthConnsPerAddr, s.proxies, s.log)
 	if tc := s.TLSConfig(); tc != nil {
 		hs.TLSConfig = tc
 		if s.opts.ACME != nil {
