@@ -201,10 +201,10 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	authOpts := auth.Options{
-		APIKey:         cfg.APIKey,
-		BasicUser:      cfg.OAuthClientID,
-		BasicPassword:  cfg.OAuthClientSecret,
-		InsecureNoAuth: cfg.InsecureNoAuth,
+		APIKey:          cfg.APIKey,
+		BasicUser:       cfg.OAuthClientID,
+		BasicPassword:   cfg.OAuthClientSecret,
+		InsecureNoAuth:  cfg.InsecureNoAuth,
 		OnAuthenticated: func(r *http.Request, _ auth.Method) { connAuthenticated(r.Context()) },
 		OnAuthFailure: func(r *http.Request, reason string) {
 			s.log.Warn("authentication failed", "path", logged(r.URL.Path), "remote", r.RemoteAddr,
