@@ -82,6 +82,7 @@ func (s *Server) buildMCPServer(instr string, streamCtx context.Context) *mcp.Se
 		Instructions: instr,
 		SchemaCache:  s.cache,
 		Capabilities: &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}},
+		SetCacheable: setCacheable, // stateless.go
 	})
 	if err := tools.Register(srv, s.env, s.cfg.Tools); err != nil {
 		s.log.Error("registering tools", "error", err)

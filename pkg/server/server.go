@@ -154,20 +154,11 @@ func (s *Server) routes() http.Handler {
 	// reference, when servagent listens on loopback with authentication on.
 	disableRebinding := len(cfg.AllowedHosts) > 0 || (cfg.LoopbackOnly() && !cfg.InsecureNoAuth)
 
-	streamable := mcp.NewStreamableHTTPHandler(s.newMCPServer, &mcp.StreamableHTTPOptions{
-		SessionTimeout:             cfg.SessionTimeout,
-		DisableLocalhostProtection: disableRebinding,
-	})
 	sse := mcp.NewSSEHandler(s.newSSEServer, &mcp.SSEOptions{DisableLocalhostProtection: disableRebinding})
 
 	mux.HandleFunc("GET /healthz", s.health)
-	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete {
-			s.endSession(r)
-		}
-		streamable.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/mcp", s.mcpEndpoint(disableRebinding))
+	mux.Handle("/sse", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "GET /sse opens the event stream; POST messages to the announced /messages/ URL"})
@@ -179,8 +170,8 @@ func (s *Server) routes() http.Handler {
 		r2.URL.Path = "/messages/"
 		r2.URL.RawPath = ""
 		sse.ServeHTTP(w, r2)
-	})
-	mux.HandleFunc("/messages/", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.Handle("/messages/", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST JSON-RPC messages here"})
@@ -193,7 +184,7 @@ func (s *Server) routes() http.Handler {
 			r.URL.RawQuery = q.Encode()
 		}
 		sse.ServeHTTP(w, r)
-	})
+	}))
 	mux.Handle("/upload", &upload.Handler{WorkDir: cfg.WorkDir, MaxSize: cfg.UploadMaxSize, Logger: s.log})
 	if s.opts.OAuth != nil {
 		s.opts.OAuth.Register(mux)
