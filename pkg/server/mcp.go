@@ -88,7 +88,7 @@ func (s *Server) buildMCPServer(instr string, streamCtx context.Context) *mcp.Se
 		s.log.Error("registering tools", "error", err)
 		return nil
 	}
-	srv.AddReceivingMiddleware(s.audit(streamCtx))
+	srv.AddReceivingMiddleware(s.audit(streamCtx), unadvertised) // unadvertised: stateless.go
 	return srv
 }
 

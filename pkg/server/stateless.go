@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/servagent/servagent/pkg/config"
@@ -50,6 +52,8 @@ func (s *Server) mcpEndpoint(disableRebinding bool) http.Handler {
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.log.Debug("mcp request", "protocol", logged(r.Header.Get("MCP-Protocol-Version")),
+			"method", logged(r.Header.Get("Mcp-Method")), "http", r.Method)
 		switch {
 		case stateless != nil && perRequest(r):
 			stateless.ServeHTTP(w, r)
@@ -96,6 +100,22 @@ func legacyOff(w http.ResponseWriter, r *http.Request) {
 	data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: []string{protocol20260728}, Requested: r.Header.Get("MCP-Protocol-Version")})
 	writeJSON(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
 		"code": mcp.CodeUnsupportedProtocolVersion, "message": "unsupported protocol version: this server serves only MCP 2026-07-28", "data": json.RawMessage(data)}})
+}
+
+// unadvertised answers -32601 (HTTP 404 in 2026-07-28) to the methods of
+// capabilities servagent does not declare. The SDK would answer an empty
+// prompts or resources list, which a 2026-07-28 client reads as "handles
+// prompts" though server/discover declares none. Legacy sessions keep
+// their answers unchanged.
+func unadvertised(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if v, ok := req.(interface{ ProtocolVersion() string }); ok && v.ProtocolVersion() >= protocol20260728 {
+			if strings.HasPrefix(method, "prompts/") || strings.HasPrefix(method, "resources/") || method == "completion/complete" {
+				return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "servagent has no " + strings.SplitN(method, "/", 2)[0] + ": " + method + " is not served"}
+			}
+		}
+		return next(ctx, method, req)
+	}
 }
 
 // Caching hints of list and discover results: everything here is behind a
