@@ -104,11 +104,17 @@ func startFloor(b *testing.B) target {
 // as a separate client would.
 func dial(b *testing.B, t target) *mcp.ClientSession {
 	b.Helper()
+	return dialAs(b, t, servertest.Streamable)
+}
+
+// dialAs is dial over one of servertest's transports (e.g. PerRequest).
+func dialAs(b *testing.B, t target, transport string) *mcp.ClientSession {
+	b.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}
 	b.Cleanup(tr.CloseIdleConnections)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cs, err := servertest.Dial(ctx, t.url, t.key, "streamable", nil, tr)
+	cs, err := servertest.Dial(ctx, t.url, t.key, transport, nil, tr)
 	if err != nil {
 		b.Fatalf("dial %s: %v", t.name, err)
 	}

@@ -64,6 +64,9 @@ run '^BenchmarkEchoHi16$' "$N16" $(prof echo16)
 # shellcheck disable=SC2046
 run '^BenchmarkNoExec$' "$NNOEXEC" $(prof noexec)
 # shellcheck disable=SC2046
+run '^BenchmarkProtocolEcho$' "$N1" $(prof protocol)
+run '^BenchmarkProtocolEchoSDK$' "$N1"
+# shellcheck disable=SC2046
 run '^BenchmarkSessionSetup$' "$NSESS" $(prof session)
 run '^BenchmarkIdleRSS$' "$NRSS"
 run '^BenchmarkColdStart$' "$NCOLD"
@@ -112,6 +115,10 @@ END {
 	b = "BenchmarkNoExec"
 	row("no-exec call (read_file), p50 ms", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "<= 1.3x floor noop", verdict(get(b, "ratio-p50"), 1.3))
 	row("no-exec call (read_file), p95 ms", b, "sa-p95-ms", "floor-p95-ms", "ratio-p95", "(info)", "")
+	b = "BenchmarkProtocolEcho"
+	row("echo hi 2026-07-28 vs legacy, p50", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "<= 1.10x legacy session", verdict(get(b, "ratio-p50"), 1.10))
+	b = "BenchmarkProtocolEchoSDK"
+	row("  same pair on a bare go-sdk, p50", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "(info: SDK share)", "")
 	b = "BenchmarkSessionSetup"
 	row("new session (init+close), p50 ms", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "(info)", "")
 	b = "BenchmarkIdleRSS"

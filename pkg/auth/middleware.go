@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -34,7 +33,11 @@ type Options struct {
 	OnAuthFailure    func(r *http.Request, reason string)
 	// Failures limits failed attempts per client address (nil: 30 a
 	// minute), so a weak operator-chosen key cannot be guessed quickly.
+	// The address is ratelimit.ClientAddr: the peer, or the forwarded client
+	// when the server recorded one from a trusted proxy.
 	Failures *ratelimit.Limiter
+	// Penalty delays each refusal past the limit (0: one second).
+	Penalty time.Duration
 }
 
 type methodKey struct{}
@@ -52,6 +55,9 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 	if opts.Failures == nil {
 		opts.Failures = ratelimit.New(30, time.Minute)
 	}
+	if opts.Penalty <= 0 {
+		opts.Penalty = time.Second
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule := Lookup(r.URL.Path)
 		if rule == nil {
@@ -62,12 +68,6 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), methodKey{}, Public)))
 			return
 		}
-		ip := clientIP(r)
-		if !opts.Failures.Allowed(ip, time.Now()) {
-			w.Header().Set("Retry-After", "60")
-			writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed authentication attempts from this address; wait a minute")
-			return
-		}
 		if opts.InsecureNoAuth {
 			info := &sdkauth.TokenInfo{UserID: "insecure-no-auth", Expiration: noExpiry, Extra: map[string]any{"auth": string(NoAuth)}}
 			serveAuthenticated(w, r, next, NoAuth, info, opts)
@@ -76,7 +76,9 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		if rule.Allows(Basic) {
 			user, pass, ok := r.BasicAuth()
 			if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
-				fail(r, opts, "missing or wrong Basic credentials")
+				if limited(w, r, opts, "missing or wrong Basic credentials") {
+					return
+				}
 				w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
 				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
 				return
@@ -86,20 +88,24 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		}
 		token, ok := bearer(r)
 		if !ok {
-			fail(r, opts, "no bearer token")
+			if limited(w, r, opts, "no bearer token") {
+				return
+			}
 			unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
 			return
 		}
 		if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
-			info := &sdkauth.TokenInfo{UserID: "api-key", Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
+			info := &sdkauth.TokenInfo{UserID: APIKeyOwner, Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
 			serveAuthenticated(w, r, next, APIKey, info, opts)
 			return
 		}
 		if rule.Allows(OAuth) && opts.OAuth != nil {
-			info, err := opts.OAuth(r.Context(), token)
-			if err == nil && info != nil && info.Expiration.After(time.Now()) {
-				if info.Extra == nil {
-					info.Extra = map[string]any{}
+			verified, err := opts.OAuth(r.Context(), token)
+			if err == nil && verified != nil && verified.Expiration.After(time.Now()) {
+				info := &sdkauth.TokenInfo{Scopes: verified.Scopes, Expiration: verified.Expiration,
+					UserID: OAuthOwner(verified.UserID), Extra: map[string]any{}}
+				for k, v := range verified.Extra {
+					info.Extra[k] = v
 				}
 				info.Extra["auth"] = string(OAuth)
 				serveAuthenticated(w, r, next, OAuth, info, opts)
@@ -110,7 +116,9 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 				return
 			}
 		}
-		fail(r, opts, "invalid bearer token")
+		if limited(w, r, opts, "invalid bearer token") {
+			return
+		}
 		unauthorized(w, rule, opts, "invalid or expired token")
 	})
 }
@@ -139,21 +147,36 @@ func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handle
 	}, nil)(next).ServeHTTP(w, r)
 }
 
-func fail(r *http.Request, opts Options, reason string) {
-	opts.Failures.Allow(clientIP(r), time.Now())
+// limited counts a failed attempt against the client address and, past the
+// limit, answers 429 after a pause (true: the response is written). Only
+// failures are counted and only after the credential was checked, so a
+// correct credential is never refused; the pause makes each wrong guess
+// past the limit cost a connection held for a second, which the cap on
+// unauthenticated connections per address then bounds.
+func limited(w http.ResponseWriter, r *http.Request, opts Options, reason string) bool {
+	under := opts.Failures.Allow(ratelimit.ClientAddr(r), time.Now())
 	if opts.OnAuthFailure != nil {
 		opts.OnAuthFailure(r, reason)
 	}
+	if under {
+		return false
+	}
+	select {
+	case <-time.After(opts.Penalty):
+	case <-r.Context().Done():
+	}
+	w.Header().Set("Retry-After", "60")
+	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed authentication attempts from this address; wait a minute")
+	return true
 }
 
-// clientIP is the peer address; proxy headers are not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// Owner ids carry the authentication method, so a credential of one kind
+// can never pass for one of another kind (an OAuth client registered as
+// "api-key" does not own the API key's sessions and jobs).
+const APIKeyOwner = string(APIKey) + ":key"
+
+// OAuthOwner is the owner id of an OAuth client's tokens.
+func OAuthOwner(clientID string) string { return string(OAuth) + ":" + clientID }
 
 func bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,7 +36,13 @@ type Config struct {
 	LogLevel       string
 	// AllowedHosts, when set, lists the Host header values accepted on the
 	// MCP endpoints; it replaces the SDK's loopback-only DNS-rebinding rule.
-	AllowedHosts   []string
+	AllowedHosts []string
+	// TrustedProxies lists the peers whose X-Forwarded-For names the client
+	// for rate limiting; empty with AllowedHosts set means loopback peers.
+	TrustedProxies []netip.Prefix
+	// Protocols are the MCP protocol eras served on /mcp: "legacy"
+	// (initialize sessions) and/or "2026-07-28" (per-request).
+	Protocols      []string
 	SessionTimeout time.Duration
 	SkillsDir      string
 	StateDir       string
@@ -190,6 +197,21 @@ var Vars = []Var{
 		}},
 	{Name: "SERVAGENT_ALLOWED_HOSTS", Flag: "allowed-hosts", Usage: "Host header values accepted on MCP endpoints (comma list); needed behind a reverse proxy on loopback",
 		set: func(c *Config, v string) error { c.AllowedHosts = splitList(v); return nil }},
+	{Name: "SERVAGENT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client for the failed-auth limiter (default: loopback when SERVAGENT_ALLOWED_HOSTS is set, else none)",
+		set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(splitList(v)); return }},
+	{Name: "SERVAGENT_PROTOCOLS", Flag: "protocols", Default: "legacy,2026-07-28", Usage: "MCP protocol eras served on /mcp: legacy (initialize sessions, 2024-11-05 to 2025-11-25) and/or 2026-07-28 (per-request)",
+		set: func(c *Config, v string) error {
+			c.Protocols = splitList(v)
+			if len(c.Protocols) == 0 {
+				return errors.New("expected legacy, 2026-07-28 or both")
+			}
+			for _, p := range c.Protocols {
+				if p != ProtocolLegacy && p != Protocol20260728 {
+					return errors.New("expected legacy, 2026-07-28 or both")
+				}
+			}
+			return nil
+		}},
 	{Name: "SERVAGENT_SESSION_TIMEOUT", Flag: "session-timeout", Default: "1800", Usage: "seconds after which an idle MCP session is closed",
 		set: func(c *Config, v string) error {
 			n, err := parseInt(v, 1, 30*24*3600)
@@ -540,6 +562,42 @@ func parseSize(v string, lo int64) (int64, error) {
 		return 0, fmt.Errorf("expected a whole number of bytes, at least %d", lo)
 	}
 	return n, nil
+}
+
+// The protocol eras of SERVAGENT_PROTOCOLS.
+const (
+	ProtocolLegacy   = "legacy"
+	Protocol20260728 = "2026-07-28"
+)
+
+// Serves reports whether protocol era p is on.
+func (c *Config) Serves(p string) bool { return slices.Contains(c.Protocols, p) }
+
+// Proxies returns the trusted reverse proxies: SERVAGENT_TRUSTED_PROXIES,
+// or, when only SERVAGENT_ALLOWED_HOSTS is set, the loopback peers of the
+// documented reverse-proxy setup (a proxy on the same machine).
+func (c *Config) Proxies() []netip.Prefix {
+	if len(c.TrustedProxies) > 0 || len(c.AllowedHosts) == 0 {
+		return c.TrustedProxies
+	}
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", v)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func splitList(v string) []string {

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"html/template"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -348,15 +348,9 @@ func (s *Server) cookieName() string {
 	return "servagent_oauth"
 }
 
-// clientIP is the peer address. Proxy headers are not trusted: they are
-// set by whoever sends the request.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the address limits count on: the peer, or the client a
+// trusted proxy forwarded (resolved once by the server, see ratelimit).
+func clientIP(r *http.Request) string { return ratelimit.ClientAddr(r) }
 
 // setPageHeaders makes a response uncachable, unframable and unable to run
 // scripts or load anything; formOrigin is added to form-action because

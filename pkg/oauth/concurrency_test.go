@@ -120,14 +120,19 @@ func TestClientAuthFailuresThrottled(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	}
-	st, _, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	st, _, _ := e.postForm(t, "/token", [2]string{testClientID, "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
 	if st != http.StatusTooManyRequests {
-		t.Fatalf("after 20 failures: %d", st)
+		t.Fatalf("wrong secret after 20 failures: %d", st)
 	}
-	e.clock.Advance(time.Minute + time.Second)
+	// The correct secret is never refused by the limiter (issue 8, item 3).
 	st, _, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
 	if st != http.StatusBadRequest {
-		t.Fatalf("after a minute: %d", st)
+		t.Fatalf("correct secret after 20 failures: %d", st)
+	}
+	e.clock.Advance(time.Minute + time.Second)
+	st, _, _ = e.postForm(t, "/token", [2]string{testClientID, "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if st != http.StatusUnauthorized {
+		t.Fatalf("wrong secret after a minute: %d", st)
 	}
 }
 

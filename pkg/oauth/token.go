@@ -87,13 +87,10 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form m
 	// Failed client authentications are throttled per address, so client
 	// secrets (including an operator-chosen static one) cannot be guessed
 	// at speed.
-	ip := clientIP(r)
-	if !s.authFail.Allowed(ip, s.now()) {
-		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
-	}
+	// Only failures count, after the check: a correct client is never refused.
 	c, oe := s.checkClient(ctx, r, form)
-	if oe != nil && oe.code == "invalid_client" {
-		s.authFail.Allow(ip, s.now())
+	if oe != nil && oe.code == "invalid_client" && !s.authFail.Allow(clientIP(r), s.now()) {
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
 	}
 	return c, oe
 }

@@ -78,12 +78,13 @@ func (s *Server) buildMCPServer(instr string, streamCtx context.Context) *mcp.Se
 		Instructions: instr,
 		SchemaCache:  s.cache,
 		Capabilities: &mcp.ServerCapabilities{Logging: &mcp.LoggingCapabilities{}},
+		SetCacheable: setCacheable, // stateless.go
 	})
 	if err := tools.Register(srv, s.env, s.cfg.Tools); err != nil {
 		s.log.Error("registering tools", "error", err)
 		return nil
 	}
-	srv.AddReceivingMiddleware(s.audit(streamCtx))
+	srv.AddReceivingMiddleware(s.audit(streamCtx), unadvertised) // unadvertised: stateless.go
 	return srv
 }
 

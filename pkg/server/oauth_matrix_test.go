@@ -70,7 +70,14 @@ func oauthToken(t *testing.T, base string) string {
 	if resp.StatusCode != 201 || reg.ClientID == "" {
 		t.Fatalf("register: %d %s", resp.StatusCode, raw)
 	}
-	conf := &oauth2.Config{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURL: "http://127.0.0.1:9/cb",
+	return clientToken(t, base, reg.ClientID, reg.ClientSecret).AccessToken
+}
+
+// clientToken runs authorization code + PKCE for a client (auto approval)
+// redirecting to http://127.0.0.1:9/cb.
+func clientToken(t *testing.T, base, clientID, clientSecret string) *oauth2.Token {
+	t.Helper()
+	conf := &oauth2.Config{ClientID: clientID, ClientSecret: clientSecret, RedirectURL: "http://127.0.0.1:9/cb",
 		Endpoint: oauth2.Endpoint{AuthURL: base + "/mcp/authorize", TokenURL: base + "/mcp/token", AuthStyle: oauth2.AuthStyleInParams}, Scopes: []string{"mcp"}}
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", base+"/mcp"))
@@ -88,7 +95,7 @@ func oauthToken(t *testing.T, base string) string {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	return tok.AccessToken
+	return tok
 }
 
 // TestAuthMatrixCellByCell checks every cell of the README's matrix against

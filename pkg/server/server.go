@@ -24,6 +24,7 @@ import (
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/jobs"
+	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/runner"
 	"github.com/servagent/servagent/pkg/tools"
 	"github.com/servagent/servagent/pkg/upload"
@@ -61,6 +62,8 @@ type Options struct {
 	// shutdown signal before their processes are killed.
 	ShutdownTimeout time.Duration
 	Runner          *runner.Runner
+	// Limits bound unauthenticated clients (zero: defaults).
+	Limits Limits
 }
 
 // Server is a configured servagent HTTP server.
@@ -73,6 +76,8 @@ type Server struct {
 	handler  http.Handler
 	inflight atomic.Int64 // tool calls running now
 	certs    *certReloader
+	proxies  *ratelimit.Proxies
+	limits   Limits
 
 	mu       sync.Mutex
 	current  *builtServer                         // the MCP server for the current instructions
@@ -140,6 +145,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.certs = r
 	}
+	s.proxies = ratelimit.NewProxies(cfg.Proxies())
+	s.limits = opts.Limits.withDefaults()
 	s.handler = s.routes()
 	// Build the first MCP server (schema reflection for every tool) while
 	// the process finishes starting, instead of in the first initialize.
@@ -172,20 +179,11 @@ func (s *Server) routes() http.Handler {
 	// reference, when servagent listens on loopback with authentication on.
 	disableRebinding := len(cfg.AllowedHosts) > 0 || (cfg.LoopbackOnly() && !cfg.InsecureNoAuth)
 
-	streamable := mcp.NewStreamableHTTPHandler(s.newMCPServer, &mcp.StreamableHTTPOptions{
-		SessionTimeout:             cfg.SessionTimeout,
-		DisableLocalhostProtection: disableRebinding,
-	})
 	sse := mcp.NewSSEHandler(s.newSSEServer, &mcp.SSEOptions{DisableLocalhostProtection: disableRebinding})
 
 	mux.HandleFunc("GET /healthz", s.health)
-	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete {
-			s.endSession(r)
-		}
-		streamable.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/mcp", s.mcpEndpoint(disableRebinding))
+	mux.Handle("/sse", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "GET /sse opens the event stream; POST messages to the announced /messages/ URL"})
@@ -197,8 +195,8 @@ func (s *Server) routes() http.Handler {
 		r2.URL.Path = "/messages/"
 		r2.URL.RawPath = ""
 		sse.ServeHTTP(w, r2)
-	})
-	mux.HandleFunc("/messages/", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.Handle("/messages/", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
 			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST JSON-RPC messages here"})
@@ -211,7 +209,7 @@ func (s *Server) routes() http.Handler {
 			r.URL.RawQuery = q.Encode()
 		}
 		sse.ServeHTTP(w, r)
-	})
+	}))
 	mux.Handle("/upload", &upload.Handler{WorkDir: cfg.WorkDir, MaxSize: cfg.UploadMaxSize, SpoolDir: cfg.StateDir, Logger: s.log})
 	mux.Handle("/download", &upload.Download{WorkDir: cfg.WorkDir, Logger: s.log})
 	if s.opts.OAuth != nil {
@@ -220,12 +218,14 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	authOpts := auth.Options{
-		APIKey:         cfg.APIKey,
-		BasicUser:      cfg.OAuthClientID,
-		BasicPassword:  cfg.OAuthClientSecret,
-		InsecureNoAuth: cfg.InsecureNoAuth,
+		APIKey:          cfg.APIKey,
+		BasicUser:       cfg.OAuthClientID,
+		BasicPassword:   cfg.OAuthClientSecret,
+		InsecureNoAuth:  cfg.InsecureNoAuth,
+		OnAuthenticated: func(r *http.Request, _ auth.Method) { connAuthenticated(r.Context()) },
 		OnAuthFailure: func(r *http.Request, reason string) {
-			s.log.Warn("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", reason)
+			s.log.Warn("authentication failed", "path", logged(r.URL.Path), "remote", r.RemoteAddr,
+				"client", ratelimit.ClientAddr(r), "reason", reason)
 		},
 	}
 	if s.opts.OAuth != nil {
@@ -242,6 +242,8 @@ func (s *Server) routes() http.Handler {
 		// Plain HTTP on the main port can still answer HTTP-01.
 		h = s.opts.ACME.HTTPHandler(h)
 	}
+	h = clientAddress(s.proxies, h)
+	h = bodyDeadline(s.limits, h)
 	return recoverer(s.log, h)
 }
 
@@ -256,7 +258,7 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				log.Error("panic in handler", "path", logged(r.URL.Path), "panic", fmt.Sprint(v))
 				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}
 		}()
@@ -294,7 +296,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       connContext,
 	}
+	ln = newConnLimiter(ln, s.limits.UnauthConnsPerAddr, s.proxies, s.log)
 	if tc := s.TLSConfig(); tc != nil {
 		hs.TLSConfig = tc
 		if s.opts.ACME != nil {

@@ -64,7 +64,7 @@ func text(res *mcp.CallToolResult) string {
 
 func TestBothTransportsListAndCallTools(t *testing.T) {
 	inst := start(t, nil)
-	for _, transport := range []string{"streamable", "sse"} {
+	for _, transport := range []string{servertest.Streamable, servertest.SSE, servertest.PerRequest} {
 		t.Run(transport, func(t *testing.T) {
 			cs := servertest.Connect(t, inst.URL, inst.Key, transport, nil)
 			if got := cs.InitializeResult().Instructions; got != "test instructions" {

@@ -8,7 +8,12 @@
 # temporary directories, and runs:
 #   client       official TypeScript SDK client, Streamable HTTP + SSE
 #   inspector    MCP Inspector CLI (v2), Streamable HTTP + SSE
+#   client2026   TypeScript SDK v2 client, versionNegotiation legacy / auto /
+#                pinned 2026-07-28, and against a legacy-only server
 #   conformance  official MCP conformance suite, scenarios for a tools-only server
+#   conformance-2026  the newer suite (0.2.0-alpha.12) at --spec-version 2026-07-28
+#   claude       Claude Code: `claude mcp list` connects and stays on 2026-07-28
+#                (INTEROP_CLAUDE=0 skips it)
 #   oauth        TypeScript SDK OAuth client against servagent's authorization
 #                server (INTEROP_OAUTH=0 skips it and cimd)
 #   cimd         TypeScript SDK v2 client registering with a Client ID Metadata
@@ -135,7 +140,7 @@ run_suite() {
   echo "== $name"
   "$@" 2>&1 | tee "$log" || rc=$?
   local line p f
-  line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
+  line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
   if [[ -n $line ]]; then
     p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
     f=$(sed -E 's/.*, ([0-9]+) failed/\1/' <<<"$line")
@@ -167,10 +172,32 @@ INTEROP_TMP=$TMP/key run_suite inspector "$NODE22" inspector.mjs
 INTEROP_TMP=$TMP/key/work INTEROP_BIN="$BIN" run_suite jobs "$NODE22" jobs.mjs
 dump_log_on_failure key "$before"
 
+# TypeScript SDK v2 client in each version-negotiation mode, against the
+# key server (both eras) and a legacy-only one.
+KEY_URL=$INTEROP_URL
+start_server legacy SERVAGENT_API_KEY="$KEY" SERVAGENT_PROTOCOLS=legacy
+before=$TOTAL_FAIL
+INTEROP_URL=$KEY_URL INTEROP_LEGACY_URL="http://127.0.0.1:$PORT" run_suite client2026 "$NODE22" client2026.mjs
+dump_log_on_failure legacy "$before"
+
+# Claude Code, against a server at DEBUG level so its log shows each
+# request's protocol version.
+if [[ ${INTEROP_CLAUDE:-1} == 1 ]]; then
+  start_server claude SERVAGENT_API_KEY="$KEY" SERVAGENT_LOG_LEVEL=DEBUG
+  before=$TOTAL_FAIL
+  INTEROP_URL="http://127.0.0.1:$PORT" INTEROP_SERVER_LOG=$TMP/claude/server.log INTEROP_TMP=$TMP/claude \
+    run_suite claude "$NODE22" claude.mjs
+  dump_log_on_failure claude "$before"
+else
+  SUMMARY+=("$(printf '%-12s skipped (INTEROP_CLAUDE=0)' claude)")
+fi
+
 # 3: conformance suite, no auth (it cannot send headers).
 SERVE_ARGS="--insecure-no-auth" start_server noauth
 before=$TOTAL_FAIL
 CONFORMANCE_URL="http://127.0.0.1:$PORT/mcp" INTEROP_TMP=$TMP/noauth run_suite conformance "$NODE22" conformance.mjs
+CONFORMANCE_SPEC=2026-07-28 CONFORMANCE_URL="http://127.0.0.1:$PORT/mcp" INTEROP_TMP=$TMP/noauth-2026 \
+  run_suite conformance-2026 "$NODE22" conformance.mjs
 dump_log_on_failure noauth "$before"
 
 # 4: OAuth.

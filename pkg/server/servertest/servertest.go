@@ -135,7 +135,17 @@ func HTTPClient(key string, base http.RoundTripper) *http.Client {
 	return &http.Client{Transport: &bearerTransport{key: key, base: base}}
 }
 
-// Connect opens an MCP session over "streamable" (/mcp) or "sse" (/sse).
+// The transports Connect and Dial speak: a legacy initialize session on
+// /mcp (pinned to 2025-11-25, the SDK's newest handshake version), the
+// legacy SSE stream, and per-request MCP 2026-07-28 on /mcp.
+const (
+	Streamable   = "streamable"
+	SSE          = "sse"
+	PerRequest   = "2026-07-28"
+	legacyPinned = "2025-11-25"
+)
+
+// Connect opens an MCP session over Streamable, SSE or PerRequest.
 func Connect(tb TB, baseURL, key, transport string, copts *mcp.ClientOptions) *mcp.ClientSession {
 	tb.Helper()
 	cs, err := Dial(context.Background(), baseURL, key, transport, copts, nil)
@@ -150,11 +160,12 @@ func Connect(tb TB, baseURL, key, transport string, copts *mcp.ClientOptions) *m
 func Dial(ctx context.Context, baseURL, key, transport string, copts *mcp.ClientOptions, base http.RoundTripper) (*mcp.ClientSession, error) {
 	client := mcp.NewClient(&mcp.Implementation{Name: "servagent-test", Version: "1"}, copts)
 	hc := HTTPClient(key, base)
-	var t mcp.Transport
-	if transport == "sse" {
-		t = &mcp.SSEClientTransport{Endpoint: baseURL + "/sse", HTTPClient: hc}
-	} else {
-		t = &mcp.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc}
+	switch transport {
+	case SSE:
+		return client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: baseURL + "/sse", HTTPClient: hc}, nil)
+	case PerRequest:
+		return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc}, &mcp.ClientSessionOptions{ProtocolVersion: PerRequest})
+	default:
+		return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc}, &mcp.ClientSessionOptions{ProtocolVersion: legacyPinned})
 	}
-	return client.Connect(ctx, t, nil)
 }
