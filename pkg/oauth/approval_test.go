@@ -177,6 +177,13 @@ func TestDBAncestorsChecked(t *testing.T) {
 	if err := open(filepath.Join(inner, "oauth.db")); err == nil || !strings.Contains(err.Error(), loose) || !strings.Contains(err.Error(), "writable by others") {
 		t.Errorf("ancestor 0777: err = %v", err)
 	}
+	missing := filepath.Join(loose, "new", "state")
+	if err := open(filepath.Join(missing, "oauth.db")); err == nil {
+		t.Error("missing directory under a 0777 ancestor accepted")
+	}
+	if _, err := os.Stat(filepath.Join(loose, "new")); err == nil {
+		t.Error("directories were created under a 0777 ancestor before it was checked")
+	}
 	good := filepath.Join(base, "good")
 	os.Mkdir(good, 0o700)
 	link := filepath.Join(base, "link")

@@ -160,6 +160,22 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 func prepareDBFile(path string) (string, syscall.Stat_t, error) {
 	var none syscall.Stat_t
 	dir, name := filepath.Dir(path), filepath.Base(path)
+	// Check what exists before creating anything under it.
+	existing := dir
+	for {
+		if _, err := os.Lstat(existing); err == nil || filepath.Dir(existing) == existing {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	if err := checkAncestors(existing); err != nil {
+		return "", none, err
+	}
+	if existing != dir {
+		if err := checkParent(existing, nil); err != nil {
+			return "", none, err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", none, fmt.Errorf("oauth: creating %s: %w", dir, err)
 	}
@@ -223,37 +239,36 @@ func checkAncestors(p string) error {
 	for q := p; q != "/" && q != "."; q = filepath.Dir(q) {
 		parts = append(parts, q)
 	}
-	uid := uint32(os.Geteuid())
-	ours := func(st *syscall.Stat_t) bool { return st.Uid == uid || st.Uid == 0 }
 	parent := "/"
 	for i := len(parts) - 1; i >= 0; i-- {
-		var pst, est syscall.Stat_t
-		if err := syscall.Stat(parent, &pst); err != nil {
-			return fmt.Errorf("oauth: %s: %w", parent, err)
-		}
+		var est syscall.Stat_t
 		if err := syscall.Lstat(parts[i], &est); err != nil {
 			return fmt.Errorf("oauth: %s: %w", parts[i], err)
 		}
-		writable := pst.Mode&0o022 != 0
-		sticky := pst.Mode&syscall.S_ISVTX != 0
-		switch {
-		case !ours(&pst):
-			return fmt.Errorf("oauth: %s, above the database, belongs to uid %d; others could swap %s", parent, pst.Uid, parts[i])
-		case writable && !(sticky && ours(&est)):
-			return fmt.Errorf("oauth: %s, above the database, is writable by others (mode %#o), who could swap %s; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", parent, pst.Mode&0o7777, parts[i])
+		if err := checkParent(parent, &est); err != nil {
+			return err
 		}
 		parent = parts[i]
 	}
 	return nil
 }
 
-func checkMode(path string, want fs.FileMode) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("oauth: %w", err)
+func ours(st *syscall.Stat_t) bool { return int(st.Uid) == os.Geteuid() || st.Uid == 0 }
+
+// checkParent refuses a directory in which others could replace the entry
+// described by entry (nil: one about to be created by us).
+func checkParent(dir string, entry *syscall.Stat_t) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return fmt.Errorf("oauth: %s: %w", dir, err)
 	}
-	if got := fi.Mode().Perm(); got != want {
-		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
+	writable := st.Mode&0o022 != 0
+	sticky := st.Mode&syscall.S_ISVTX != 0
+	switch {
+	case !ours(&st):
+		return fmt.Errorf("oauth: %s, above the database, belongs to uid %d; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Uid)
+	case writable && !(sticky && (entry == nil || ours(entry))):
+		return fmt.Errorf("oauth: %s, above the database, is writable by others (mode %#o); put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Mode&0o7777)
 	}
 	return nil
 }
@@ -275,6 +290,17 @@ func checkDBDir(dir string, st syscall.Stat_t) error {
 	}
 	if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
 		return fmt.Errorf("oauth: database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
+	}
+	return nil
+}
+
+func checkMode(path string, want fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("oauth: %w", err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
 	}
 	return nil
 }
