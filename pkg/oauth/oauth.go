@@ -74,7 +74,8 @@ type Options struct {
 	// DisableCIMD refuses URL client ids (client ID metadata documents).
 	DisableCIMD bool
 	// CIMDCAFile is an extra CA bundle trusted when fetching metadata
-	// documents; setting it also allows documents on loopback hosts (tests).
+	// documents, for tests and private CAs: setting it also allows
+	// documents on loopback hosts, which are otherwise refused.
 	CIMDCAFile string
 	// RefreshReuseInterval is how long after a rotation the old refresh
 	// token may be presented again and get the same new pair (clients that
