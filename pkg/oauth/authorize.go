@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -18,6 +20,10 @@ import (
 )
 
 const maxStateLen = 2048
+
+// maxApprovalFormBytes fits the signed request (state, redirect URI and
+// client id, percent-encoded, in base64) besides the other fields.
+const maxApprovalFormBytes = 64 << 10
 
 // challengeRe is an S256 code challenge: base64url of 32 bytes.
 var challengeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`) })
@@ -34,6 +40,16 @@ type authRequest struct {
 	scope         string
 	resource      string
 }
+
+// pageMsg is an error shown on the error page. Code, when set, is shown in
+// <code> between Text and Tail: a client-supplied URL is never mixed into
+// the sentence.
+type pageMsg struct {
+	Text, Code, Tail string
+	status           int // 0: 400
+}
+
+func msgf(text string) *pageMsg { return &pageMsg{Text: text} }
 
 // redirectError is an error sent back to the client's (validated) redirect URI.
 type redirectError struct {
@@ -56,18 +72,18 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // parseAuthRequest validates the query of GET /mcp/authorize. A userError
 // means the redirect URI could not be trusted and the error must be shown
 // here; a redirectError may be sent to the client.
-func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authRequest, userError string, rerr *redirectError) {
+func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authRequest, userError *pageMsg, rerr *redirectError) {
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "state", "scope"} {
 		if len(q[k]) > 1 {
-			return nil, "The authorization request repeats the parameter " + k + ".", nil
+			return nil, msgf("The authorization request repeats the parameter " + k + "."), nil
 		}
 	}
 	clientID := q.Get("client_id")
 	if clientID == "" {
-		return nil, "The authorization request has no client_id.", nil
+		return nil, msgf("The authorization request has no client_id."), nil
 	}
 	c, userError := s.lookupAuthClient(ctx, clientID)
-	if userError != "" {
+	if userError != nil {
 		return nil, userError, nil
 	}
 	registered := c.redirectURIs()
@@ -75,7 +91,7 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 	if req.redirectURI == "" {
 		// Allowed only when the choice is unambiguous (OAuth 2.1 §4.1.1).
 		if len(registered) != 1 || c.Static {
-			return nil, "The authorization request has no redirect_uri.", nil
+			return nil, msgf("The authorization request has no redirect_uri."), nil
 		}
 		req.redirectURI = registered[0]
 	} else {
@@ -83,39 +99,39 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 		// A document's redirect URIs are used exactly (no loopback port
 		// leeway): the document is all that vouches for them.
 		if c.Document && !slices.Contains(registered, req.redirectURI) {
-			return nil, "The redirect_uri is not listed in the client's metadata document at " + truncate(clientID, 200) + ".", nil
+			return nil, &pageMsg{Text: "The redirect_uri is not listed in the client's metadata document at ", Code: clientID, Tail: "."}, nil
 		}
 		if !redirectMatches(registered, req.redirectURI, c.Static) {
-			return nil, "The redirect_uri is not registered for this client.", nil
+			return nil, msgf("The redirect_uri is not registered for this client."), nil
 		}
 	}
 	if _, err := url.Parse(req.redirectURI); err != nil {
-		return nil, "The redirect_uri is not a valid URI.", nil
+		return nil, msgf("The redirect_uri is not a valid URI."), nil
 	}
 
 	// From here on errors go back to the client.
 	req.state = q.Get("state")
 	if len(req.state) > maxStateLen {
 		req.state = ""
-		return req, "", &redirectError{"invalid_request", "state is too long"}
+		return req, nil, &redirectError{"invalid_request", "state is too long"}
 	}
 	if q.Get("response_type") != "code" {
-		return req, "", &redirectError{"unsupported_response_type", `only response_type=code is supported`}
+		return req, nil, &redirectError{"unsupported_response_type", `only response_type=code is supported`}
 	}
 	req.challenge = q.Get("code_challenge")
 	if req.challenge == "" {
-		return req, "", &redirectError{"invalid_request", "code_challenge is required (PKCE with S256)"}
+		return req, nil, &redirectError{"invalid_request", "code_challenge is required (PKCE with S256)"}
 	}
 	if q.Get("code_challenge_method") != "S256" {
-		return req, "", &redirectError{"invalid_request", "code_challenge_method must be S256"}
+		return req, nil, &redirectError{"invalid_request", "code_challenge_method must be S256"}
 	}
 	if !challengeRe().MatchString(req.challenge) {
-		return req, "", &redirectError{"invalid_request", "code_challenge is not a valid S256 challenge"}
+		return req, nil, &redirectError{"invalid_request", "code_challenge is not a valid S256 challenge"}
 	}
 	req.resource = s.resource
 	for _, res := range q["resource"] {
 		if !sameResource(res, s.resource) {
-			return req, "", &redirectError{"invalid_target", "resource must be " + s.resource}
+			return req, nil, &redirectError{"invalid_target", "resource must be " + s.resource}
 		}
 	}
 	// Grant the requested scopes this client may have; unknown ones are
@@ -135,51 +151,56 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 			}
 		}
 		if len(granted) == 0 {
-			return req, "", &redirectError{"invalid_scope", "supported scopes: " + strings.Join(allowed, " ")}
+			return req, nil, &redirectError{"invalid_scope", "supported scopes: " + strings.Join(allowed, " ")}
 		}
 		req.scope = strings.Join(granted, " ")
 	}
 	if !slices.Contains(strings.Fields(c.ResponseTypes), "code") || !slices.Contains(strings.Fields(c.GrantTypes), "authorization_code") {
-		return req, "", &redirectError{"unauthorized_client", "this client may not use the authorization code flow"}
+		return req, nil, &redirectError{"unauthorized_client", "this client may not use the authorization code flow"}
 	}
-	return req, "", nil
+	return req, nil, nil
 }
 
 // lookupAuthClient finds the client of an authorization request: in the
-// database, or for a URL client id from its metadata document. The string
-// is the error to show instead.
-func (s *Server) lookupAuthClient(ctx context.Context, clientID string) (*clientRow, string) {
+// database, or for a URL client id from its metadata document.
+func (s *Server) lookupAuthClient(ctx context.Context, clientID string) (*clientRow, *pageMsg) {
 	if isURLClientID(clientID) {
 		if s.docs == nil {
-			return nil, "This server does not accept URL client ids: client ID metadata documents are turned off (SERVAGENT_OAUTH_CIMD)."
+			return nil, msgf("This server does not accept URL client ids: client ID metadata documents are turned off (SERVAGENT_OAUTH_CIMD).")
 		}
-		c, err := s.docs.get(ctx, clientID)
+		if err := validateDocURL(clientID); err != nil {
+			// Not echoed: the id itself is what is wrong.
+			return nil, msgf("The client_id cannot be used: " + err.Error() + ".")
+		}
+		c, err := s.docs.get(ctx, clientID, nil)
+		if errors.Is(err, errDocBusy) {
+			return nil, &pageMsg{Text: "This server is fetching too many client metadata documents right now. Try again in a few seconds.", status: http.StatusServiceUnavailable}
+		}
 		if err != nil {
 			s.log.Warn("oauth: client metadata document refused", "client_id", truncate(clientID, 200), "err", err)
-			return nil, "The client's metadata document at " + truncate(clientID, 200) + " cannot be used: " + err.Error() + "."
+			return nil, &pageMsg{Text: "The client's metadata document at ", Code: clientID, Tail: " cannot be used: " + err.Error() + "."}
 		}
-		return c, ""
+		return c, nil
 	}
 	if len(clientID) > 128 {
-		return nil, "Unknown client."
+		return nil, msgf("Unknown client.")
 	}
 	var c clientRow
 	if err := s.db.WithContext(ctx).Where("id = ?", clientID).Take(&c).Error; err != nil {
-		return nil, "Unknown client."
+		return nil, msgf("Unknown client.")
 	}
-	return &c, ""
+	return &c, nil
 }
 
 func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
-	ip := clientIP(r)
-	if !s.authzGet.Allow(ip, s.now()) {
+	if !s.authzGet.Allow(limitKey(r), s.now()) {
 		w.Header().Set("Retry-After", "60")
 		s.errorPage(w, http.StatusTooManyRequests, "Too many authorization requests from your address. Wait a minute, then start again from your client.")
 		return
 	}
 	req, userErr, rerr := s.parseAuthRequest(r.Context(), r.URL.Query())
-	if userErr != "" {
-		s.errorPage(w, http.StatusBadRequest, userErr)
+	if userErr != nil {
+		s.errorPageMsg(w, userErr)
 		return
 	}
 	if rerr != nil {
@@ -199,24 +220,18 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusForbidden, "This client needs the operator's approval, and this server has no approval secret. Use a confidential client, or set an approval secret.")
 		return
 	}
-	now := s.now()
 	browser := ""
 	if ck, err := r.Cookie(s.cookieName()); err == nil && hexRe().MatchString(ck.Value) {
 		browser = ck.Value
 	} else {
 		browser = secret.NewHex(32)
 	}
-	id := secret.NewHex(32)
 	p := &pendingAuth{
+		nonce:    secret.NewHex(16),
 		clientID: req.client.ID, clientName: req.client.Name, document: req.client.Document,
 		redirectURI: req.redirectURI, redirectGiven: req.redirectGiven,
 		state: req.state, challenge: req.challenge, scope: req.scope, resource: req.resource,
-		csrf: secret.NewKey(), browser: browser, expires: now.Add(pendingTTL),
-	}
-	if !s.pending.put(id, ip, p, now) {
-		w.Header().Set("Retry-After", "60")
-		s.errorPage(w, http.StatusServiceUnavailable, "Too many authorization requests are waiting for approval. Try again in a few minutes.")
-		return
+		expires: s.now().Add(pendingTTL),
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookieName(), Value: browser, Path: "/", HttpOnly: true, Secure: s.secure,
@@ -224,7 +239,7 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 		// client; the POST comes from our own page.
 		SameSite: http.SameSiteLaxMode, MaxAge: int(pendingTTL.Seconds()) * 3,
 	})
-	s.approvalPage(w, http.StatusOK, id, p, "")
+	s.approvalPage(w, http.StatusOK, p, browser, "")
 }
 
 func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
@@ -233,39 +248,41 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, "Unexpected form submission.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, maxApprovalFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, http.StatusBadRequest, "Unexpected form submission.")
 		return
 	}
 	now := s.now()
-	ip := clientIP(r)
+	key := limitKey(r)
 	tooMany := func() {
 		w.Header().Set("Retry-After", "60")
 		s.errorPage(w, http.StatusTooManyRequests, "Too many approval attempts. Wait a minute, then reload the page from your client.")
 	}
-	if !s.approve.Allowed(ip, now) {
-		tooMany()
-		return
-	}
-	id := r.PostForm.Get("request_id")
-	p := s.pending.get(id, now)
-	if p == nil {
+	field := r.PostForm.Get("request_id")
+	if !strings.Contains(field, ".") {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request is unknown or has expired. Start again from your client.")
 		return
 	}
-	ck, ckErr := r.Cookie(s.cookieName())
-	// Both the hidden field and the cookie must match what was handed out
-	// with this page: a cross-site form cannot know the first, and a page
-	// opened in another browser lacks the second.
-	csrfOK := secret.Equal(r.PostForm.Get("csrf_token"), p.csrf)
-	cookieOK := ckErr == nil && secret.Equal(ck.Value, p.browser)
-	if r.PostForm.Get("csrf_token") == "" || !csrfOK || !cookieOK {
+	// The signed request, the cookie and the hidden CSRF field must all
+	// belong together: a cross-site form cannot know the field, and a page
+	// opened in another browser lacks the cookie.
+	browser := ""
+	if ck, err := r.Cookie(s.cookieName()); err == nil {
+		browser = ck.Value
+	}
+	p, err := s.openPending(field, browser)
+	csrf := r.PostForm.Get("csrf_token")
+	if err != nil || browser == "" || csrf == "" || !secret.Equal(csrf, s.csrfFor(p.nonce, browser)) {
 		s.errorPage(w, http.StatusForbidden, "The form could not be verified (missing or invalid CSRF token). Reload the page from your client and try again.")
 		return
 	}
+	if !now.Before(p.expires) {
+		s.errorPage(w, http.StatusBadRequest, "This authorization request is unknown or has expired. Start again from your client.")
+		return
+	}
 	if r.PostForm.Get("action") == "deny" {
-		if s.pending.take(id) == nil {
+		if !s.answered.add(p.nonce, p.expires, false, now) {
 			s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 			return
 		}
@@ -274,19 +291,32 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 			"error": {"access_denied"}, "error_description": {"the operator denied the request"}, "state": {p.state}})
 		return
 	}
-	// Count the attempt before comparing, so parallel guesses cannot all
-	// pass the check above; a success gives it back.
-	if !s.approve.Allow(ip, now) {
+	// Wrong secrets are limited per page (so one page cannot be brute
+	// forced) and, more loosely, per address (so opening pages does not buy
+	// more guesses): another client's failures on its own page leave the
+	// operator a few tries. Count before comparing, so parallel guesses
+	// cannot all pass the check; a success gives them back.
+	if !s.approvePage.Allowed(p.nonce, now) || !s.approve.Allowed(key, now) {
+		tooMany()
+		return
+	}
+	if !s.approve.Allow(key, now) {
+		tooMany()
+		return
+	}
+	if !s.approvePage.Allow(p.nonce, now) {
+		s.approve.Refund(key)
 		tooMany()
 		return
 	}
 	if s.opts.ApprovalSecret == "" || !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
-		s.log.Warn("oauth: wrong approval secret", "client_id", p.clientID, "remote", ip)
-		s.approvalPage(w, http.StatusForbidden, id, p, "Wrong secret. No authorization was given.")
+		s.log.Warn("oauth: wrong approval secret", "client_id", p.clientID, "remote", clientIP(r))
+		s.approvalPage(w, http.StatusForbidden, p, browser, "Wrong secret. No authorization was given.")
 		return
 	}
-	s.approve.Refund(ip)
-	if s.pending.take(id) == nil {
+	s.approve.Refund(key)
+	s.approvePage.Refund(p.nonce)
+	if !s.answered.add(p.nonce, p.expires, true, now) {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 		return
 	}
@@ -352,6 +382,24 @@ func (s *Server) cookieName() string {
 // trusted proxy forwarded (resolved once by the server, see ratelimit).
 func clientIP(r *http.Request) string { return ratelimit.ClientAddr(r) }
 
+// limitKey is what per-address limits count on: the client address, an
+// IPv6 one cut to its /64 (what one subscriber usually gets, so that
+// walking through its own addresses buys nothing).
+func limitKey(r *http.Request) string { return addrKey(clientIP(r)) }
+
+func addrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
 // setPageHeaders makes a response uncachable, unframable and unable to run
 // scripts or load anything; formOrigin is added to form-action because
 // browsers apply it to the redirect that follows the form POST.
@@ -404,9 +452,11 @@ type pageData struct {
 	RequestID    string
 	CSRF         string
 	Message      string
+	MessageCode  string // shown in <code> after Message
+	MessageTail  string
 }
 
-func (s *Server) approvalPage(w http.ResponseWriter, status int, id string, p *pendingAuth, errMsg string) {
+func (s *Server) approvalPage(w http.ResponseWriter, status int, p *pendingAuth, browser, errMsg string) {
 	setPageHeaders(w, cspFormOrigin(p.redirectURI))
 	host := p.redirectURI
 	if u, err := url.Parse(p.redirectURI); err == nil {
@@ -426,12 +476,23 @@ func (s *Server) approvalPage(w http.ResponseWriter, status int, id string, p *p
 	s.renderPage(w, status, pageData{
 		Title: "Authorize access to this server", Error: errMsg,
 		ClientName: name, ClientID: p.clientID, DocHost: docHostName, RedirectHost: host, Scope: p.scope,
-		Action: s.basePath + "/authorize", RequestID: id, CSRF: p.csrf,
+		Action: s.basePath + "/authorize", RequestID: s.signPending(p, browser), CSRF: s.csrfFor(p.nonce, browser),
 	})
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, status int, msg string) {
-	s.renderPage(w, status, pageData{Title: "Authorization error", Message: msg})
+	s.errorPageMsg(w, &pageMsg{Text: msg, status: status})
+}
+
+func (s *Server) errorPageMsg(w http.ResponseWriter, m *pageMsg) {
+	status := m.status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	s.renderPage(w, status, pageData{Title: "Authorization error", Message: m.Text, MessageCode: m.Code, MessageTail: m.Tail})
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
@@ -459,7 +520,7 @@ var pageTmpl = sync.OnceValue(func() *template.Template {
 <title>{{.Title}} - servagent</title><style>` + pageStyle + `</style></head>
 <body>
 <h1>{{.Title}}</h1>
-{{if .Message}}<p class="err">{{.Message}}</p>{{else}}
+{{if .Message}}<p class="err">{{.Message}}{{if .MessageCode}}<code>{{.MessageCode}}</code>{{.MessageTail}}{{end}}</p>{{else}}
 {{if .DocHost}}<p class="doc">Client published by <strong>{{.DocHost}}</strong></p>
 <p>The application <strong>{{.ClientName}}</strong> describes itself in a document at <code>{{.ClientID}}</code>. Anyone can publish such a document and give it any name: what you can trust is the host above. It asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>
 {{else}}<p>The application <strong>{{.ClientName}}</strong> (client id <code>{{.ClientID}}</code>) asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>{{end}}

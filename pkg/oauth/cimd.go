@@ -40,6 +40,12 @@ const (
 	maxClientIDURL   = 1000
 	maxDocRedirects  = 3
 	maxDocHeaderSize = 16 << 10
+	// Fetches are requests servagent makes for anyone who asks: at most
+	// this many at once (more fail at once), one per URL, every answer kept
+	// a while even when the document says no-store, failures briefly too.
+	maxDocFetches = 8
+	minDocTTL     = time.Minute
+	docFailTTL    = 10 * time.Second
 )
 
 // isURLClientID reports whether a client_id names a metadata document.
@@ -69,8 +75,10 @@ type clientDocument struct {
 	ClientSecret            json.RawMessage `json:"client_secret"`
 }
 
+// cachedDoc is a usable document, or (err set) why the last fetch failed.
 type cachedDoc struct {
 	client  clientRow
+	err     error
 	expires time.Time
 }
 
@@ -83,12 +91,16 @@ type docFetcher struct {
 	allowLoopback bool
 	now           func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedDoc
+	slots chan struct{} // one per fetch under way, at most maxDocFetches
+
+	mu       sync.Mutex
+	cache    map[string]cachedDoc
+	inflight map[string]*docCall
 }
 
 func newDocFetcher(caFile string, now func() time.Time) (*docFetcher, error) {
-	f := &docFetcher{now: now, cache: map[string]cachedDoc{}}
+	f := &docFetcher{now: now, cache: map[string]cachedDoc{}, inflight: map[string]*docCall{},
+		slots: make(chan struct{}, maxDocFetches)}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pool, err := x509.SystemCertPool()
@@ -165,7 +177,13 @@ var nonPublic = sync.OnceValue(func() []netip.Prefix {
 	for _, p := range []string{
 		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
 		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-		"64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16",
+		"192.88.99.0/24",  // 6to4 relay anycast
+		"::/96",           // IPv4-compatible (deprecated), e.g. ::127.0.0.1
+		"::ffff:0:0:0/96", // IPv4-translated (SIIT)
+		"64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+		"2001::/23", // IETF protocol assignments: Teredo, ORCHID, benchmarking...
+		"2001:db8::/32", "2002::/16", "3fff::/20", "5f00::/16",
+		"fec0::/10", // site-local (deprecated, still routed inside some sites)
 	} {
 		out = append(out, netip.MustParsePrefix(p))
 	}
@@ -190,6 +208,10 @@ func validateDocURL(raw string) error {
 	if len(raw) > maxClientIDURL {
 		return docErrorf("the client_id URL is longer than %d characters", maxClientIDURL)
 	}
+	if !isURIChars(raw) {
+		// Never echoed: it could carry a sentence into the error page.
+		return docErrorf("the client_id contains characters not allowed in a URL (spaces, quotes, non-ASCII)")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return docErrorf("the client_id is not a valid URL")
@@ -200,6 +222,10 @@ func validateDocURL(raw string) error {
 	switch {
 	case u.Host == "" || u.Hostname() == "":
 		return docErrorf("the client_id URL has no host")
+	case !isASCIIHost(u.Hostname()):
+		// The approval page shows this host as what to trust: no Unicode
+		// lookalikes (claudе.ai with a Cyrillic е, "。" for a dot).
+		return docErrorf("the client_id URL's host must be plain ASCII (letters, digits, hyphens; an international name in its xn-- form)")
 	case u.User != nil:
 		return docErrorf("the client_id URL must not contain user information")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
@@ -212,33 +238,103 @@ func validateDocURL(raw string) error {
 	return nil
 }
 
-// get returns the client a document describes, from the cache or fetched.
-// Errors are *docError (the document is unusable) or wrap one.
-func (f *docFetcher) get(ctx context.Context, id string) (*clientRow, error) {
+// errDocBusy is a fetch refused because maxDocFetches are under way.
+var errDocBusy = errors.New("too many client metadata documents are being fetched right now; try again in a few seconds")
+
+// get returns the client a document describes: from the cache (a usable
+// document, or the reason a recent fetch failed), from a fetch of the same
+// URL already under way, or fetched now. beforeFetch, if set, runs when the
+// answer is not cached and may refuse (it counts the attempt against the
+// caller's address). Errors are *docError (the document is unusable),
+// errDocBusy, or what beforeFetch returned.
+func (f *docFetcher) get(ctx context.Context, id string, beforeFetch func() error) (*clientRow, error) {
 	if err := validateDocURL(id); err != nil {
 		return nil, err
 	}
-	now := f.now()
+	if c, err, ok := f.cached(id); ok {
+		return c, err
+	}
+	if beforeFetch != nil {
+		if err := beforeFetch(); err != nil {
+			return nil, err
+		}
+	}
 	f.mu.Lock()
-	if d, ok := f.cache[id]; ok && now.Before(d.expires) {
+	if c, err, ok := f.cachedLocked(id); ok {
 		f.mu.Unlock()
-		c := d.client
-		return &c, nil
+		return c, err
+	}
+	call, running := f.inflight[id]
+	if !running {
+		select {
+		case f.slots <- struct{}{}:
+		default:
+			f.mu.Unlock()
+			return nil, errDocBusy
+		}
+		call = &docCall{done: make(chan struct{})}
+		f.inflight[id] = call
 	}
 	f.mu.Unlock()
-	c, ttl, err := f.fetch(ctx, id)
+	if running {
+		select {
+		case <-call.done:
+			return call.result()
+		case <-ctx.Done():
+			return nil, docErrorf("it could not be fetched within %s", docFetchTimeout)
+		}
+	}
+	// Detached from this request: others may be waiting on the result.
+	c, ttl, err := f.fetch(context.WithoutCancel(ctx), id)
+	now := f.now()
+	f.mu.Lock()
+	delete(f.inflight, id)
+	<-f.slots
 	if err != nil {
-		return nil, err
+		f.putLocked(id, cachedDoc{err: err, expires: now.Add(docFailTTL)}, now)
+	} else {
+		f.putLocked(id, cachedDoc{client: *c, expires: now.Add(max(ttl, minDocTTL))}, now)
 	}
-	if ttl > 0 {
-		f.put(id, cachedDoc{client: *c, expires: now.Add(ttl)}, now)
-	}
-	return c, nil
+	f.mu.Unlock()
+	call.c, call.err = c, err
+	close(call.done)
+	return call.result()
 }
 
-func (f *docFetcher) put(id string, d cachedDoc, now time.Time) {
+// docCall is one fetch under way, shared by every request for its URL.
+type docCall struct {
+	done chan struct{}
+	c    *clientRow
+	err  error
+}
+
+func (c *docCall) result() (*clientRow, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	cp := *c.c
+	return &cp, nil
+}
+
+func (f *docFetcher) cached(id string) (*clientRow, error, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.cachedLocked(id)
+}
+
+func (f *docFetcher) cachedLocked(id string) (*clientRow, error, bool) {
+	d, ok := f.cache[id]
+	if !ok || !f.now().Before(d.expires) {
+		return nil, nil, false
+	}
+	if d.err != nil {
+		return nil, d.err, true
+	}
+	c := d.client
+	return &c, nil, true
+}
+
+func (f *docFetcher) putLocked(id string, d cachedDoc, now time.Time) {
 	if _, ok := f.cache[id]; !ok && len(f.cache) >= maxDocCache {
 		f.purgeLocked(now)
 		for len(f.cache) >= maxDocCache {
@@ -339,13 +435,13 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 		return nil, docErrorf("it has data after the JSON object")
 	}
 	if d.ClientID != id {
-		return nil, docErrorf("its client_id (%q) is not the URL it was fetched from", truncate(d.ClientID, 200))
+		return nil, docErrorf("its client_id (%+q) is not the URL it was fetched from", truncate(d.ClientID, 200))
 	}
 	if len(d.ClientSecret) > 0 {
 		return nil, docErrorf("it contains a client_secret; a metadata document describes a public client")
 	}
 	if m := d.TokenEndpointAuthMethod; m != "" && m != "none" {
-		return nil, docErrorf("its token_endpoint_auth_method is %q; only none (a public client with PKCE) is supported", truncate(m, 60))
+		return nil, docErrorf("its token_endpoint_auth_method is %+q; only none (a public client with PKCE) is supported", truncate(m, 60))
 	}
 	if len(d.RedirectURIs) == 0 {
 		return nil, docErrorf("it lists no redirect_uris")
@@ -355,7 +451,7 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 	}
 	for _, u := range d.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return nil, docErrorf("its redirect URI %q is rejected: %v", truncate(u, 200), err)
+			return nil, docErrorf("its redirect URI %+q is rejected: %v", truncate(u, 200), err)
 		}
 	}
 	if len(d.ResponseTypes) > 0 && !slices.Contains(d.ResponseTypes, "code") {

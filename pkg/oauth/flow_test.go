@@ -583,8 +583,9 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 }
 
 // TestAuthorizeFlood: unauthenticated GET /authorize is rate limited per
-// address, and a flood from other addresses (one or many) never evicts the
-// operator's pending approval, which still completes.
+// address, and a flood from other addresses (one or many) neither breaks the
+// operator's open approval page, which still completes, nor refuses the
+// operator a new one (pending approvals are stateless).
 func TestAuthorizeFlood(t *testing.T) {
 	e := newEnv(t, nil)
 	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
@@ -622,15 +623,18 @@ func TestAuthorizeFlood(t *testing.T) {
 	if ok != authorizePerMinute || limited != 1000-authorizePerMinute {
 		t.Fatalf("one address: %d pages, %d limited; want %d pages then 429", ok, limited, authorizePerMinute)
 	}
-	// Many addresses, more pending requests than the store holds in all.
+	// Many addresses, 1500 pages (more than the former store of 1000).
 	total, full := 0, 0
-	for i := 3; i < 3+maxPending/maxPendingPerAddr+5; i++ {
+	for i := 3; i < 3+50; i++ {
 		ok, _, fl := flood("127.0.0."+strconv.Itoa(i), authorizePerMinute)
 		total += ok
 		full += fl
 	}
-	if full == 0 {
-		t.Fatalf("the store never filled (%d pages); the test does not reach the bound", total)
+	if full != 0 || total != 50*authorizePerMinute {
+		t.Fatalf("flood from 50 addresses: %d pages, %d refused as full; want every page", total, full)
+	}
+	if fresh := openApproval(t, browser(t), cfg.AuthCodeURL("new", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); fresh.requestID == "" {
+		t.Fatal("no new page for the operator after the flood")
 	}
 	resp, body := e.postApproval(t, op, url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "secret": {testApprovalSecret}, "action": {"approve"}})
 	if resp.StatusCode != http.StatusSeeOther {

@@ -34,8 +34,9 @@ const (
 	codeGrace = time.Hour
 	// Bounds on what unauthenticated callers of GET /authorize can make.
 	authorizePerMinute = 30
-	maxPending         = 1000
-	maxPendingPerAddr  = 20
+	// Approval attempts a minute: per approval page, and per address.
+	approvalsPerPage = 5
+	approvalsPerAddr = 20
 	// maxTokenLen bounds what we hash and look up; ours are ~50 characters.
 	maxTokenLen = 512
 )
@@ -73,7 +74,8 @@ type Options struct {
 	// DisableCIMD refuses URL client ids (client ID metadata documents).
 	DisableCIMD bool
 	// CIMDCAFile is an extra CA bundle trusted when fetching metadata
-	// documents; setting it also allows documents on loopback hosts (tests).
+	// documents, for tests and private CAs: setting it also allows
+	// documents on loopback hosts, which are otherwise refused.
 	CIMDCAFile string
 	// RefreshReuseInterval is how long after a rotation the old refresh
 	// token may be presented again and get the same new pair (clients that
@@ -96,13 +98,15 @@ type Server struct {
 	basePath string // path of the issuer, e.g. /mcp
 	secure   bool   // issuer is https: cookies get Secure and __Host-
 
-	pending  *pendingStore
-	docs     *docFetcher        // nil when CIMD is off
-	rotated  *rotationLog       // recent rotations, for RefreshReuseInterval
-	authzGet *ratelimit.Limiter // authorization requests (GET /authorize) per client IP
-	approve  *ratelimit.Limiter // approval attempts per client IP
-	regFail  *ratelimit.Limiter // failed registration logins per client IP
-	authFail *ratelimit.Limiter // failed client authentications at /token and /revoke per client IP
+	approvalKey []byte             // signs pending approvals (approval.go)
+	answered    *answeredSet       // approval requests already answered
+	docs        *docFetcher        // nil when CIMD is off
+	rotated     *rotationLog       // recent rotations, for RefreshReuseInterval
+	authzGet    *ratelimit.Limiter // authorization requests (GET /authorize) per client address
+	approve     *ratelimit.Limiter // approval attempts per client address
+	approvePage *ratelimit.Limiter // approval attempts per approval request
+	regFail     *ratelimit.Limiter // failed registration logins per client IP
+	authFail    *ratelimit.Limiter // failed client authentications at /token and /revoke per client IP
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -151,21 +155,25 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		opts:     opts,
-		log:      opts.Logger,
-		now:      opts.Now,
-		issuer:   issuer,
-		resource: issuer,
-		origin:   u.Scheme + "://" + u.Host,
-		basePath: u.Path,
-		secure:   u.Scheme == "https",
-		pending:  newPendingStore(maxPending, maxPendingPerAddr),
-		authzGet: ratelimit.New(authorizePerMinute, time.Minute),
-		approve:  ratelimit.New(5, time.Minute),
-		regFail:  ratelimit.New(10, time.Minute),
-		authFail: ratelimit.New(20, time.Minute),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		opts:        opts,
+		log:         opts.Logger,
+		now:         opts.Now,
+		issuer:      issuer,
+		resource:    issuer,
+		origin:      u.Scheme + "://" + u.Host,
+		basePath:    u.Path,
+		secure:      u.Scheme == "https",
+		approvalKey: []byte(secret.NewKey()),
+		answered:    newAnsweredSet(),
+		// Floods of authorization requests must not lock out a new
+		// address (the operator's): that limiter forgets the oldest.
+		authzGet:    ratelimit.NewEvicting(authorizePerMinute, time.Minute),
+		approve:     ratelimit.New(approvalsPerAddr, time.Minute),
+		approvePage: ratelimit.NewEvicting(approvalsPerPage, time.Minute),
+		regFail:     ratelimit.New(10, time.Minute),
+		authFail:    ratelimit.New(20, time.Minute),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -230,7 +238,8 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*auth.Tok
 		return nil, fmt.Errorf("%w: malformed", auth.ErrInvalidToken)
 	}
 	var row tokenRow
-	err := s.db.WithContext(ctx).Where("hash = ? AND kind = ?", secret.Hash(token), kindAccess).Take(&row).Error
+	hash := secret.Hash(token)
+	err := s.db.WithContext(ctx).Where("hash = ? AND kind = ?", hash, kindAccess).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("%w: unknown token", auth.ErrInvalidToken)
 	}
@@ -250,6 +259,8 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*auth.Tok
 		// RFC 8707: a token minted for another resource must not open ours.
 		return nil, fmt.Errorf("%w: token audience is not this server", auth.ErrInvalidToken)
 	}
+	// The pair is in use: its old refresh token may no longer get it.
+	s.rotated.used(hash)
 	return &auth.TokenInfo{
 		Scopes:     splitScope(row.Scope),
 		Expiration: time.Unix(row.ExpiresAt, 0),
@@ -356,13 +367,14 @@ func (s *Server) purge(ctx context.Context) error {
 	if err := db.Where("expires_at < ?", now.Unix()).Delete(&tokenRow{}).Error; err != nil {
 		return err
 	}
-	s.pending.purge(now)
+	s.answered.purge(now)
 	s.rotated.purge(now)
 	if s.docs != nil {
 		s.docs.purge(now)
 	}
 	s.authzGet.Purge(now)
 	s.approve.Purge(now)
+	s.approvePage.Purge(now)
 	s.regFail.Purge(now)
 	s.authFail.Purge(now)
 	return nil

@@ -52,7 +52,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 			"dynamic client registration is closed: set SERVAGENT_OAUTH_CLIENT_ID and SERVAGENT_OAUTH_CLIENT_SECRET to enable it")
 		return
 	}
-	ip := clientIP(r)
+	ip := limitKey(r)
 	if !s.regFail.Allowed(ip, s.now()) {
 		w.Header().Set("Retry-After", "60")
 		writeJSONError(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")

@@ -13,12 +13,16 @@ const maxRotations = 10000
 // rotationLog remembers, for RefreshReuseInterval, which pair each refresh
 // token was rotated into. Connectors retry a refresh concurrently or after a
 // lost response; within the interval the old token gets that same pair back
-// instead of revoking the family. It lives in memory only: after a restart
-// the strict rule applies, which at worst logs a client out.
+// instead of revoking the family. The window closes early once the new pair
+// is used (its access token verified, or its refresh token rotated in turn):
+// a client that uses the pair has it, so a later old token is a thief's. It
+// lives in memory only: after a restart the strict rule applies, which at
+// worst logs a client out.
 type rotationLog struct {
 	interval time.Duration
 	mu       sync.Mutex
 	byOld    map[string]rotation // by hash of the rotated refresh token
+	byAccess map[string]string   // hash of the new access token -> key in byOld
 }
 
 type rotation struct {
@@ -29,7 +33,7 @@ type rotation struct {
 }
 
 func newRotationLog(interval time.Duration) *rotationLog {
-	return &rotationLog{interval: interval, byOld: map[string]rotation{}}
+	return &rotationLog{interval: interval, byOld: map[string]rotation{}, byAccess: map[string]string{}}
 }
 
 func (l *rotationLog) record(oldHash string, r rotation) {
@@ -45,6 +49,18 @@ func (l *rotationLog) record(oldHash string, r rotation) {
 		}
 	}
 	l.byOld[oldHash] = r
+	l.byAccess[r.accessHash] = oldHash
+}
+
+// used closes the window of the rotation that issued accessHash: its pair
+// is in use.
+func (l *rotationLog) used(accessHash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.byAccess[accessHash]; ok {
+		delete(l.byOld, old)
+		delete(l.byAccess, accessHash)
+	}
 }
 
 // lookup returns the rotation of oldHash if it is within the interval; the
@@ -71,6 +87,7 @@ func (l *rotationLog) purgeLocked(now time.Time) {
 	for k, r := range l.byOld {
 		if now.Sub(r.at) > l.interval {
 			delete(l.byOld, k)
+			delete(l.byAccess, r.accessHash)
 		}
 	}
 }

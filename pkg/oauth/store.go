@@ -101,7 +101,8 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oauth: database path: %w", err)
 	}
-	if err := prepareDBFile(path); err != nil {
+	path, checked, err := prepareDBFile(path)
+	if err != nil {
 		return nil, err
 	}
 	dsn := path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
@@ -141,39 +142,154 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	// SQLite opened the path again: it must still be the file checked.
+	if fi, err := os.Stat(path); err != nil || !sameFile(fi, checked) {
+		sqlDB.Close()
+		return nil, fmt.Errorf("oauth: %s changed while it was being opened; refusing it", path)
+	}
 	return db, nil
 }
 
-// prepareDBFile creates a missing directory 0700 and the file 0600. An
-// existing directory is used as it is, never chmodded (it may be /srv, shared
-// with others), but only if others cannot write into it: whoever can would
-// swap our files. It refuses a symlink, which could point the database (and
-// its chmod) somewhere unexpected.
-func prepareDBFile(path string) error {
-	dir := filepath.Dir(path)
+// prepareDBFile creates a missing directory 0700 and the file 0600, and
+// returns the file's real path (symlinks in the directory resolved once)
+// and its identity. An existing directory is used as it is, never chmodded
+// (it may be /srv, shared with others), but only if others cannot write
+// into it or into any directory above it, nor swap a symlink on the way:
+// whoever can would swap our files. The file itself must not be a symlink.
+// The checks that matter run on the opened directory's descriptor.
+func prepareDBFile(path string) (string, syscall.Stat_t, error) {
+	var none syscall.Stat_t
+	dir, name := filepath.Dir(path), filepath.Base(path)
+	// Check what exists before creating anything under it.
+	existing := dir
+	for {
+		if _, err := os.Lstat(existing); err == nil || filepath.Dir(existing) == existing {
+			break
+		}
+		existing = filepath.Dir(existing)
+	}
+	if err := checkAncestors(existing); err != nil {
+		return "", none, err
+	}
+	if existing != dir {
+		if err := checkParent(existing, nil); err != nil {
+			return "", none, err
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("oauth: creating %s: %w", dir, err)
+		return "", none, fmt.Errorf("oauth: creating %s: %w", dir, err)
 	}
-	if err := checkDBDir(dir); err != nil {
-		return err
+	if err := checkAncestors(dir); err != nil {
+		return "", none, err
 	}
-	if lfi, err := os.Lstat(path); err == nil {
-		if lfi.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("oauth: %s is a symlink; refusing to use it as the OAuth database", path)
-		}
-		if !lfi.Mode().IsRegular() {
-			return fmt.Errorf("oauth: %s is not a regular file", path)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("oauth: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return fmt.Errorf("oauth: creating %s: %w", path, err)
+		return "", none, fmt.Errorf("oauth: %w", err)
 	}
+	if err := checkAncestors(real); err != nil {
+		return "", none, err
+	}
+	dfd, err := syscall.Open(real, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return "", none, fmt.Errorf("oauth: opening %s: %w", real, err)
+	}
+	defer syscall.Close(dfd)
+	var dst syscall.Stat_t
+	if err := syscall.Fstat(dfd, &dst); err != nil {
+		return "", none, fmt.Errorf("oauth: %s: %w", real, err)
+	}
+	if err := checkDBDir(dir, dst); err != nil {
+		return "", none, err
+	}
+	file := filepath.Join(real, name)
+	fd, err := syscall.Openat(dfd, name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return "", none, fmt.Errorf("oauth: %s is a symlink; refusing to use it as the OAuth database", path)
+	}
+	if err != nil {
+		return "", none, fmt.Errorf("oauth: creating %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), file)
 	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return "", none, fmt.Errorf("oauth: %s: %w", path, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return "", none, fmt.Errorf("oauth: %s is not a regular file", path)
+	}
 	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("oauth: making %s private: %w", path, err)
+		return "", none, fmt.Errorf("oauth: making %s private: %w", path, err)
+	}
+	return file, st, nil
+}
+
+func sameFile(fi fs.FileInfo, st syscall.Stat_t) bool {
+	got, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && got.Dev == st.Dev && got.Ino == st.Ino
+}
+
+// checkAncestors refuses a path in which someone other than us (or root)
+// could replace a component: every directory above it must be ours or
+// root's and writable by nobody else, unless it is sticky (like /tmp) and
+// the entry in it is ours or root's, which others then cannot rename.
+func checkAncestors(p string) error {
+	p = filepath.Clean(p)
+	var parts []string
+	for q := p; q != "/" && q != "."; q = filepath.Dir(q) {
+		parts = append(parts, q)
+	}
+	parent := "/"
+	for i := len(parts) - 1; i >= 0; i-- {
+		var est syscall.Stat_t
+		if err := syscall.Lstat(parts[i], &est); err != nil {
+			return fmt.Errorf("oauth: %s: %w", parts[i], err)
+		}
+		if err := checkParent(parent, &est); err != nil {
+			return err
+		}
+		parent = parts[i]
+	}
+	return nil
+}
+
+func ours(st *syscall.Stat_t) bool { return int(st.Uid) == os.Geteuid() || st.Uid == 0 }
+
+// checkParent refuses a directory in which others could replace the entry
+// described by entry (nil: one about to be created by us).
+func checkParent(dir string, entry *syscall.Stat_t) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return fmt.Errorf("oauth: %s: %w", dir, err)
+	}
+	writable := st.Mode&0o022 != 0
+	sticky := st.Mode&syscall.S_ISVTX != 0
+	switch {
+	case !ours(&st):
+		return fmt.Errorf("oauth: %s, above the database, belongs to uid %d; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Uid)
+	case writable && !(sticky && (entry == nil || ours(entry))):
+		return fmt.Errorf("oauth: %s, above the database, is writable by others (mode %#o); put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Mode&0o7777)
+	}
+	return nil
+}
+
+// checkDBDir refuses a directory (named dir, described by st from its open
+// descriptor) that someone other than us (or root) owns or may write into,
+// naming the path and the problem in one line.
+func checkDBDir(dir string, st syscall.Stat_t) error {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return fmt.Errorf("oauth: %s is not a directory", dir)
+	}
+	const advice = "; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)"
+	perm := st.Mode & 0o777
+	switch {
+	case st.Mode&syscall.S_ISVTX != 0 || perm&0o002 != 0:
+		return fmt.Errorf("oauth: database directory %s is world-writable (mode %#o)%s", dir, perm, advice)
+	case perm&0o020 != 0:
+		return fmt.Errorf("oauth: database directory %s is group-writable (mode %#o)%s", dir, perm, advice)
+	}
+	if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
+		return fmt.Errorf("oauth: database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
 	}
 	return nil
 }
@@ -185,31 +301,6 @@ func checkMode(path string, want fs.FileMode) error {
 	}
 	if got := fi.Mode().Perm(); got != want {
 		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
-	}
-	return nil
-}
-
-// checkDBDir refuses a directory that someone other than us (or root) owns
-// or may write into, naming the path and the problem in one line.
-func checkDBDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("oauth: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("oauth: %s is not a directory", dir)
-	}
-	const advice = "; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)"
-	switch mode := fi.Mode(); {
-	case mode&os.ModeSticky != 0 || mode.Perm()&0o002 != 0:
-		return fmt.Errorf("oauth: database directory %s is world-writable (mode %#o)%s", dir, mode.Perm(), advice)
-	case mode.Perm()&0o020 != 0:
-		return fmt.Errorf("oauth: database directory %s is group-writable (mode %#o)%s", dir, mode.Perm(), advice)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
-			return fmt.Errorf("oauth: database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
-		}
 	}
 	return nil
 }

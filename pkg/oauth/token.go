@@ -89,7 +89,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form m
 	// at speed.
 	// Only failures count, after the check: a correct client is never refused.
 	c, oe := s.checkClient(ctx, r, form)
-	if oe != nil && oe.code == "invalid_client" && !s.authFail.Allow(clientIP(r), s.now()) {
+	if oe != nil && oe.code == "invalid_client" && !s.authFail.Allow(limitKey(r), s.now()) {
 		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
 	}
 	return c, oe
@@ -113,7 +113,7 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client_id is required", basic: hasBasic}
 	}
 	if isURLClientID(id) {
-		return s.checkDocumentClient(ctx, id, sec, hasBasic)
+		return s.checkDocumentClient(ctx, limitKey(r), id, sec, hasBasic)
 	}
 	if len(id) > 128 {
 		return nil, bad
@@ -145,20 +145,41 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 }
 
 // checkDocumentClient authenticates a client named by a metadata document:
-// a public client, so no secret, and its document must still be usable.
-func (s *Server) checkDocumentClient(ctx context.Context, id, sec string, basic bool) (*clientRow, *oauthError) {
+// a public client, so no secret, and its document must still be usable. A
+// document not in the cache costs a fetch, so that attempt counts against
+// the address's failed-authentication budget before the fetch (a document
+// client has no secret, so this never refuses a correct credential); a
+// fetch that fails gives the count back, as the caller counts the failure.
+func (s *Server) checkDocumentClient(ctx context.Context, key, id, sec string, basic bool) (*clientRow, *oauthError) {
 	if s.docs == nil {
 		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "client ID metadata documents are turned off on this server", basic: basic}
-	}
-	c, err := s.docs.get(ctx, id)
-	if err != nil {
-		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "the client's metadata document cannot be used: " + err.Error(), basic: basic}
 	}
 	if sec != "" {
 		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "a client with a metadata document is public and must not send a secret", basic: basic}
 	}
+	counted := false
+	c, err := s.docs.get(ctx, id, func() error {
+		if !s.authFail.Allow(key, s.now()) {
+			return errTooManyFetches
+		}
+		counted = true
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooManyFetches):
+		return nil, &oauthError{status: http.StatusTooManyRequests, code: "invalid_client", desc: "too many failed client authentications; retry in a minute"}
+	case errors.Is(err, errDocBusy):
+		return nil, &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: err.Error()}
+	case err != nil:
+		if counted {
+			s.authFail.Refund(key)
+		}
+		return nil, &oauthError{status: http.StatusUnauthorized, code: "invalid_client", desc: "the client's metadata document cannot be used: " + err.Error(), basic: basic}
+	}
 	return c, nil
 }
+
+var errTooManyFetches = errors.New("too many document fetches from this address")
 
 // basicCredentials reads HTTP Basic client credentials, which RFC 6749
 // §2.3.1 form-encodes before Basic: "a+b%25" arrives as "a%2Bb%2525". Every

@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,6 +23,40 @@ var chatGPTConnectorRe = sync.OnceValue(func() *regexp.Regexp {
 var privateSchemeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$`) })
 
 const maxRedirectURILen = 2000
+
+var ldhLabelRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`) })
+
+// isASCIIHost reports whether host (without port) is an IP literal or plain
+// letter-digit-hyphen labels. Hosts are shown on the approval page as what
+// the operator should trust, so no Unicode that could imitate another name:
+// an international name must be given in its xn-- (punycode) form.
+func isASCIIHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(host, ".") {
+		if !ldhLabelRe().MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// isURIChars reports whether s holds only characters RFC 3986 allows in a
+// URI (unreserved, reserved and '%').
+func isURIChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("-._~:/?#[]@!$&'()*+,;=%", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
 
 // isLoopbackHost reports whether host (without port) is a loopback name or
 // literal, for which RFC 8252 allows plain http and any port.
@@ -53,6 +88,9 @@ func validateRedirectURI(raw string) error {
 	}
 	if u.User != nil {
 		return errors.New("must not contain user information")
+	}
+	if u.Host != "" && !isASCIIHost(u.Hostname()) {
+		return errors.New("its host must be plain ASCII (letters, digits, hyphens; an international name in its xn-- form)")
 	}
 	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme == "https":

@@ -16,6 +16,7 @@ type Limiter struct {
 	n      int
 	per    time.Duration
 	events map[string][]time.Time
+	evict  bool // when full, forget the least recently seen key (NewEvicting)
 }
 
 const maxKeys = 10000
@@ -23,6 +24,16 @@ const maxKeys = 10000
 // New returns a Limiter of n events per key per window.
 func New(n int, per time.Duration) *Limiter {
 	return &Limiter{n: n, per: per, events: map[string][]time.Time{}}
+}
+
+// NewEvicting is New for limits on floods rather than on guessing: when it
+// tracks its maximum of keys, it forgets the least recently seen one instead
+// of refusing every new key, so a flood from many addresses cannot lock
+// everyone else out.
+func NewEvicting(n int, per time.Duration) *Limiter {
+	l := New(n, per)
+	l.evict = true
+	return l
 }
 
 // Allow records an event for key and reports whether it is within the limit.
@@ -37,6 +48,9 @@ func (l *Limiter) Allow(key string, now time.Time) bool {
 	}
 	if _, ok := l.events[key]; !ok && len(l.events) >= maxKeys {
 		l.purgeLocked(now)
+		if len(l.events) >= maxKeys && l.evict {
+			l.evictOldestLocked()
+		}
 		if len(l.events) >= maxKeys {
 			// Still full of live keys: fail closed rather than forget a
 			// key that is being rate limited.
@@ -89,4 +103,19 @@ func (l *Limiter) purgeLocked(now time.Time) {
 			l.events[k] = ev
 		}
 	}
+}
+
+func (l *Limiter) evictOldestLocked() {
+	var oldKey string
+	var old time.Time
+	for k, ev := range l.events {
+		if len(ev) == 0 {
+			oldKey = k
+			break
+		}
+		if last := ev[len(ev)-1]; oldKey == "" || last.Before(old) {
+			oldKey, old = k, last
+		}
+	}
+	delete(l.events, oldKey)
 }
