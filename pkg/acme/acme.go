@@ -48,6 +48,7 @@ import (
 	"github.com/go-acme/lego/v5/challenge/tlsalpn01"
 	"github.com/go-acme/lego/v5/lego"
 	legolog "github.com/go-acme/lego/v5/log"
+	"github.com/servagent/servagent/pkg/netname"
 )
 
 // ALPNProto is the ALPN protocol ID of TLS-ALPN-01 (RFC 8737).
@@ -173,10 +174,11 @@ func New(opts Options) (*Manager, error) {
 }
 
 func normalize(o *Options) error {
-	o.Domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(o.Domain)), ".")
-	if err := validateDomain(o.Domain); err != nil {
-		return err
+	d, err := netname.Domain(o.Domain)
+	if err != nil {
+		return fmt.Errorf("acme: %w", err)
 	}
+	o.Domain = d
 	o.Email = strings.TrimSpace(o.Email)
 	if o.Email != "" {
 		a, err := mail.ParseAddress(o.Email)
@@ -208,43 +210,6 @@ func normalize(o *Options) error {
 	}
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = o.RetryMin
-	}
-	return nil
-}
-
-// validateDomain accepts one DNS name that HTTP-01/TLS-ALPN-01 can validate:
-// no wildcard, no IP literal, no port or path. It also keeps the name safe as
-// a directory name under certs/.
-func validateDomain(d string) error {
-	if d == "" {
-		return errors.New("acme: domain is required")
-	}
-	bad := func(why string) error { return fmt.Errorf("acme: invalid domain %q: %s", d, why) }
-	if strings.HasPrefix(d, "*.") {
-		return bad("wildcards need DNS-01, which servagent does not do")
-	}
-	if net.ParseIP(d) != nil {
-		return bad("an IP address, not a DNS name")
-	}
-	if len(d) > 253 {
-		return bad("longer than 253 characters")
-	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
-		return bad("needs at least two labels (e.g. example.com)")
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 {
-			return bad("empty or over-long label")
-		}
-		if l[0] == '-' || l[len(l)-1] == '-' {
-			return bad("label starts or ends with '-'")
-		}
-		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				return bad(fmt.Sprintf("character %q (use the punycode xn-- form for IDNs)", r))
-			}
-		}
 	}
 	return nil
 }

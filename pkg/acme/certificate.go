@@ -63,7 +63,7 @@ func (m *Manager) obtain(ctx context.Context, ch Challenge) (*x509.Certificate, 
 	m.log.Info("requesting certificate", "challenge", ch.String(), "directory", m.opts.DirectoryURL)
 	res, err := client.Certificate.Obtain(ctx, req)
 	if err != nil && req.ReplacesCertID != "" && ctx.Err() == nil && replacesRejected(err) {
-		m.log.Warn("CA refused the ARI replaces field; ordering without it", "error", err)
+		m.log.Warn("CA refused the ARI replaces field; ordering without it", "err", err)
 		req.ReplacesCertID = ""
 		res, err = client.Certificate.Obtain(ctx, req)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"time"
+
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 // Run keeps the certificate fresh until ctx is done. It checks at start and
@@ -27,7 +29,7 @@ func (m *Manager) Run(ctx context.Context, ch Challenge, every, before time.Dura
 	failures := 0
 	var wait time.Duration // check right away
 	for {
-		if !sleepCtx(ctx, wait) {
+		if !timeutil.Sleep(ctx, wait) {
 			return
 		}
 		next, renewed, err := m.check(ctx, ch, every, before)
@@ -37,7 +39,7 @@ func (m *Manager) Run(ctx context.Context, ch Challenge, every, before time.Dura
 		if err != nil {
 			failures++
 			wait = m.backoff(failures)
-			m.log.Error("certificate renewal failed", "error", err, "attempt", failures, "retry_in", wait)
+			m.log.Error("certificate renewal failed", "err", err, "attempt", failures, "retry_in", wait)
 			continue
 		}
 		failures = 0
@@ -53,7 +55,7 @@ func (m *Manager) check(ctx context.Context, ch Challenge, every, before time.Du
 	now := time.Now()
 	leaf, err := m.leaf()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		m.log.Warn("certificate on disk is unusable; obtaining a new one", "error", err)
+		m.log.Warn("certificate on disk is unusable; obtaining a new one", "err", err)
 	}
 	reason := ""
 	switch {
@@ -107,12 +109,12 @@ func (m *Manager) ariRenewAt(ctx context.Context, leaf *x509.Certificate, now ti
 	defer cancel()
 	client, err := m.newClient(ctx, false)
 	if err != nil {
-		m.log.Debug("renewal info (ARI) unavailable", "error", err)
+		m.log.Debug("renewal info (ARI) unavailable", "err", err)
 		return nil
 	}
 	ri, err := client.Certificate.GetRenewalInfo(ctx, leaf)
 	if err != nil {
-		m.log.Debug("renewal info (ARI) unavailable", "error", err)
+		m.log.Debug("renewal info (ARI) unavailable", "err", err)
 		return nil
 	}
 	return ri.ShouldRenewAt(now, every) // same `now` as the caller: "renew now" compares equal
@@ -124,19 +126,4 @@ func (m *Manager) backoff(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, m.opts.RetryMax)
-}
-
-// sleepCtx waits d (0: not at all) and reports false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -91,23 +91,23 @@ SERVAGENT_OAUTH_CLIENT_SECRET=%s
 		}
 		path = defaultEnvFile(candidates)
 		if path == "" {
-			return exitf(2, "no env file: pass --env-file")
+			return usagef("no env file: pass --env-file")
 		}
 	}
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return exitf(2, "%s is not a regular file", path)
+		return usagef("%s is not a regular file", path)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return exitf(1, "env file %s: %v", path, err)
+		return failf("env file %s: %w", path, err)
 	}
 	existed := false
 	if env, err := config.ReadEnvFile(path); err == nil {
-		_, existed = env["SERVAGENT_OAUTH_CLIENT_ID"]
+		_, existed = env[config.VarOAuthClientID]
 	}
 	if err := config.UpdateEnvFile(path, map[string]string{
-		"SERVAGENT_OAUTH_CLIENT_ID":     id,
-		"SERVAGENT_OAUTH_CLIENT_SECRET": sec,
+		config.VarOAuthClientID:     id,
+		config.VarOAuthClientSecret: sec,
 	}); err != nil {
-		return exitf(1, "updating %s: %v", path, err)
+		return failf("updating %s: %w", path, err)
 	}
 	verb := "Added"
 	if existed {

@@ -65,7 +65,7 @@ func NewManager(opts Options) *Manager {
 		opts.MaxOutput = DefaultMaxOutput
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Manager{opts: opts, jobs: map[string]*Job{}}
 }

@@ -177,7 +177,7 @@ func (s *Server) lookupAuthClient(ctx context.Context, clientID string) (*client
 			return nil, &pageMsg{Text: "This server is fetching too many client metadata documents right now. Try again in a few seconds.", status: http.StatusServiceUnavailable}
 		}
 		if err != nil {
-			s.log.Warn("oauth: client metadata document refused", "client_id", truncate(clientID, 200), "err", err)
+			s.log.Warn("client metadata document refused", "client_id", truncate(clientID, 200), "err", err)
 			return nil, &pageMsg{Text: "The client's metadata document at ", Code: clientID, Tail: " cannot be used: " + err.Error() + "."}
 		}
 		return c, nil
@@ -286,7 +286,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 			return
 		}
-		s.log.Info("oauth: authorization denied by the operator", "client_id", p.clientID)
+		s.log.Info("authorization denied by the operator", "client_id", p.clientID)
 		s.redirect(w, r, p.redirectURI, http.StatusSeeOther, url.Values{
 			"error": {"access_denied"}, "error_description": {"the operator denied the request"}, "state": {p.state}})
 		return
@@ -310,7 +310,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.opts.ApprovalSecret == "" || !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
-		s.log.Warn("oauth: wrong approval secret", "client_id", p.clientID, "remote", clientIP(r))
+		s.log.Warn("wrong approval secret", "client_id", p.clientID, "remote", clientIP(r))
 		s.approvalPage(w, http.StatusForbidden, p, browser, "Wrong secret. No authorization was given.")
 		return
 	}
@@ -320,7 +320,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 		return
 	}
-	s.log.Info("oauth: authorization approved by the operator", "client_id", p.clientID)
+	s.log.Info("authorization approved by the operator", "client_id", p.clientID)
 	s.issueCodeAndRedirect(w, r, &authRequest{
 		client: &clientRow{ID: p.clientID}, redirectURI: p.redirectURI, redirectGiven: p.redirectGiven,
 		state: p.state, challenge: p.challenge, scope: p.scope, resource: p.resource,
@@ -336,7 +336,7 @@ func (s *Server) issueCodeAndRedirect(w http.ResponseWriter, r *http.Request, re
 		ExpiresAt: s.now().Add(codeTTL).Unix(),
 	}
 	if err := s.db.WithContext(r.Context()).Create(&row).Error; err != nil {
-		s.log.Error("oauth: storing an authorization code", "err", err)
+		s.log.Error("storing an authorization code", "err", err)
 		s.redirect(w, r, req.redirectURI, status, url.Values{
 			"error": {"server_error"}, "error_description": {"storage error"}, "state": {req.state}})
 		return
@@ -499,7 +499,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := pageTmpl().Execute(w, d); err != nil {
-		s.log.Warn("oauth: rendering a page", "err", err)
+		s.log.Warn("rendering a page", "err", err)
 	}
 }
 

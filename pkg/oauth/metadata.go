@@ -1,8 +1,9 @@
 package oauth
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/servagent/servagent/pkg/httpjson"
 )
 
 // Register puts every OAuth route on mux: the endpoints and metadata under
@@ -95,13 +96,13 @@ func (s *Server) asMetadata() map[string]any {
 
 func (s *Server) handleASMetadata(w http.ResponseWriter, r *http.Request) {
 	if metadataPreamble(w, r) {
-		writeJSON(w, http.StatusOK, s.asMetadata())
+		httpjson.Write(w, http.StatusOK, s.asMetadata())
 	}
 }
 
 func (s *Server) handlePRMetadata(w http.ResponseWriter, r *http.Request) {
 	if metadataPreamble(w, r) {
-		writeJSON(w, http.StatusOK, map[string]any{
+		httpjson.Write(w, http.StatusOK, map[string]any{
 			"resource":                 s.resource,
 			"authorization_servers":    []string{s.issuer},
 			"scopes_supported":         supportedScopes,
@@ -111,21 +112,10 @@ func (s *Server) handlePRMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", "no-store")
-	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
 	body := map[string]string{"error": code}
 	if desc != "" {
 		body["error_description"] = desc
 	}
-	writeJSON(w, status, body)
+	httpjson.Write(w, status, body)
 }

@@ -197,7 +197,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.purge(ctx); err != nil {
-		s.log.Warn("oauth: purging expired rows", "err", err)
+		s.log.Warn("purging expired rows", "err", err)
 	}
 	go s.purgeLoop(10 * time.Minute)
 	return s, nil
@@ -282,7 +282,7 @@ func (s *Server) syncStaticClient(ctx context.Context) error {
 			if err := s.deleteClientTx(tx, c.ID); err != nil {
 				return err
 			}
-			s.log.Info("oauth: removed the previous static client", "client_id", c.ID)
+			s.log.Info("removed the previous static client", "client_id", c.ID)
 		}
 		if s.opts.ClientID == "" {
 			return nil
@@ -322,7 +322,7 @@ func (s *Server) syncStaticClient(ctx context.Context) error {
 			if err := tx.Where("client_id = ?", row.ID).Delete(&codeRow{}).Error; err != nil {
 				return err
 			}
-			s.log.Info("oauth: static client secret changed; its tokens were revoked", "client_id", row.ID)
+			s.log.Info("static client secret changed; its tokens were revoked", "client_id", row.ID)
 		}
 		row.IssuedAt = old.IssuedAt
 		return tx.Save(&row).Error
@@ -350,7 +350,7 @@ func (s *Server) purgeLoop(every time.Duration) {
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if err := s.purge(ctx); err != nil {
-				s.log.Warn("oauth: purging expired rows", "err", err)
+				s.log.Warn("purging expired rows", "err", err)
 			}
 			cancel()
 		}

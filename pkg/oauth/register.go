@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/servagent/servagent/pkg/httpjson"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -90,11 +91,11 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		c.SecretHash = secret.Hash(clientSecret)
 	}
 	if err := s.db.WithContext(r.Context()).Create(&c).Error; err != nil {
-		s.log.Error("oauth: storing a registered client", "err", err)
+		s.log.Error("storing a registered client", "err", err)
 		writeJSONError(w, http.StatusInternalServerError, "server_error", "storage error")
 		return
 	}
-	s.log.Info("oauth: client registered", "client_id", c.ID, "auth_method", c.AuthMethod)
+	s.log.Info("client registered", "client_id", c.ID, "auth_method", c.AuthMethod)
 	resp := map[string]any{
 		"client_id":                  c.ID,
 		"client_id_issued_at":        c.IssuedAt,
@@ -111,7 +112,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		resp["client_secret"] = clientSecret
 		resp["client_secret_expires_at"] = 0
 	}
-	writeJSON(w, http.StatusCreated, resp)
+	httpjson.Write(w, http.StatusCreated, resp)
 }
 
 func badMetadata(desc string) *regError {

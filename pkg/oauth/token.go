@@ -15,6 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/servagent/servagent/pkg/httpjson"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -126,7 +127,7 @@ func (s *Server) checkClient(ctx context.Context, r *http.Request, form map[stri
 		return nil, bad
 	}
 	if err != nil {
-		s.log.Error("oauth: reading client", "err", err)
+		s.log.Error("reading client", "err", err)
 		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "storage error"}
 	}
 	if c.SecretHash == "" {
@@ -245,7 +246,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oe)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 var verifierRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`) })
@@ -284,7 +285,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 		// RFC 6749 §4.1.2: a replayed code revokes what it issued, since
 		// one of the two callers has stolen it.
 		s.revokeGrant(ctx, row.GrantID)
-		s.log.Warn("oauth: authorization code replayed; its tokens were revoked", "client_id", client.ID)
+		s.log.Warn("authorization code replayed; its tokens were revoked", "client_id", client.ID)
 		return nil, errInvalidGrant("unknown, expired or used code")
 	}
 	now := s.now()
@@ -363,7 +364,7 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 			return resp, nil
 		}
 		s.revokeGrant(ctx, row.GrantID)
-		s.log.Warn("oauth: rotated refresh token reused; its family was revoked", "client_id", client.ID)
+		s.log.Warn("rotated refresh token reused; its family was revoked", "client_id", client.ID)
 		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
 	}
 	if row.ExpiresAt <= s.now().Unix() {
@@ -429,7 +430,7 @@ func (s *Server) replayRotation(ctx context.Context, old *tokenRow) (map[string]
 	if err != nil || live != 2 {
 		return nil, false
 	}
-	s.log.Info("oauth: rotated refresh token presented again within the reuse interval; same pair returned", "client_id", old.ClientID)
+	s.log.Info("rotated refresh token presented again within the reuse interval; same pair returned", "client_id", old.ClientID)
 	return r.resp, true
 }
 
@@ -469,12 +470,12 @@ func (s *Server) revokeGrant(ctx context.Context, grantID string) {
 		return
 	}
 	if err := s.db.WithContext(ctx).Model(&tokenRow{}).Where("grant_id = ?", grantID).Update("revoked", true).Error; err != nil {
-		s.log.Error("oauth: revoking a token family", "err", err)
+		s.log.Error("revoking a token family", "err", err)
 	}
 }
 
 func (s *Server) storageError(err error) *oauthError {
-	s.log.Error("oauth: storage error", "err", err)
+	s.log.Error("storage error", "err", err)
 	return &oauthError{status: http.StatusInternalServerError, code: "server_error", desc: "storage error"}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/httpjson"
 	"github.com/servagent/servagent/pkg/ratelimit"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "Host header not in SERVAGENT_ALLOWED_HOSTS"})
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "Host header not in SERVAGENT_ALLOWED_HOSTS"})
 	})
 }
 
@@ -52,20 +53,20 @@ func browserGuard(next http.Handler) http.Handler {
 			host = h
 		}
 		if !config.IsLoopbackHost(host) {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "without authentication only loopback Host names are accepted"})
+			httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "without authentication only loopback Host names are accepted"})
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" {
 			u, err := url.Parse(o)
 			if err != nil || !config.IsLoopbackHost(u.Hostname()) {
-				writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
+				httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
 				return
 			}
 		}
 		switch r.Header.Get("Sec-Fetch-Site") {
 		case "", "none", "same-origin":
 		default:
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused"})
+			httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused"})
 			return
 		}
 		next.ServeHTTP(w, r)

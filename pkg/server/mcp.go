@@ -56,10 +56,7 @@ func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
 		// Building a server (schema reflection for every tool) leaves a few
 		// MiB of garbage; hand it back to the OS rather than keep it resident
 		// on an otherwise idle server. This runs once per instructions change.
-		go func() {
-			time.Sleep(100 * time.Millisecond)
-			debug.FreeOSMemory()
-		}()
+		s.bg.Go(debug.FreeOSMemory)
 	}
 	return srv
 }
@@ -81,7 +78,7 @@ func (s *Server) buildMCPServer(instr string, streamCtx context.Context) *mcp.Se
 		SetCacheable: setCacheable, // stateless.go
 	})
 	if err := tools.Register(srv, s.env, s.cfg.Tools); err != nil {
-		s.log.Error("registering tools", "error", err)
+		s.log.Error("registering tools", "err", err)
 		return nil
 	}
 	srv.AddReceivingMiddleware(s.audit(streamCtx), unadvertised) // unadvertised: stateless.go
@@ -143,8 +140,8 @@ func (s *Server) auditCall(next mcp.MethodHandler, streamCtx context.Context) mc
 		if method != "tools/call" {
 			return next(ctx, method, req)
 		}
-		s.inflight.Add(1)
-		defer s.inflight.Add(-1)
+		s.calls.start()
+		defer s.calls.done()
 		if streamCtx != nil {
 			var stop func() bool
 			ctx, stop = mergeCancel(ctx, streamCtx)

@@ -6,14 +6,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -23,6 +21,7 @@ import (
 	"github.com/servagent/servagent/pkg/auth"
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/httpjson"
 	"github.com/servagent/servagent/pkg/jobs"
 	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/runner"
@@ -68,16 +67,17 @@ type Options struct {
 
 // Server is a configured servagent HTTP server.
 type Server struct {
-	opts     Options
-	cfg      *config.Config
-	log      *slog.Logger
-	env      *tools.Env
-	cache    *mcp.SchemaCache
-	handler  http.Handler
-	inflight atomic.Int64 // tool calls running now
-	certs    *certReloader
-	proxies  *ratelimit.Proxies
-	limits   Limits
+	opts    Options
+	cfg     *config.Config
+	log     *slog.Logger
+	env     *tools.Env
+	cache   *mcp.SchemaCache
+	handler http.Handler
+	calls   callTracker    // tool calls running now
+	bg      sync.WaitGroup // background work Serve waits for before it returns
+	certs   *certReloader
+	proxies *ratelimit.Proxies
+	limits  Limits
 
 	mu       sync.Mutex
 	current  *builtServer                         // the MCP server for the current instructions
@@ -90,7 +90,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: no config")
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Instructions == nil {
 		opts.Instructions = func() string { return "" }
@@ -150,7 +150,7 @@ func New(opts Options) (*Server, error) {
 	s.handler = s.routes()
 	// Build the first MCP server (schema reflection for every tool) while
 	// the process finishes starting, instead of in the first initialize.
-	go s.newMCPServer(&http.Request{Header: http.Header{}})
+	s.bg.Go(func() { s.newMCPServer(&http.Request{Header: http.Header{}}) })
 	return s, nil
 }
 
@@ -186,7 +186,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/sse", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", "GET")
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "GET /sse opens the event stream; POST messages to the announced /messages/ URL"})
+			httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "GET /sse opens the event stream; POST messages to the announced /messages/ URL"})
 			return
 		}
 		// The SDK announces an endpoint relative to the GET's URL; present
@@ -199,7 +199,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/messages/", s.legacyOnly(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST")
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST JSON-RPC messages here"})
+			httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST JSON-RPC messages here"})
 			return
 		}
 		// Accept the reference's session_id spelling as well.
@@ -248,7 +248,7 @@ func (s *Server) routes() http.Handler {
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Version})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Version})
 }
 
 func recoverer(log *slog.Logger, next http.Handler) http.Handler {
@@ -259,17 +259,11 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("panic in handler", "path", logged(r.URL.Path), "panic", fmt.Sprint(v))
-				writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+				httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
 }
 
 // TLSConfig returns the TLS configuration when HTTPS is on, else nil. With
@@ -321,13 +315,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		hs.Shutdown(sctx)
 		close(shutdownDone)
 	}()
-	// Calls may still arrive on open connections while draining, so this
-	// polls a counter rather than waiting on a WaitGroup.
-	deadline := time.Now().Add(s.opts.ShutdownTimeout)
-	for s.inflight.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := s.inflight.Load(); n > 0 {
+	dctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	n := s.calls.wait(dctx)
+	cancel()
+	if n > 0 {
 		s.log.Warn("tool calls still running after the grace period; killing their processes", "calls", n)
 	}
 	if n := s.env.Jobs.Shutdown(); n > 0 {
@@ -336,6 +327,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.opts.Runner.Shutdown()
 	hs.Close() // ends hanging event streams
 	<-shutdownDone
+	s.bg.Wait()
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/httpjson"
 )
 
 // MCP 2026-07-28 beside the legacy sessions on one /mcp.
@@ -76,7 +77,7 @@ func (s *Server) legacyOnly(h http.HandlerFunc) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the legacy SSE transport is off (SERVAGENT_PROTOCOLS=2026-07-28); use /mcp"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "the legacy SSE transport is off (SERVAGENT_PROTOCOLS=2026-07-28); use /mcp"})
 	})
 }
 
@@ -86,7 +87,7 @@ func (s *Server) legacyOnly(h http.HandlerFunc) http.Handler {
 func legacyOff(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "only MCP 2026-07-28 is served here (SERVAGENT_PROTOCOLS): POST with MCP-Protocol-Version: 2026-07-28"})
+		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "only MCP 2026-07-28 is served here (SERVAGENT_PROTOCOLS): POST with MCP-Protocol-Version: 2026-07-28"})
 		return
 	}
 	var msg struct {
@@ -98,7 +99,7 @@ func legacyOff(w http.ResponseWriter, r *http.Request) {
 		id = json.RawMessage("null")
 	}
 	data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: []string{protocol20260728}, Requested: r.Header.Get("MCP-Protocol-Version")})
-	writeJSON(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
+	httpjson.Write(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
 		"code": mcp.CodeUnsupportedProtocolVersion, "message": "unsupported protocol version: this server serves only MCP 2026-07-28", "data": json.RawMessage(data)}})
 }
 

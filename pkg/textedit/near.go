@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // NearMatches lists the file lines most similar to old's first non-blank
@@ -20,7 +21,7 @@ func NearMatches(text, old string, n int) string {
 	if needle == "" {
 		return ""
 	}
-	needle = Clip(needle, 300)
+	needle = textutil.Clip(needle, 300)
 	ng := bigrams(strings.TrimSpace(needle))
 	type cand struct {
 		line  int
@@ -38,7 +39,7 @@ func NearMatches(text, old string, n int) string {
 		if t == "" {
 			continue
 		}
-		s := similarity(ng, strings.TrimSpace(needle), Clip(t, 300))
+		s := similarity(ng, strings.TrimSpace(needle), textutil.Clip(t, 300))
 		if s < 0.3 {
 			continue
 		}
@@ -58,26 +59,9 @@ func NearMatches(text, old string, n int) string {
 	}
 	var b strings.Builder
 	for _, c := range best {
-		fmt.Fprintf(&b, "  line %d (%.0f%% similar): %s\n", c.line, c.score*100, Clip(c.text, 200))
+		fmt.Fprintf(&b, "  line %d (%.0f%% similar): %s\n", c.line, c.score*100, textutil.Clip(c.text, 200))
 	}
 	return b.String()
-}
-
-// Clip shortens s to at most n bytes (without splitting a UTF-8 sequence),
-// marking the cut with "...".
-func Clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	b := []byte(s[:n])
-	// Drop a UTF-8 sequence the cut left incomplete.
-	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
-		if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
-			break
-		}
-		b = b[:len(b)-1]
-	}
-	return string(b) + "..."
 }
 
 func bigrams(s string) map[string]int {

@@ -61,21 +61,3 @@ func TestNearMatches(t *testing.T) {
 		})
 	}
 }
-
-func TestClip(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"abcdef", 3, "abc..."},
-		{"héllo", 2, "h..."}, // é is two bytes: the cut would split it
-		{"日本語", 4, "日..."},
-	} {
-		if got := Clip(tc.in, tc.n); got != tc.want {
-			t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. The
@@ -172,16 +173,7 @@ func procCmdline(pid int, name string) string {
 		return "[" + name + "]"
 	}
 	s := strings.ToValidUTF8(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})), "?")
-	return capString(s, maxCmdline)
-}
-
-// capString cuts s to at most n runes, marking the cut.
-func capString(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return textutil.Clip(s, maxCmdline)
 }
 
 // userNames caches uid to name lookups for one call.
@@ -394,7 +386,7 @@ func processesText(o ListProcessesOutput, filter string, limit int64) *mcp.CallT
 	fmt.Fprintf(ht, "%7s %7s %-12s %6s %10s %5s %-20s %-16s %s\n", "PID", "PPID", "USER", "CPU%", "RSS", "MEM%", "START", "STATE", "COMMAND")
 	for _, p := range o.Processes {
 		fmt.Fprintf(ht, "%7d %7d %-12s %6.1f %10s %5.1f %-20s %-16s %s\n",
-			p.PID, p.PPID, capString(p.User, 12), p.CPUPercent, humanBytes(p.RSSBytes), p.MemPercent, p.StartTime, p.State, p.Command)
+			p.PID, p.PPID, textutil.Clip(p.User, 12), p.CPUPercent, humanBytes(p.RSSBytes), p.MemPercent, p.StartTime, p.State, p.Command)
 	}
 	return textResult("%s", ht.String())
 }

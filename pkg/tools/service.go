@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/runner"
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 var serviceActions = []string{"status", "start", "stop", "restart", "reload", "enable", "disable", "is-active", "is-enabled"}
@@ -198,24 +199,13 @@ func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for u.transitional() && time.Now().Before(deadline) {
-		if !sleepCtx(ctx, 250*time.Millisecond) {
+		if !timeutil.Sleep(ctx, 250*time.Millisecond) {
 			return u
 		}
 		u = read()
 	}
-	if u.active == "active" && sleepCtx(ctx, e.Systemd.SettleDelay) {
+	if u.active == "active" && timeutil.Sleep(ctx, e.Systemd.SettleDelay) {
 		u = read()
 	}
 	return u
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/httpjson"
 )
 
 // Download serves GET and HEAD /download?path=…: one regular file with
@@ -26,7 +27,7 @@ type Download struct {
 func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use GET /download?path=/absolute/path (or HEAD)"})
+		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "use GET /download?path=/absolute/path (or HEAD)"})
 		return
 	}
 	p := r.URL.Query().Get("path")
@@ -73,7 +74,7 @@ func (d *Download) fail(w http.ResponseWriter, r *http.Request, p string, code i
 	if d.Logger != nil {
 		d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
 	}
-	writeJSON(w, code, map[string]string{"error": msg})
+	httpjson.Write(w, code, map[string]string{"error": msg})
 }
 
 func truncate(s string, n int) string {

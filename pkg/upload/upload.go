@@ -6,7 +6,6 @@ package upload
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/httpjson"
 )
 
 // Handler serves POST /upload.
@@ -54,7 +54,7 @@ func bad(format string, args ...any) error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST with multipart/form-data"})
+		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "use POST with multipart/form-data"})
 		return
 	}
 	res, err := h.receive(w, r)
@@ -67,13 +67,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.Logger != nil {
 			h.Logger.Warn("upload failed", "status", code, "err", err.Error())
 		}
-		writeJSON(w, code, map[string]string{"error": err.Error()})
+		httpjson.Write(w, code, map[string]string{"error": err.Error()})
 		return
 	}
 	if h.Logger != nil {
 		h.Logger.Info("upload", "path", res.Path, "bytes", res.BytesWritten)
 	}
-	writeJSON(w, http.StatusOK, res)
+	httpjson.Write(w, http.StatusOK, res)
 }
 
 // form is what the fields said so far, in whatever order they came.
@@ -278,10 +278,4 @@ func smallField(r io.Reader) (string, error) {
 		return "", bad("form field too long")
 	}
 	return string(b), nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
 }
