@@ -145,7 +145,7 @@ var readJobOutputTool = define(Tool{
 		"answer with write_job_input. plain: true removes terminal escape sequences.",
 	Hints: Hints{ReadOnly: true},
 	Audit: []string{"job_id", "wait_seconds", "since", "plain"},
-	With:  "execute_command",
+	With:  executeCommandTool.Name,
 }, (*Env).readJobOutput)
 
 func (e *Env) readJobOutput(ctx context.Context, req *mcp.CallToolRequest, in ReadJobInput) (*mcp.CallToolResult, JobOutput, error) {
@@ -236,7 +236,7 @@ var writeJobInputTool = define(Tool{
 		"Then read_job_output with wait_seconds to see the answer. Never type a password or secret you were not given.",
 	Hints: Hints{Destructive: true, OpenWorld: true},
 	Audit: []string{"job_id", "keys"},
-	With:  "execute_command",
+	With:  executeCommandTool.Name,
 }, (*Env).writeJobInput)
 
 func (e *Env) writeJobInput(ctx context.Context, req *mcp.CallToolRequest, in WriteJobInput) (*mcp.CallToolResult, WriteJobOutput, error) {
@@ -271,7 +271,7 @@ var killJobTool = define(Tool{
 		"the signal (default TERM), then KILL after a grace period. Returns how it ended.",
 	Hints: Hints{Destructive: true, Idempotent: true},
 	Audit: []string{"job_id", "signal"},
-	With:  "execute_command",
+	With:  executeCommandTool.Name,
 }, (*Env).killJob)
 
 func (e *Env) killJob(ctx context.Context, req *mcp.CallToolRequest, in KillJobInput) (*mcp.CallToolResult, JobOutput, error) {
@@ -325,7 +325,7 @@ var listJobsTool = define(Tool{
 	Description: "List the jobs of this credential (running, and ended within the retention period): job_id, command, pty, running, exit code, start time, output size. " +
 		"Jobs outlive the session that started them.",
 	Hints: Hints{ReadOnly: true, Idempotent: true},
-	With:  "execute_command",
+	With:  executeCommandTool.Name,
 }, (*Env).listJobs)
 
 func (e *Env) listJobs(ctx context.Context, req *mcp.CallToolRequest, in ListJobsInput) (*mcp.CallToolResult, ListJobsOutput, error) {
