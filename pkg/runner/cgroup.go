@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/servagent/servagent/pkg/fsutil"
 )
 
 // cgroup2Magic is CGROUP2_SUPER_MAGIC, the f_type of a cgroup v2 mount.
@@ -140,29 +142,10 @@ func cgroup2Mount() (mnt, root string, err error) {
 		}
 		fields := strings.Fields(pre)
 		if len(fields) >= 5 {
-			return unescapeMount(fields[4]), unescapeMount(fields[3]), nil
+			return fsutil.UnescapeMount(fields[4]), fsutil.UnescapeMount(fields[3]), nil
 		}
 	}
 	return "", "", errors.New("no cgroup v2 file system mounted")
-}
-
-// unescapeMount undoes the octal escapes of /proc/self/mountinfo (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // delegated reports whether systemd delegated dir to this process.

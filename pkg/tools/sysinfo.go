@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/fsutil"
 )
 
 // SystemInfoInput has no arguments.
@@ -259,7 +260,7 @@ func listDisks(ctx context.Context) ([]DiskInfo, error) {
 		if len(f) < 3 {
 			continue
 		}
-		dev, mnt, fstype := unescapeMount(f[0]), unescapeMount(f[1]), f[2]
+		dev, mnt, fstype := fsutil.UnescapeMount(f[0]), fsutil.UnescapeMount(f[1]), f[2]
 		// overlay counts only as the root of a container.
 		if !slices.Contains(diskFSTypes, fstype) && !(fstype == "overlay" && mnt == "/") {
 			continue
@@ -316,25 +317,6 @@ func statfsTimed(ctx context.Context, path string) (syscall.Statfs_t, error) {
 	case <-ctx.Done():
 		return syscall.Statfs_t{}, ctx.Err()
 	}
-}
-
-// unescapeMount undoes the octal escapes (\040 for space) of /proc/mounts.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func systemInfoText(o SystemInfoOutput) *mcp.CallToolResult {

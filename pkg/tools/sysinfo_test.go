@@ -36,14 +36,6 @@ func TestSystemInfo(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{`/mnt/my\040disk`: "/mnt/my disk", `/a\134b`: `/a\b`, `/plain`: "/plain", `/end\04`: `/end\04`} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // Every tool of this family states a title and all four hints, and the
 // read-only ones say so.
 func TestSystemToolAnnotations(t *testing.T) {
