@@ -127,30 +127,42 @@ func tailArgs(in TailFileInput) (lines, follow int, notes []string, err error) {
 	if (strings.TrimSpace(in.Path) != "") == (in.JournalctlUnit != "") {
 		return 0, 0, nil, errors.New("give exactly one of path (a log file) and journalctl_unit (a systemd unit such as nginx)")
 	}
-	lines = in.Lines
-	switch {
-	case lines < 0:
-		return 0, 0, nil, fmt.Errorf("lines must be positive (default %d, max %d)", tailDefaultLines, tailMaxLines)
-	case lines == 0:
-		lines = tailDefaultLines
-	case lines > tailMaxLines:
-		lines = tailMaxLines
-		notes = append(notes, fmt.Sprintf("lines clamped to %d", tailMaxLines))
+	lines, note, err := clamped(in.Lines, tailDefaultLines, tailMaxLines, "lines", "positive", "")
+	if err != nil {
+		return 0, 0, nil, err
 	}
+	notes = appendNote(notes, note)
 	if !in.Follow {
 		return lines, 0, notes, nil
 	}
-	follow = in.FollowTimeout
-	switch {
-	case follow < 0:
-		return 0, 0, nil, fmt.Errorf("follow_timeout must be a positive number of seconds (default %d, max %d)", followDefault, followMax)
-	case follow == 0:
-		follow = followDefault
-	case follow > followMax:
-		follow = followMax
-		notes = append(notes, fmt.Sprintf("follow_timeout clamped to %ds", followMax))
+	follow, note, err = clamped(in.FollowTimeout, followDefault, followMax, "follow_timeout", "a positive number of seconds", "s")
+	if err != nil {
+		return 0, 0, nil, err
 	}
+	notes = appendNote(notes, note)
 	return lines, follow, notes, nil
+}
+
+// clamped gives a zero v its default def and cuts a v above limit to limit,
+// with a note saying so; a negative v is an error saying what is wanted.
+func clamped(v, def, limit int, name, want, unit string) (int, string, error) {
+	switch {
+	case v < 0:
+		return 0, "", fmt.Errorf("%s must be %s (default %d, max %d)", name, want, def, limit)
+	case v == 0:
+		return def, "", nil
+	case v > limit:
+		return limit, fmt.Sprintf("%s clamped to %d%s", name, limit, unit), nil
+	}
+	return v, "", nil
+}
+
+// appendNote adds note to notes unless it is empty.
+func appendNote(notes []string, note string) []string {
+	if note == "" {
+		return notes
+	}
+	return append(notes, note)
 }
 
 // tailFileArgv is the tail argv for a log file, and its source label.
