@@ -170,12 +170,17 @@ func (e *Env) readJobOutput(ctx context.Context, req *mcp.CallToolRequest, in Re
 	}
 	st := j.Read(ctx, jobs.ReadOptions{Since: in.Since, Wait: wait, Plain: in.Plain})
 	stop()
-	out := JobOutput{
-		JobID: j.ID, Stdout: st.Stdout, Stderr: st.Stderr, Running: st.Running, ExitCode: st.ExitCode, Signal: st.Signal,
+	out := jobOutput(j.ID, st)
+	return jobText(out), out, nil
+}
+
+// jobOutput is what read_job_output and kill_job return for one read.
+func jobOutput(id string, st jobs.Status) JobOutput {
+	return JobOutput{
+		JobID: id, Stdout: st.Stdout, Stderr: st.Stderr, Running: st.Running, ExitCode: st.ExitCode, Signal: st.Signal,
 		TimedOut: st.TimedOut, DurationMs: st.Duration.Milliseconds(), NextOffset: st.NextOffset,
 		DroppedBytes: st.DroppedBytes, WaitingForInput: st.WaitingForInput,
 	}
-	return jobText(out), out, nil
 }
 
 func jobText(o JobOutput) *mcp.CallToolResult {
@@ -292,10 +297,8 @@ func (e *Env) killJob(ctx context.Context, req *mcp.CallToolRequest, in KillJobI
 	}
 	j.Kill(sig)
 	st := j.Read(ctx, jobs.ReadOptions{})
-	out := JobOutput{
-		JobID: j.ID, Stdout: st.Stdout, Stderr: st.Stderr, Running: st.Running, ExitCode: st.ExitCode, Signal: st.Signal,
-		TimedOut: st.TimedOut, DurationMs: st.Duration.Milliseconds(), NextOffset: st.NextOffset, DroppedBytes: st.DroppedBytes,
-	}
+	// Kill waits for the end, so the job no longer waits for input.
+	out := jobOutput(j.ID, st)
 	return jobText(out), out, nil
 }
 
