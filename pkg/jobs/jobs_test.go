@@ -27,16 +27,12 @@ func newManager(t *testing.T, opts Options) *Manager {
 		opts.Runner.Grace = 300 * time.Millisecond
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(ioDiscard{}, nil))
+		opts.Logger = discardLogger()
 	}
 	m := NewManager(opts)
 	t.Cleanup(func() { m.Shutdown() })
 	return m
 }
-
-type ioDiscard struct{}
-
-func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
 
 func start(t *testing.T, m *Manager, owner string, spec Spec) *Job {
 	t.Helper()
@@ -421,7 +417,7 @@ func TestPlainStripsEscapes(t *testing.T) {
 	}
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(ioDiscard{}, nil)) }
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestStdinModes(t *testing.T) {
 	m := newManager(t, Options{})
