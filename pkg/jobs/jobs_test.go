@@ -12,11 +12,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/internal/testutil"
 	"github.com/servagent/servagent/pkg/runner"
 )
 
@@ -368,7 +368,7 @@ func TestShutdownKillsEveryJobAndCountsThem(t *testing.T) {
 }
 
 func TestAuditLinesNeverHoldTheInput(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	m := newManager(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	j := start(t, m, "api_key:x", Spec{OpenStdin: true, Script: `read -s pw; echo ok`, Display: "read"})
 	j.Input("hunter2-secret", []string{"enter"})
@@ -382,23 +382,6 @@ func TestAuditLinesNeverHoldTheInput(t *testing.T) {
 	if strings.Contains(log, "hunter2") {
 		t.Fatalf("input text in the audit log:\n%s", log)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestPlainStripsEscapes(t *testing.T) {
