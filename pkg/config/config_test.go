@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -196,6 +197,15 @@ func TestEnvFileOwnerAndMode(t *testing.T) {
 		if err != nil || c.Port != 4444 || len(c.Warnings) != 0 {
 			t.Fatalf("%v %+v", err, c)
 		}
+	})
+	// A FIFO planted as .env: refused at once (it was read without the owner
+	// check, and a FIFO without a writer would have blocked startup).
+	t.Run("fifo", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), ".env")
+		if err := syscall.Mkfifo(p, 0o666); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		refused(t, p, "not a regular file")
 	})
 	t.Run("world-writable", func(t *testing.T) {
 		refused(t, write(t, 0o666), "writable by other users (mode 0666)")

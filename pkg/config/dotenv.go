@@ -45,7 +45,9 @@ func (e *EnvFileError) Error() string { return "refusing env file " + e.Path + "
 // so a file swapped in between cannot pass the check. A missing file yields
 // (nil, "", nil).
 func readTrustedEnvFile(path string) (vals map[string]string, warning string, err error) {
-	f, err := os.Open(path)
+	// Non-blocking, so a FIFO planted under the name cannot hang startup;
+	// anything but a regular file is refused below.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", nil
 	}
@@ -57,12 +59,15 @@ func readTrustedEnvFile(path string) (vals map[string]string, warning string, er
 	if err != nil {
 		return nil, "", fmt.Errorf("reading env file %s: %w", path, err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() {
+		return nil, "", &EnvFileError{Path: path, Problem: fmt.Sprintf("not a regular file (%s); settings are read only from a regular file", fi.Mode().Type())}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		if err := checkEnvFileOwner(path, fi.Mode().Perm(), st); err != nil {
 			return nil, "", err
 		}
 	}
-	if perm := fi.Mode().Perm(); fi.Mode().IsRegular() && perm&0o044 != 0 {
+	if perm := fi.Mode().Perm(); perm&0o044 != 0 {
 		warning = fmt.Sprintf("env file %s is readable by other users (mode %04o); it may hold secrets: chmod 600 %s", path, perm, path)
 	}
 	data, err := io.ReadAll(f)

@@ -56,6 +56,11 @@ func ProgramName(cmd string) string {
 			continue
 		}
 		prog := w.text
+		// A word with '=' that is not an assignment (!X=secret, 'A'=b) is
+		// still likely to hold a value: show its name part only.
+		if name, _, ok := strings.Cut(prog, "="); ok {
+			prog = name + "=…"
+		}
 		if len(prog) > 40 {
 			prog = prog[:40]
 		}
@@ -130,6 +135,15 @@ func shellWords(s string) []shellWord {
 				cur.WriteString(s[i+1 : i+1+j])
 				i += j + 1
 			}
+		case c == '$' && i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '('),
+			c == '`':
+			// ${...}, $(...) and `...` belong to the word whole, blanks and
+			// quotes inside included.
+			quoted()
+			inWord = true
+			end := expansionEnd(s, i)
+			cur.WriteString(s[i:end])
+			i = end - 1
 		case c == '"':
 			quoted()
 			inWord = true
@@ -149,4 +163,34 @@ func shellWords(s string) []shellWord {
 	}
 	flush()
 	return words
+}
+
+// expansionEnd returns the index just past the ${...}, $(...) or `...`
+// that starts at i, counting nested brackets; unterminated runs to the end.
+func expansionEnd(s string, i int) int {
+	if s[i] == '`' {
+		if j := strings.IndexByte(s[i+1:], '`'); j >= 0 {
+			return i + 1 + j + 1
+		}
+		return len(s)
+	}
+	open, closer := s[i+1], byte('}')
+	if open == '(' {
+		closer = ')'
+	}
+	depth := 0
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case open:
+			depth++
+		case closer:
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		case '\\':
+			j++
+		}
+	}
+	return len(s)
 }

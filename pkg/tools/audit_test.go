@@ -14,7 +14,12 @@ func TestProgramName(t *testing.T) {
 		{"PGPASSWORD='hunter2 TOPSECRETPART' psql -h db", "psql"},
 		{`TOKEN="a b \" c" curl -s x`, "curl"},
 		{`A=x\ y env`, "env"},
-		{"'FOO=bar' cmd", "FOO=bar"}, // a quoted name is not an assignment: the shell runs "FOO=bar"
+		{"'FOO=bar' cmd", "FOO=…"}, // a quoted name is not an assignment, but its value is still not shown
+		// The second review's cases: expansions are one word, a non-assignment with '=' shows its name only.
+		{"PGPASSWORD=${X:-hunter2 secret} psql", "psql"},
+		{"PGPASSWORD=`echo a b` psql", "psql"},
+		{"PGPASSWORD=$(cat /run/pw | tr -d x) psql -h db", "psql"},
+		{"!PGPASSWORD=hunter2secret psql", "!PGPASSWORD=…"},
 		{"FOO=bar", ""},
 		{"./run.sh --x", "./run.sh"},
 		{"/usr/bin/env X=1 prog", "/usr/bin/env"},
@@ -22,7 +27,7 @@ func TestProgramName(t *testing.T) {
 		{"cd /srv && make", "cd"},
 		{"", ""},
 		{"'unterminated quote", "unterminated quote"},
-		{"9X=1 prog", "9X=1"},
+		{"9X=1 prog", "9X=…"},
 		{strings.Repeat("a", 60), strings.Repeat("a", 40)},
 	} {
 		if got := ProgramName(tc.in); got != tc.want {

@@ -24,13 +24,22 @@ var secretWords = []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASS
 // secret: too short to match inside other words (PASS in PASSAGE, PAT in
 // PATH), they count only as whole parts: DB_PASS, MYSQL_PWD, GITHUB_PAT,
 // SENTRY_DSN, BASIC_AUTH.
-var secretParts = []string{"PASS", "PWD", "PAT", "DSN", "AUTH", "COOKIE", "CREDS", "PRIVATE", "SALT", "OTP", "SIGNATURE"}
+var secretParts = []string{"PASS", "PWD", "PAT", "DSN", "AUTH", "COOKIE", "CREDS", "PRIVATE", "SALT", "OTP", "SIGNATURE", "JWT", "BEARER"}
 
 // notSecret are names that match a part but are well known not to be.
 var notSecret = []string{"PWD", "OLDPWD"}
 
-// urlUserinfo finds the userinfo of URLs anywhere in a value.
-var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/?#@\s]+)@`)
+// urlUserinfo finds the userinfo of URLs anywhere in a value: from the
+// scheme to the last '@' of the word, so a password holding '/' or an
+// unencoded '@' is caught whole (over-redacting a path is the safe side).
+var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^\s'"]*)@`)
+
+// bareUserinfo is user:password@host without a scheme (u:pw@db:5432).
+var bareUserinfo = regexp.MustCompile(`(^|[\s;,=])([A-Za-z0-9._~-]+):([^\s@/]+)@([A-Za-z0-9.-]+)`)
+
+// secretParam is a password or token given as key=value in a query string
+// or a connection string (?password=…, Password=…;).
+var secretParam = regexp.MustCompile(`(?i)\b(password|passwd|pwd|pass|token|access_token|secret|api_?key|apikey|auth)=([^;&\s]+)`)
 
 // GetEnvironmentInput are the arguments of get_environment.
 type GetEnvironmentInput struct {
@@ -137,11 +146,13 @@ func redactValue(v string, secrets []string) (string, bool) {
 	// usually the credential itself (a token, a Sentry DSN key).
 	v2 := urlUserinfo.ReplaceAllStringFunc(v, func(m string) string {
 		sub := urlUserinfo.FindStringSubmatch(m)
-		if user, _, hasPw := strings.Cut(sub[2], ":"); hasPw {
+		if user, _, hasPw := strings.Cut(sub[2], ":"); hasPw && !strings.ContainsAny(user, "/@") {
 			return sub[1] + user + ":" + redacted + "@"
 		}
 		return sub[1] + redacted + "@"
 	})
+	v2 = bareUserinfo.ReplaceAllString(v2, "${1}${2}:"+redacted+"@${4}")
+	v2 = secretParam.ReplaceAllString(v2, "${1}="+redacted)
 	if v2 != v {
 		v, changed = v2, true
 	}

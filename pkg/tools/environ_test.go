@@ -31,6 +31,13 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 	t.Setenv("SERVAGENT_HOST", "0.0.0.0")
 	t.Setenv("GIT_REMOTE", "clone https://tok-in-url-890@git.example/x.git now")
 	t.Setenv("PWD", "/srv/app")
+	// Shapes the review found leaking whole or in part.
+	t.Setenv("REDIS_URL", "redis://:pa/ss-rv1@cache:6379/0")
+	t.Setenv("PG_URL", "postgres://u:p@ss-rv2@db/app")
+	t.Setenv("BARE_DSN", "u:pw-rv3@db:5432")
+	t.Setenv("HOOK", "https://hooks.example/x?token=tok-rv4&x=1")
+	t.Setenv("CONN_STR", "Server=db;User Id=app;Password=pw-rv5;")
+	t.Setenv("MY_JWT", "eyJ-rv6")
 	t.Setenv("PASSAGE_DIR", "/srv/passage")
 	env := newTestEnv(t)
 	env.SecretEnv = []string{"MYAPP_SIGNING"}
@@ -42,7 +49,7 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 			t.Errorf("value of %s leaked", k)
 		}
 	}
-	for _, v := range []string{"url-pw-pqr", "dsnkey234", "tok-in-url-890"} {
+	for _, v := range []string{"url-pw-pqr", "dsnkey234", "tok-in-url-890", "pa/ss-rv1", "ss-rv2", "pw-rv3", "tok-rv4", "pw-rv5", "rv6"} {
 		if strings.Contains(all, v) {
 			t.Errorf("credential %s inside a URL leaked", v)
 		}
@@ -74,7 +81,7 @@ func TestGetEnvironmentRedactsSecrets(t *testing.T) {
 			t.Fatalf("not sorted at %s", out.Variables[i].Name)
 		}
 	}
-	if out.Redacted < len(secrets)+3 {
+	if out.Redacted < len(secrets)+9 {
 		t.Errorf("redacted count %d", out.Redacted)
 	}
 }
