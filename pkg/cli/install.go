@@ -96,14 +96,20 @@ generates a new key.`,
 	fl.BoolVar(&opts.FullAccess, "full-access", false, "let the servagent user run anything with sudo (no password)")
 	fl.IntVar(&opts.Port, "port", 0, "port to listen on (default 8765, or 443 with DOMAIN; kept on upgrade)")
 	fl.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
-	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
+	addACMEFlags(cmd, &opts.ACMEDirectory, &opts.ACMECAFile, &opts.ACMEHTTPPort)
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask questions")
 	fl.BoolVar(&opts.NoStart, "no-start", false, "install and enable the service but do not start it")
 	fl.BoolVar(&opts.RotateKey, "rotate-key", false, "generate a new API key even if one exists")
 	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the started service has to answer /healthz (raise it on a slow machine)")
 	return cmd
+}
+
+// addACMEFlags declares the ACME flags that install, tls setup and setup share.
+func addACMEFlags(cmd *cobra.Command, directory, caFile *string, httpPort *int) {
+	fl := cmd.Flags()
+	fl.StringVar(directory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
+	fl.StringVar(caFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
+	fl.IntVar(httpPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
 }
 
 func runInstall(ctx context.Context, o *InstallOptions) error {

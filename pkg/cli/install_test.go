@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/servagent/servagent/pkg/system"
+	"github.com/servagent/servagent/pkg/system/systemtest"
 )
 
 // lcHost is a recording system.Host for the CLI tests.
@@ -130,26 +128,11 @@ func TestUninstallUpdateTLSFlags(t *testing.T) {
 	}
 }
 
-func lcHealthz(t *testing.T, version string) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"status":"ok","version":%q}`, version)
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestInstallPrintsKeyOnceThenUninstall(t *testing.T) {
 	d, h := lcDeps(t, 0)
 	self := filepath.Join(t.TempDir(), "servagent")
 	os.WriteFile(self, []byte("bin"), 0o755)
-	port := lcHealthz(t, "v1.0.0")
+	port := systemtest.HealthServer(t, "v1.0.0")
 	install := func(extra func(*InstallOptions)) string {
 		ios, out, _ := lcIO()
 		o := &InstallOptions{IO: ios, Lifecycle: d, SelfPath: self, Version: "v1.0.0", Port: port, Yes: true, ACMEHTTPPort: 80}

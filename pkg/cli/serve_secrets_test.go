@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 	"github.com/servagent/servagent/pkg/tools"
@@ -108,7 +109,7 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 // startServeBinary runs bin serve on a free loopback port with an empty env
 // file, the given extra environment and arguments, and waits for /healthz.
 // The process is killed when the test ends, if it is still running.
-func startServeBinary(t *testing.T, bin, workDir string, env []string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+func startServeBinary(t *testing.T, bin, workDir string, env []string, args ...string) (*exec.Cmd, string, *logtest.Buffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -118,7 +119,7 @@ func startServeBinary(t *testing.T, bin, workDir string, env []string, args ...s
 	ln.Close()
 	cmd := exec.Command(bin, append([]string{"serve", "--env-file", emptyEnvFile(t), "--host", "127.0.0.1", "--port", port, "--work-dir", workDir}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	stderr := &syncBuffer{}
+	stderr := &logtest.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,38 +11,20 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func noEnv(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
 // serveInBackground runs runServe on a loopback listener until the test ends.
-func serveInBackground(t *testing.T, opts *ServeOptions) (addr string, errOut *syncBuffer) {
+func serveInBackground(t *testing.T, opts *ServeOptions) (addr string, errOut *logtest.Buffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,9 +39,9 @@ func serveOn(t *testing.T, opts *ServeOptions, ln net.Listener) string {
 	return addr
 }
 
-func serveOnListener(t *testing.T, opts *ServeOptions, ln net.Listener) (addr string, errOut *syncBuffer) {
+func serveOnListener(t *testing.T, opts *ServeOptions, ln net.Listener) (addr string, errOut *logtest.Buffer) {
 	t.Helper()
-	errOut = &syncBuffer{}
+	errOut = &logtest.Buffer{}
 	opts.IO = IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: errOut}
 	opts.Listener = ln
 	ready := make(chan string, 1)

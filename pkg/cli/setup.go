@@ -78,9 +78,7 @@ questions, for screen readers and pipes. Without a terminal and without
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "stop at the summary: print the equivalent commands, change nothing")
 	fl.BoolVar(&opts.Accessible, "accessible", false, "plain prompts for screen readers and pipes (also: ACCESSIBLE=1)")
-	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
+	addACMEFlags(cmd, &opts.ACMEDirectory, &opts.ACMECAFile, &opts.ACMEHTTPPort)
 	return cmd
 }
 

@@ -116,26 +116,37 @@ func checkName(name string) error {
 	return nil
 }
 
-type skillsListOptions struct {
-	IO  IO
-	Dir string
+// skillsOptions are the inputs of list, show, remove and path: the resolved
+// skills directory and, for show and remove, the skill's NAME.
+type skillsOptions struct {
+	IO   IO
+	Dir  string
+	Name string
+}
+
+// skillsSubcmd sets cmd's RunE: resolve the directory, and NAME when cmd
+// takes an argument, then call run.
+func skillsSubcmd(ios IO, dir func() string, cmd *cobra.Command, run func(context.Context, *skillsOptions) error) *cobra.Command {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts := &skillsOptions{IO: ios, Dir: dir()}
+		if len(args) > 0 {
+			opts.Name = args[0]
+		}
+		return run(cmd.Context(), opts)
+	}
+	return cmd
 }
 
 func newSkillsListCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsListOptions{IO: ios}
-	return &cobra.Command{
+	return skillsSubcmd(ios, dir, &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List skills with their title and size",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir = dir()
-			return runSkillsList(cmd.Context(), opts)
-		},
-	}
+	}, runSkillsList)
 }
 
-func runSkillsList(_ context.Context, opts *skillsListOptions) error {
+func runSkillsList(_ context.Context, opts *skillsOptions) error {
 	names, err := skills.Names(opts.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(opts.IO.ErrOut, "No skills: %s does not exist.\n", opts.Dir)
@@ -198,27 +209,16 @@ func humanSize(n int64) string {
 	}
 }
 
-type skillsShowOptions struct {
-	IO   IO
-	Dir  string
-	Name string
-}
-
 func newSkillsShowCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsShowOptions{IO: ios}
-	return &cobra.Command{
+	return skillsSubcmd(ios, dir, &cobra.Command{
 		Use:               "show NAME",
 		Short:             "Print a skill's SKILL.md as stored",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeSkillNames(dir),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir, opts.Name = dir(), args[0]
-			return runSkillsShow(cmd.Context(), opts)
-		},
-	}
+	}, runSkillsShow)
 }
 
-func runSkillsShow(_ context.Context, opts *skillsShowOptions) error {
+func runSkillsShow(_ context.Context, opts *skillsOptions) error {
 	if err := checkName(opts.Name); err != nil {
 		return err
 	}
@@ -234,51 +234,30 @@ func runSkillsShow(_ context.Context, opts *skillsShowOptions) error {
 	return err
 }
 
-type skillsPathOptions struct {
-	IO  IO
-	Dir string
-}
-
 func newSkillsPathCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsPathOptions{IO: ios}
-	return &cobra.Command{
+	return skillsSubcmd(ios, dir, &cobra.Command{
 		Use:   "path",
 		Short: "Print the skills directory in use",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir = dir()
-			return runSkillsPath(cmd.Context(), opts)
-		},
-	}
+	}, runSkillsPath)
 }
 
-func runSkillsPath(_ context.Context, opts *skillsPathOptions) error {
+func runSkillsPath(_ context.Context, opts *skillsOptions) error {
 	_, err := fmt.Fprintln(opts.IO.Out, opts.Dir)
 	return err
 }
 
-type skillsRemoveOptions struct {
-	IO   IO
-	Dir  string
-	Name string
-}
-
 func newSkillsRemoveCmd(ios IO, dir func() string) *cobra.Command {
-	opts := &skillsRemoveOptions{IO: ios}
-	return &cobra.Command{
+	return skillsSubcmd(ios, dir, &cobra.Command{
 		Use:               "remove NAME",
 		Aliases:           []string{"rm"},
 		Short:             "Delete a skill's directory",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeSkillNames(dir),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Dir, opts.Name = dir(), args[0]
-			return runSkillsRemove(cmd.Context(), opts)
-		},
-	}
+	}, runSkillsRemove)
 }
 
-func runSkillsRemove(_ context.Context, opts *skillsRemoveOptions) error {
+func runSkillsRemove(_ context.Context, opts *skillsOptions) error {
 	if err := checkName(opts.Name); err != nil {
 		return err
 	}

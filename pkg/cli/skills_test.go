@@ -208,7 +208,7 @@ func TestSkillsListShowRemovePath(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "notaskill"), 0o755)
 
 	ios, out, _ := testIO("")
-	if err := runSkillsList(ctx, &skillsListOptions{IO: ios, Dir: dir}); err != nil {
+	if err := runSkillsList(ctx, &skillsOptions{IO: ios, Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
@@ -229,19 +229,19 @@ func TestSkillsListShowRemovePath(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := runSkillsShow(ctx, &skillsShowOptions{IO: ios, Dir: dir, Name: "web"}); err != nil {
+	if err := runSkillsShow(ctx, &skillsOptions{IO: ios, Dir: dir, Name: "web"}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "\n# Web server\nnginx\n" {
 		t.Errorf("show printed %q", out)
 	}
-	err := runSkillsShow(ctx, &skillsShowOptions{IO: ios, Dir: dir, Name: "nope"})
+	err := runSkillsShow(ctx, &skillsOptions{IO: ios, Dir: dir, Name: "nope"})
 	if err == nil || exitCode(t, err) != 1 || !strings.Contains(err.Error(), `no skill "nope"`) {
 		t.Errorf("show missing: %v", err)
 	}
 
 	out.Reset()
-	if err := runSkillsRemove(ctx, &skillsRemoveOptions{IO: ios, Dir: dir, Name: "web"}); err != nil {
+	if err := runSkillsRemove(ctx, &skillsOptions{IO: ios, Dir: dir, Name: "web"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "web")); !os.IsNotExist(err) {
@@ -255,13 +255,13 @@ func TestSkillsListShowRemovePath(t *testing.T) {
 		t.Error(err)
 	}
 
-	err = runSkillsRemove(ctx, &skillsRemoveOptions{IO: ios, Dir: dir, Name: "web"})
+	err = runSkillsRemove(ctx, &skillsOptions{IO: ios, Dir: dir, Name: "web"})
 	if err == nil || !strings.Contains(err.Error(), "no skill") {
 		t.Errorf("remove twice: %v", err)
 	}
 
 	out.Reset()
-	if err := runSkillsPath(ctx, &skillsPathOptions{IO: ios, Dir: dir}); err != nil {
+	if err := runSkillsPath(ctx, &skillsOptions{IO: ios, Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != dir+"\n" {
@@ -272,14 +272,14 @@ func TestSkillsListShowRemovePath(t *testing.T) {
 func TestSkillsListEmptyAndMissing(t *testing.T) {
 	ctx := context.Background()
 	ios, out, errOut := testIO("")
-	if err := runSkillsList(ctx, &skillsListOptions{IO: ios, Dir: t.TempDir()}); err != nil {
+	if err := runSkillsList(ctx, &skillsOptions{IO: ios, Dir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 	if out.Len() != 0 || !strings.Contains(errOut.String(), "No skills in") {
 		t.Errorf("empty: out %q err %q", out, errOut)
 	}
 	errOut.Reset()
-	if err := runSkillsList(ctx, &skillsListOptions{IO: ios, Dir: filepath.Join(t.TempDir(), "x")}); err != nil {
+	if err := runSkillsList(ctx, &skillsOptions{IO: ios, Dir: filepath.Join(t.TempDir(), "x")}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(errOut.String(), "does not exist") {
@@ -296,7 +296,7 @@ func TestSkillsRemoveRefusesNonSkill(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "plainfile"), []byte("x"), 0o644)
 
 	for _, name := range []string{"data", "plainfile"} {
-		err := runSkillsRemove(ctx, &skillsRemoveOptions{IO: ios, Dir: dir, Name: name})
+		err := runSkillsRemove(ctx, &skillsOptions{IO: ios, Dir: dir, Name: name})
 		if err == nil || !strings.Contains(err.Error(), "not a skill") {
 			t.Errorf("remove %s: %v", name, err)
 		}
@@ -310,7 +310,7 @@ func TestSkillsRemoveRefusesNonSkill(t *testing.T) {
 	os.MkdirAll(target, 0o755)
 	os.WriteFile(filepath.Join(target, "SKILL.md"), []byte("# real"), 0o644)
 	os.Symlink(target, filepath.Join(dir, "linked"))
-	if err := runSkillsRemove(ctx, &skillsRemoveOptions{IO: ios, Dir: dir, Name: "linked"}); err != nil {
+	if err := runSkillsRemove(ctx, &skillsOptions{IO: ios, Dir: dir, Name: "linked"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "linked")); !os.IsNotExist(err) {
@@ -331,8 +331,8 @@ func TestSkillsBadNames(t *testing.T) {
 		ios, _, _ := testIO("# content\n")
 		for what, err := range map[string]error{
 			"add":    runSkillsAdd(ctx, &skillsAddOptions{IO: ios, Dir: dir, Name: name}),
-			"show":   runSkillsShow(ctx, &skillsShowOptions{IO: ios, Dir: dir, Name: name}),
-			"remove": runSkillsRemove(ctx, &skillsRemoveOptions{IO: ios, Dir: dir, Name: name}),
+			"show":   runSkillsShow(ctx, &skillsOptions{IO: ios, Dir: dir, Name: name}),
+			"remove": runSkillsRemove(ctx, &skillsOptions{IO: ios, Dir: dir, Name: name}),
 		} {
 			if err == nil || exitCode(t, err) != 2 || strings.Contains(err.Error(), "\n") {
 				t.Errorf("%s %q: %v", what, name, err)

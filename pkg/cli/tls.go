@@ -54,9 +54,7 @@ and port 80 be reachable now), write the TLS files and port 443 into
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
-	fl.StringVar(&opts.ACMEDirectory, "acme-directory", "", "ACME directory URL (default Let's Encrypt production)")
-	fl.StringVar(&opts.ACMECAFile, "acme-ca-file", "", "CA bundle (PEM) to trust for the ACME server's HTTPS")
-	fl.IntVar(&opts.ACMEHTTPPort, "acme-http-port", 80, "port of the temporary HTTP-01 responder (behind a port-forward from 80)")
+	addACMEFlags(cmd, &opts.ACMEDirectory, &opts.ACMECAFile, &opts.ACMEHTTPPort)
 	fl.IntVar(&opts.Port, "port", 443, "HTTPS port")
 	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the restarted service has to answer /healthz over HTTPS (raise it on a slow machine)")
 	return cmd

@@ -34,6 +34,9 @@ func TestDefaults(t *testing.T) {
 		strings.Join(c.Tools, ",") != "execute_command,upload_file" || c.OAuthApproval != "operator" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if got := strings.Join(DefaultTools(), ","); got != strings.Join(c.Tools, ",") {
+		t.Errorf("DefaultTools() = %s, SERVAGENT_TOOLS default loads as %v: the wizard and serve disagree", got, c.Tools)
+	}
 	if !c.OAuthCIMD || c.OAuthRefreshReuse != 30*time.Second || c.OAuthCIMDCAFile != "" {
 		t.Fatalf("OAuth defaults: CIMD %v, refresh reuse %v, CA file %q", c.OAuthCIMD, c.OAuthRefreshReuse, c.OAuthCIMDCAFile)
 	}

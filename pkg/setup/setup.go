@@ -8,17 +8,14 @@ package setup
 import (
 	"fmt"
 	"net/mail"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/servagent/servagent/pkg/config"
 )
 
 // DefaultPort is the plain-HTTP port of a fresh install (system.DefaultPort).
 const DefaultPort = 8765
-
-// DefaultTools are the tools exposed when the operator keeps the defaults
-// (the reference's SERVAGENT_TOOLS default).
-var DefaultTools = []string{"execute_command", "upload_file"}
 
 // Tool is one entry of the tools question.
 type Tool struct {
@@ -47,7 +44,7 @@ type Answers struct {
 
 // Defaults are the answers of a first install.
 func Defaults(address string) Answers {
-	return Answers{Address: address, Port: DefaultPort, Tools: slices.Clone(DefaultTools)}
+	return Answers{Address: address, Port: DefaultPort, Tools: config.DefaultTools()}
 }
 
 // Installed is what an existing installation says about itself.

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/system/systemtest"
 )
 
 // fakeHost records commands and keeps a user table. visudo is the real one
@@ -85,27 +83,6 @@ func (f *fakeHost) ran(prefix string) bool {
 	return false
 }
 
-// healthServer plays the started service: it answers /healthz on a free port.
-func healthServer(t *testing.T, version string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, `{"status":"ok","version":%q}`, version)
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 var keyCounter int
 
 func testInstall(t *testing.T, root string, h *fakeHost, mod func(*InstallOptions)) (*InstallResult, string, error) {
@@ -116,7 +93,7 @@ func testInstall(t *testing.T, root string, h *fakeHost, mod func(*InstallOption
 	}
 	var out bytes.Buffer
 	o := InstallOptions{Layout: Layout{Root: root}, Host: h, Out: &out, SelfPath: self, Version: "v1.2.3",
-		Port: healthServer(t, "v1.2.3"), NewKey: func() string { keyCounter++; return "key-" + strconv.Itoa(keyCounter) }}
+		Port: systemtest.HealthServer(t, "v1.2.3"), NewKey: func() string { keyCounter++; return "key-" + strconv.Itoa(keyCounter) }}
 	if mod != nil {
 		mod(&o)
 	}

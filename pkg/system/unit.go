@@ -36,7 +36,7 @@ func RenderUnit(c UnitConfig) (string, error) {
 		}
 	}
 	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	var w unitWriter = func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# %s: rewritten by every `servagent install`, `servagent tls setup`.", Marker)
 	w("# Put local changes in a drop-in (systemctl edit servagent), which install keeps.")
 	w("[Unit]")
@@ -58,60 +58,73 @@ func RenderUnit(c UnitConfig) (string, error) {
 	// daemons end with their command (cgroup.kill).
 	w("Delegate=yes")
 	if c.FullAccess {
-		// Everything systemd implements with seccomp or a capability bounding set
-		// sets no_new_privs (or removes setuid/setgid) for a non-root User=, and
-		// sudo then refuses to run; the mount-namespace options would also apply
-		// to commands run under sudo (root could not write /usr, /etc or /home).
-		// So the only isolation left is a private /tmp.
-		w("# --full-access: the servagent user may sudo; no sandbox that would stop it.")
-		w("PrivateTmp=true")
-		if c.BindPrivileged {
-			w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
-		}
+		fullAccessSection(w, c)
 	} else {
-		w("# Hardened without taking away what plain Linux permissions grant the")
-		w("# servagent user (group write on a web root, files it owns under /srv):")
-		w("# ProtectSystem=full, not strict. For a tighter box see `servagent install --help`.")
-		w("NoNewPrivileges=true")
-		if c.BindPrivileged {
-			w("CapabilityBoundingSet=CAP_NET_BIND_SERVICE")
-			w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
-		} else {
-			w("CapabilityBoundingSet=")
-		}
-		w("ProtectSystem=full")
-		w("ProtectHome=read-only")
-		w("PrivateTmp=true")
-		w("PrivateDevices=true")
-		rw := []string{StateDir}
-		for _, p := range c.ReadWritePaths {
-			rw = append(rw, "-"+p) // "-": a missing path must not stop the service
-		}
-		w("ReadWritePaths=%s", strings.Join(rw, " "))
-		w("ProtectKernelTunables=true")
-		w("ProtectKernelModules=true")
-		w("ProtectKernelLogs=true")
-		// No ProtectControlGroups=: it mounts /sys/fs/cgroup read-only, which
-		// would take the delegated subtree (Delegate=yes) away again.
-		w("ProtectClock=true")
-		w("ProtectHostname=true")
-		w("RestrictNamespaces=true")
-		w("RestrictRealtime=true")
-		w("RestrictSUIDSGID=true")
-		w("LockPersonality=true")
-		// AF_NETLINK: `ip addr` and `ss` are everyday diagnostics of the commands it runs.
-		w("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK")
-		w("SystemCallArchitectures=native")
-		// Not ~@privileged/@resources and no MemoryDenyWriteExecute: the filter is
-		// inherited by every command the AI runs (chown to a shared group, nice,
-		// node/java JITs), which ordinary permissions allow.
-		w("SystemCallFilter=@system-service")
-		w("SystemCallErrorNumber=EPERM")
+		hardenedSection(w, c)
 	}
 	w("")
 	w("[Install]")
 	w("WantedBy=multi-user.target")
 	return b.String(), nil
+}
+
+// unitWriter writes one line of the unit file.
+type unitWriter func(format string, args ...any)
+
+// fullAccessSection writes the [Service] options of a --full-access unit.
+func fullAccessSection(w unitWriter, c UnitConfig) {
+	// Everything systemd implements with seccomp or a capability bounding set
+	// sets no_new_privs (or removes setuid/setgid) for a non-root User=, and
+	// sudo then refuses to run; the mount-namespace options would also apply
+	// to commands run under sudo (root could not write /usr, /etc or /home).
+	// So the only isolation left is a private /tmp.
+	w("# --full-access: the servagent user may sudo; no sandbox that would stop it.")
+	w("PrivateTmp=true")
+	if c.BindPrivileged {
+		w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+	}
+}
+
+// hardenedSection writes the sandbox options of a unit without --full-access.
+func hardenedSection(w unitWriter, c UnitConfig) {
+	w("# Hardened without taking away what plain Linux permissions grant the")
+	w("# servagent user (group write on a web root, files it owns under /srv):")
+	w("# ProtectSystem=full, not strict. For a tighter box see `servagent install --help`.")
+	w("NoNewPrivileges=true")
+	if c.BindPrivileged {
+		w("CapabilityBoundingSet=CAP_NET_BIND_SERVICE")
+		w("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+	} else {
+		w("CapabilityBoundingSet=")
+	}
+	w("ProtectSystem=full")
+	w("ProtectHome=read-only")
+	w("PrivateTmp=true")
+	w("PrivateDevices=true")
+	rw := []string{StateDir}
+	for _, p := range c.ReadWritePaths {
+		rw = append(rw, "-"+p) // "-": a missing path must not stop the service
+	}
+	w("ReadWritePaths=%s", strings.Join(rw, " "))
+	w("ProtectKernelTunables=true")
+	w("ProtectKernelModules=true")
+	w("ProtectKernelLogs=true")
+	// No ProtectControlGroups=: it mounts /sys/fs/cgroup read-only, which
+	// would take the delegated subtree (Delegate=yes) away again.
+	w("ProtectClock=true")
+	w("ProtectHostname=true")
+	w("RestrictNamespaces=true")
+	w("RestrictRealtime=true")
+	w("RestrictSUIDSGID=true")
+	w("LockPersonality=true")
+	// AF_NETLINK: `ip addr` and `ss` are everyday diagnostics of the commands it runs.
+	w("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK")
+	w("SystemCallArchitectures=native")
+	// Not ~@privileged/@resources and no MemoryDenyWriteExecute: the filter is
+	// inherited by every command the AI runs (chown to a shared group, nice,
+	// node/java JITs), which ordinary permissions allow.
+	w("SystemCallFilter=@system-service")
+	w("SystemCallErrorNumber=EPERM")
 }
 
 // StrictDropIn is the documented override for operators who want
