@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/internal/testutil"
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/runner"
 )
 
@@ -368,7 +368,7 @@ func TestShutdownKillsEveryJobAndCountsThem(t *testing.T) {
 }
 
 func TestAuditLinesNeverHoldTheInput(t *testing.T) {
-	var buf testutil.SyncBuffer
+	var buf logtest.Buffer
 	m := newManager(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	j := start(t, m, "api_key:x", Spec{OpenStdin: true, Script: `read -s pw; echo ok`, Display: "read"})
 	j.Input("hunter2-secret", []string{"enter"})

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servagent/servagent/internal/testutil"
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
@@ -14,7 +14,7 @@ import (
 // the audit lines it logs: paths and the program name are shown, secrets in
 // assignments (quoted ones included), file contents and stdin are not.
 func TestAuditLineHidesSecrets(t *testing.T) {
-	var logs testutil.SyncBuffer
+	var logs logtest.Buffer
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/internal/testutil"
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
@@ -36,7 +36,7 @@ func download(t *testing.T, inst *servertest.Instance, method, path string, hdr 
 }
 
 func TestDownload(t *testing.T) {
-	var logs testutil.SyncBuffer
+	var logs logtest.Buffer
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	dir := cfg.WorkDir

@@ -16,7 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/servagent/servagent/internal/testutil"
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 	"github.com/servagent/servagent/pkg/tools"
@@ -228,7 +228,7 @@ func TestKillJobKillsGrandchildren(t *testing.T) {
 
 func TestShutdownKillsJobsAndSaysHowMany(t *testing.T) {
 	cfg := servertest.Config(t, nil)
-	var logBuf testutil.SyncBuffer
+	var logBuf logtest.Buffer
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	out, _ := execOut(t, cs, map[string]any{"command": `echo $$ > pgid; (trap '' TERM; exec sleep 300) & echo up; wait`, "background": true})

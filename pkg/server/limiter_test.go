@@ -11,9 +11,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/oauth"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
@@ -249,34 +249,10 @@ func TestOwnerIDsCarryTheAuthMethod(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A megabyte of /messages/ path refused before authentication leaves a
 // few hundred bytes of log, not a megabyte.
 func TestRefusedRequestsLogBoundedValues(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	long := "/messages/" + strings.Repeat("a", 1000000)

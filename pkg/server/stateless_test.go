@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
@@ -76,7 +77,7 @@ func rpcResult(t *testing.T, resp *http.Response) map[string]any {
 // instructions in server/discover and calls tools; a legacy session on the
 // same /mcp keeps working beside it.
 func TestPerRequestBesideLegacySessions(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Instructions: func() string { return "per-request instructions" }})

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/system"
 )
 
@@ -143,26 +144,7 @@ type childService struct {
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when cmd has been waited for
 	restarts int
-	log      lockedBuffer
-}
-
-// lockedBuffer collects the child's output, written by exec's copying
-// goroutine while the test may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log      logtest.Buffer
 }
 
 func newChildService(t *testing.T, bin string) *childService {
