@@ -115,6 +115,19 @@ func groupAlive(pgid int) []int {
 	return left
 }
 
+// waitGroupGone fails the test if process group pgid still has a live
+// process after within; what names what should have killed it.
+func waitGroupGone(t *testing.T, pgid int, within time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := groupAlive(pgid); len(left) > 0 {
+		t.Fatalf("processes of group %d survived %s: %v", pgid, what, left)
+	}
+}
+
 func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
@@ -134,13 +147,7 @@ func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(3 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived: %v", pgid, left)
-	}
+	waitGroupGone(t, pgid, 3*time.Second, "the timeout")
 }
 
 func TestCancellationKillsTheCommand(t *testing.T) {
@@ -164,13 +171,7 @@ func TestCancellationKillsTheCommand(t *testing.T) {
 	}
 	b, _ := os.ReadFile(pgidFile)
 	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived cancellation: %v", pgid, left)
-	}
+	waitGroupGone(t, pgid, 5*time.Second, "cancellation")
 }
 
 func TestProgressNotifications(t *testing.T) {
@@ -262,15 +263,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 		t.Fatal("command did not start")
 		return 0
 	}
-	waitGone := func(t *testing.T, pgid int) {
-		deadline := time.Now().Add(10 * time.Second)
-		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if left := groupAlive(pgid); len(left) > 0 {
-			t.Fatalf("processes of group %d survived the session: %v", pgid, left)
-		}
-	}
+	waitGone := func(t *testing.T, pgid int) { waitGroupGone(t, pgid, 10*time.Second, "the session") }
 	t.Run("streamable DELETE", func(t *testing.T) {
 		inst := start(t, nil)
 		cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
@@ -304,11 +297,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", inst.URL+"/sse", nil)
 		req.Header.Set("Authorization", "Bearer "+inst.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := send(t, req)
 		buf := make([]byte, 4096)
 		n, _ := resp.Body.Read(buf)
 		var endpoint string

@@ -217,13 +217,7 @@ func TestKillJobKillsGrandchildren(t *testing.T) {
 	if k.Running || k.Signal == "" {
 		t.Fatalf("%+v", k)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("kill_job left %v", left)
-	}
+	waitGroupGone(t, pgid, 5*time.Second, "kill_job")
 }
 
 func TestShutdownKillsJobsAndSaysHowMany(t *testing.T) {

@@ -45,12 +45,7 @@ func rpc2026(t *testing.T, ctx context.Context, url, key, method, name, params s
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return send(t, req)
 }
 
 // rpcResult reads a JSON or SSE response and returns its JSON-RPC message.
@@ -190,13 +185,7 @@ func TestPerRequestClosingTheStreamKillsTheCommand(t *testing.T) {
 	}
 	cancel()
 	<-done
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived the closed stream: %v", pgid, left)
-	}
+	waitGroupGone(t, pgid, 5*time.Second, "the closed stream")
 }
 
 // tools/list is in a fixed order with caching hints; a header that does
