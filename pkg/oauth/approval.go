@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -156,9 +157,10 @@ func (a *answeredSet) purge(now time.Time) {
 }
 
 func (a *answeredSet) purgeLocked(now time.Time) {
-	for k, v := range a.m {
-		if !now.Before(v.expires) {
-			delete(a.m, k)
-		}
-	}
+	deleteExpired(a.m, now, func(v answer) time.Time { return v.expires })
+}
+
+// deleteExpired removes the entries of m whose expiry is not after now.
+func deleteExpired[K comparable, V any](m map[K]V, now time.Time, expires func(V) time.Time) {
+	maps.DeleteFunc(m, func(_ K, v V) bool { return !now.Before(expires(v)) })
 }

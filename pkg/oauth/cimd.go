@@ -358,11 +358,7 @@ func (f *docFetcher) purge(now time.Time) {
 }
 
 func (f *docFetcher) purgeLocked(now time.Time) {
-	for k, v := range f.cache {
-		if !now.Before(v.expires) {
-			delete(f.cache, k)
-		}
-	}
+	deleteExpired(f.cache, now, func(d cachedDoc) time.Time { return d.expires })
 }
 
 func (f *docFetcher) fetch(ctx context.Context, id string) (*clientRow, time.Duration, error) {
