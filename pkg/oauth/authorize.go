@@ -30,7 +30,13 @@ var hexRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[
 
 // authRequest is a validated authorization request.
 type authRequest struct {
-	client        *clientRow
+	client *clientRow
+	grant
+}
+
+// grant is what an authorization code is issued for; an approval page
+// carries it from the request to the operator's answer.
+type grant struct {
 	redirectURI   string
 	redirectGiven bool
 	state         string
@@ -99,7 +105,7 @@ func (s *Server) parseAuthClient(ctx context.Context, q url.Values) (*authReques
 		return nil, userError
 	}
 	registered := c.redirectURIs()
-	req := &authRequest{client: c, redirectURI: q.Get("redirect_uri")}
+	req := &authRequest{client: c, grant: grant{redirectURI: q.Get("redirect_uri")}}
 	if req.redirectURI == "" {
 		// Allowed only when the choice is unambiguous (OAuth 2.1 §4.1.1).
 		if len(registered) != 1 || c.Static {
@@ -253,8 +259,7 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 	p := &pendingAuth{
 		nonce:    secret.NewHex(16),
 		clientID: req.client.ID, clientName: req.client.Name, document: req.client.Document,
-		redirectURI: req.redirectURI, redirectGiven: req.redirectGiven,
-		state: req.state, challenge: req.challenge, scope: req.scope, resource: req.resource,
+		grant:   req.grant,
 		expires: s.now().Add(pendingTTL),
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -287,10 +292,7 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("authorization approved by the operator", "client_id", p.clientID)
-	s.issueCodeAndRedirect(w, r, &authRequest{
-		client: &clientRow{ID: p.clientID}, redirectURI: p.redirectURI, redirectGiven: p.redirectGiven,
-		state: p.state, challenge: p.challenge, scope: p.scope, resource: p.resource,
-	}, http.StatusSeeOther)
+	s.issueCodeAndRedirect(w, r, &authRequest{client: &clientRow{ID: p.clientID}, grant: p.grant}, http.StatusSeeOther)
 }
 
 // parseApprovalForm reads the bounded form body of the approval page; false
