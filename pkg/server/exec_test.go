@@ -115,6 +115,14 @@ func groupAlive(pgid int) []int {
 	return left
 }
 
+// pgidIn is the process group id a test command wrote to dir/pgid with
+// `echo $$ > pgid`; 0 while there is none.
+func pgidIn(dir string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, "pgid"))
+	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pgid
+}
+
 // waitGroupGone fails the test if process group pgid still has a live
 // process after within; what names what should have killed it.
 func waitGroupGone(t *testing.T, pgid int, within time.Duration, what string) {
@@ -142,11 +150,10 @@ func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 	if !strings.Contains(text(res), "TIMED OUT") {
 		t.Errorf("text does not say it timed out: %s", text(res))
 	}
-	b, err := os.ReadFile(filepath.Join(inst.Config.WorkDir, "pgid"))
-	if err != nil {
-		t.Fatal(err)
+	pgid := pgidIn(inst.Config.WorkDir)
+	if pgid == 0 {
+		t.Fatal("the command wrote no pgid")
 	}
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	waitGroupGone(t, pgid, 3*time.Second, "the timeout")
 }
 
@@ -169,9 +176,7 @@ func TestCancellationKillsTheCommand(t *testing.T) {
 	if err == nil {
 		t.Fatal("want a cancellation error from the client")
 	}
-	b, _ := os.ReadFile(pgidFile)
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	waitGroupGone(t, pgid, 5*time.Second, "cancellation")
+	waitGroupGone(t, pgidIn(inst.Config.WorkDir), 5*time.Second, "cancellation")
 }
 
 func TestProgressNotifications(t *testing.T) {
@@ -254,8 +259,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 	longCmd := map[string]any{"command": "echo $$ > pgid; sleep 300 & sleep 300"}
 	waitPgid := func(t *testing.T, dir string) int {
 		for i := 0; i < 250; i++ {
-			b, _ := os.ReadFile(filepath.Join(dir, "pgid"))
-			if pgid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pgid != 0 {
+			if pgid := pgidIn(dir); pgid != 0 {
 				return pgid
 			}
 			time.Sleep(20 * time.Millisecond)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -155,7 +154,6 @@ func TestPerRequestProgress(t *testing.T) {
 // command's whole process group dies.
 func TestPerRequestClosingTheStreamKillsTheCommand(t *testing.T) {
 	inst := start(t, nil)
-	pgidFile := filepath.Join(inst.Config.WorkDir, "pgid")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -177,8 +175,7 @@ func TestPerRequestClosingTheStreamKillsTheCommand(t *testing.T) {
 	}()
 	var pgid int
 	for deadline := time.Now().Add(5 * time.Second); pgid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		b, _ := os.ReadFile(pgidFile)
-		pgid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		pgid = pgidIn(inst.Config.WorkDir)
 	}
 	if pgid == 0 || len(groupAlive(pgid)) == 0 {
 		t.Fatal("the command did not start")
