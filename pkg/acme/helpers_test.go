@@ -1,7 +1,6 @@
 package acme
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,26 +15,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/internal/testutil"
 )
 
 // logBuf collects a test's logs; goroutines (lego's global logger, Run) may
 // write after the test ends, which t.Log would turn into a panic.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf struct{ testutil.SyncBuffer }
 
 func (l *logBuf) Count(s string) int { return strings.Count(l.String(), s) }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,17 +26,12 @@ import (
 // pendingAuth is an authorization request validated by GET /mcp/authorize
 // and waiting for the operator's approval.
 type pendingAuth struct {
-	nonce         string
-	clientID      string
-	clientName    string
-	document      bool // client from a metadata document
-	redirectURI   string
-	redirectGiven bool
-	state         string
-	challenge     string
-	scope         string
-	resource      string
-	expires       time.Time
+	nonce      string
+	clientID   string
+	clientName string
+	document   bool // client from a metadata document
+	grant
+	expires time.Time
 }
 
 // errBadSignature is a request_id not signed by us for this browser.
@@ -94,8 +90,11 @@ func (s *Server) openPending(field, browser string) (*pendingAuth, error) {
 	}
 	return &pendingAuth{
 		nonce: v.Get("n"), clientID: v.Get("c"), clientName: v.Get("cn"), document: v.Get("d") == "1",
-		redirectURI: v.Get("r"), redirectGiven: v.Get("g") == "1", state: v.Get("s"), challenge: v.Get("ch"),
-		scope: v.Get("sc"), resource: v.Get("res"), expires: time.Unix(exp, 0),
+		grant: grant{
+			redirectURI: v.Get("r"), redirectGiven: v.Get("g") == "1", state: v.Get("s"), challenge: v.Get("ch"),
+			scope: v.Get("sc"), resource: v.Get("res"),
+		},
+		expires: time.Unix(exp, 0),
 	}, nil
 }
 
@@ -127,7 +126,7 @@ func (a *answeredSet) add(nonce string, expires time.Time, approved bool, now ti
 		return false
 	}
 	if len(a.m) >= maxAnswered {
-		a.purgeLocked(now)
+		deleteExpired(a.m, now)
 	}
 	if len(a.m) >= maxAnswered {
 		if !approved {
@@ -152,13 +151,12 @@ func (a *answeredSet) add(nonce string, expires time.Time, approved bool, now ti
 func (a *answeredSet) purge(now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.purgeLocked(now)
+	deleteExpired(a.m, now)
 }
 
-func (a *answeredSet) purgeLocked(now time.Time) {
-	for k, v := range a.m {
-		if !now.Before(v.expires) {
-			delete(a.m, k)
-		}
-	}
+func (v answer) expiry() time.Time { return v.expires }
+
+// deleteExpired removes the entries of m whose expiry is not after now.
+func deleteExpired[K comparable, V interface{ expiry() time.Time }](m map[K]V, now time.Time) {
+	maps.DeleteFunc(m, func(_ K, v V) bool { return !now.Before(v.expiry()) })
 }

@@ -2,10 +2,7 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"html/template"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -14,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
@@ -32,7 +30,13 @@ var hexRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[
 
 // authRequest is a validated authorization request.
 type authRequest struct {
-	client        *clientRow
+	client *clientRow
+	grant
+}
+
+// grant is what an authorization code is issued for; an approval page
+// carries it from the request to the operator's answer.
+type grant struct {
 	redirectURI   string
 	redirectGiven bool
 	state         string
@@ -73,25 +77,39 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // means the redirect URI could not be trusted and the error must be shown
 // here; a redirectError may be sent to the client.
 func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authRequest, userError *pageMsg, rerr *redirectError) {
+	req, userError = s.parseAuthClient(ctx, q)
+	if userError != nil {
+		return nil, userError, nil
+	}
+	// From here on errors go back to the client.
+	if rerr := s.checkAuthParams(req, q); rerr != nil {
+		return req, nil, rerr
+	}
+	return req, nil, nil
+}
+
+// parseAuthClient finds the client and the redirect URI of an
+// authorization request: the part whose errors cannot be redirected.
+func (s *Server) parseAuthClient(ctx context.Context, q url.Values) (*authRequest, *pageMsg) {
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "state", "scope"} {
 		if len(q[k]) > 1 {
-			return nil, msgf("The authorization request repeats the parameter " + k + "."), nil
+			return nil, msgf("The authorization request repeats the parameter " + k + ".")
 		}
 	}
 	clientID := q.Get("client_id")
 	if clientID == "" {
-		return nil, msgf("The authorization request has no client_id."), nil
+		return nil, msgf("The authorization request has no client_id.")
 	}
 	c, userError := s.lookupAuthClient(ctx, clientID)
 	if userError != nil {
-		return nil, userError, nil
+		return nil, userError
 	}
 	registered := c.redirectURIs()
-	req = &authRequest{client: c, redirectURI: q.Get("redirect_uri")}
+	req := &authRequest{client: c, grant: grant{redirectURI: q.Get("redirect_uri")}}
 	if req.redirectURI == "" {
 		// Allowed only when the choice is unambiguous (OAuth 2.1 §4.1.1).
 		if len(registered) != 1 || c.Static {
-			return nil, msgf("The authorization request has no redirect_uri."), nil
+			return nil, msgf("The authorization request has no redirect_uri.")
 		}
 		req.redirectURI = registered[0]
 	} else {
@@ -99,66 +117,78 @@ func (s *Server) parseAuthRequest(ctx context.Context, q url.Values) (req *authR
 		// A document's redirect URIs are used exactly (no loopback port
 		// leeway): the document is all that vouches for them.
 		if c.Document && !slices.Contains(registered, req.redirectURI) {
-			return nil, &pageMsg{Text: "The redirect_uri is not listed in the client's metadata document at ", Code: clientID, Tail: "."}, nil
+			return nil, &pageMsg{Text: "The redirect_uri is not listed in the client's metadata document at ", Code: clientID, Tail: "."}
 		}
 		if !redirectMatches(registered, req.redirectURI, c.Static) {
-			return nil, msgf("The redirect_uri is not registered for this client."), nil
+			return nil, msgf("The redirect_uri is not registered for this client.")
 		}
 	}
 	if _, err := url.Parse(req.redirectURI); err != nil {
-		return nil, msgf("The redirect_uri is not a valid URI."), nil
+		return nil, msgf("The redirect_uri is not a valid URI.")
 	}
+	return req, nil
+}
 
-	// From here on errors go back to the client.
+// checkAuthParams validates the rest of the request into req: state,
+// response type, PKCE, resource and scope.
+func (s *Server) checkAuthParams(req *authRequest, q url.Values) *redirectError {
 	req.state = q.Get("state")
 	if len(req.state) > maxStateLen {
 		req.state = ""
-		return req, nil, &redirectError{"invalid_request", "state is too long"}
+		return &redirectError{"invalid_request", "state is too long"}
 	}
 	if q.Get("response_type") != "code" {
-		return req, nil, &redirectError{"unsupported_response_type", `only response_type=code is supported`}
+		return &redirectError{"unsupported_response_type", `only response_type=code is supported`}
 	}
 	req.challenge = q.Get("code_challenge")
 	if req.challenge == "" {
-		return req, nil, &redirectError{"invalid_request", "code_challenge is required (PKCE with S256)"}
+		return &redirectError{"invalid_request", "code_challenge is required (PKCE with S256)"}
 	}
 	if q.Get("code_challenge_method") != "S256" {
-		return req, nil, &redirectError{"invalid_request", "code_challenge_method must be S256"}
+		return &redirectError{"invalid_request", "code_challenge_method must be S256"}
 	}
 	if !challengeRe().MatchString(req.challenge) {
-		return req, nil, &redirectError{"invalid_request", "code_challenge is not a valid S256 challenge"}
+		return &redirectError{"invalid_request", "code_challenge is not a valid S256 challenge"}
 	}
 	req.resource = s.resource
 	for _, res := range q["resource"] {
 		if !sameResource(res, s.resource) {
-			return req, nil, &redirectError{"invalid_target", "resource must be " + s.resource}
+			return &redirectError{"invalid_target", "resource must be " + s.resource}
 		}
 	}
-	// Grant the requested scopes this client may have; unknown ones are
-	// dropped (the token response says what was granted).
+	c := req.client
+	scope, rerr := grantScope(c, q.Get("scope"))
+	if rerr != nil {
+		return rerr
+	}
+	req.scope = scope
+	if !slices.Contains(strings.Fields(c.ResponseTypes), "code") || !slices.Contains(strings.Fields(c.GrantTypes), "authorization_code") {
+		return &redirectError{"unauthorized_client", "this client may not use the authorization code flow"}
+	}
+	return nil
+}
+
+// grantScope grants the requested scopes this client may have; unknown
+// ones are dropped (the token response says what was granted).
+func grantScope(c *clientRow, scope string) (string, *redirectError) {
 	allowed := splitScope(c.Scope)
 	if len(allowed) == 0 {
 		allowed = supportedScopes
 	}
-	requested := requestedScopes(q.Get("scope"))
+	requested := requestedScopes(scope)
 	if len(requested) == 0 {
-		req.scope = strings.Join(allowed, " ")
-	} else {
-		var granted []string
-		for _, sc := range requested {
-			if slices.Contains(allowed, sc) && !slices.Contains(granted, sc) {
-				granted = append(granted, sc)
-			}
-		}
-		if len(granted) == 0 {
-			return req, nil, &redirectError{"invalid_scope", "supported scopes: " + strings.Join(allowed, " ")}
-		}
-		req.scope = strings.Join(granted, " ")
+		return strings.Join(allowed, " "), nil
 	}
-	if !slices.Contains(strings.Fields(c.ResponseTypes), "code") || !slices.Contains(strings.Fields(c.GrantTypes), "authorization_code") {
-		return req, nil, &redirectError{"unauthorized_client", "this client may not use the authorization code flow"}
+	var granted []string
+	for _, sc := range requested {
+		if slices.Contains(allowed, sc) && !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
 	}
-	return req, nil, nil
+	if len(granted) == 0 {
+		return "", &redirectError{"invalid_scope", "supported scopes: " + strings.Join(allowed, " ")}
+	}
+	return strings.Join(granted, " "), nil
 }
 
 // lookupAuthClient finds the client of an authorization request: in the
@@ -229,8 +259,7 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 	p := &pendingAuth{
 		nonce:    secret.NewHex(16),
 		clientID: req.client.ID, clientName: req.client.Name, document: req.client.Document,
-		redirectURI: req.redirectURI, redirectGiven: req.redirectGiven,
-		state: req.state, challenge: req.challenge, scope: req.scope, resource: req.resource,
+		grant:   req.grant,
 		expires: s.now().Add(pendingTTL),
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -243,31 +272,56 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
+	if !s.parseApprovalForm(w, r) {
+		return
+	}
+	now := s.now()
+	p, browser, ok := s.openApproval(w, r, now)
+	if !ok {
+		return
+	}
+	if r.PostForm.Get("action") == "deny" {
+		s.denyApproval(w, r, p, now)
+		return
+	}
+	if !s.checkApprovalSecret(w, r, p, browser, now) {
+		return
+	}
+	if !s.answered.add(p.nonce, p.expires, true, now) {
+		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
+		return
+	}
+	s.log.Info("authorization approved by the operator", "client_id", p.clientID)
+	s.issueCodeAndRedirect(w, r, &authRequest{client: &clientRow{ID: p.clientID}, grant: p.grant}, http.StatusSeeOther)
+}
+
+// parseApprovalForm reads the bounded form body of the approval page; false
+// means an error page was written.
+func (s *Server) parseApprovalForm(w http.ResponseWriter, r *http.Request) bool {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/x-www-form-urlencoded" {
 		s.errorPage(w, http.StatusBadRequest, "Unexpected form submission.")
-		return
+		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxApprovalFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.errorPage(w, http.StatusBadRequest, "Unexpected form submission.")
-		return
+		return false
 	}
-	now := s.now()
-	key := limitKey(r)
-	tooMany := func() {
-		w.Header().Set("Retry-After", "60")
-		s.errorPage(w, http.StatusTooManyRequests, "Too many approval attempts. Wait a minute, then reload the page from your client.")
-	}
+	return true
+}
+
+// openApproval verifies the signed pending request of an approval form
+// with its cookie and CSRF field; !ok means an error page was written.
+func (s *Server) openApproval(w http.ResponseWriter, r *http.Request, now time.Time) (p *pendingAuth, browser string, ok bool) {
 	field := r.PostForm.Get("request_id")
 	if !strings.Contains(field, ".") {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request is unknown or has expired. Start again from your client.")
-		return
+		return nil, "", false
 	}
 	// The signed request, the cookie and the hidden CSRF field must all
 	// belong together: a cross-site form cannot know the field, and a page
 	// opened in another browser lacks the cookie.
-	browser := ""
 	if ck, err := r.Cookie(s.cookieName()); err == nil {
 		browser = ck.Value
 	}
@@ -275,21 +329,34 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 	csrf := r.PostForm.Get("csrf_token")
 	if err != nil || browser == "" || csrf == "" || !secret.Equal(csrf, s.csrfFor(p.nonce, browser)) {
 		s.errorPage(w, http.StatusForbidden, "The form could not be verified (missing or invalid CSRF token). Reload the page from your client and try again.")
-		return
+		return nil, "", false
 	}
 	if !now.Before(p.expires) {
 		s.errorPage(w, http.StatusBadRequest, "This authorization request is unknown or has expired. Start again from your client.")
+		return nil, "", false
+	}
+	return p, browser, true
+}
+
+// denyApproval answers a pending request with access_denied.
+func (s *Server) denyApproval(w http.ResponseWriter, r *http.Request, p *pendingAuth, now time.Time) {
+	if !s.answered.add(p.nonce, p.expires, false, now) {
+		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
 		return
 	}
-	if r.PostForm.Get("action") == "deny" {
-		if !s.answered.add(p.nonce, p.expires, false, now) {
-			s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
-			return
-		}
-		s.log.Info("authorization denied by the operator", "client_id", p.clientID)
-		s.redirect(w, r, p.redirectURI, http.StatusSeeOther, url.Values{
-			"error": {"access_denied"}, "error_description": {"the operator denied the request"}, "state": {p.state}})
-		return
+	s.log.Info("authorization denied by the operator", "client_id", p.clientID)
+	s.redirect(w, r, p.redirectURI, http.StatusSeeOther, url.Values{
+		"error": {"access_denied"}, "error_description": {"the operator denied the request"}, "state": {p.state}})
+}
+
+// checkApprovalSecret compares the submitted approval secret under the
+// attempt limits; false means a page was written.
+func (s *Server) checkApprovalSecret(w http.ResponseWriter, r *http.Request, p *pendingAuth, browser string, now time.Time) bool {
+	key := limitKey(r)
+	tooMany := func() bool {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusTooManyRequests, "Too many approval attempts. Wait a minute, then reload the page from your client.")
+		return false
 	}
 	// Wrong secrets are limited per page (so one page cannot be brute
 	// forced) and, more loosely, per address (so opening pages does not buy
@@ -297,34 +364,23 @@ func (s *Server) authorizePost(w http.ResponseWriter, r *http.Request) {
 	// operator a few tries. Count before comparing, so parallel guesses
 	// cannot all pass the check; a success gives them back.
 	if !s.approvePage.Allowed(p.nonce, now) || !s.approve.Allowed(key, now) {
-		tooMany()
-		return
+		return tooMany()
 	}
 	if !s.approve.Allow(key, now) {
-		tooMany()
-		return
+		return tooMany()
 	}
 	if !s.approvePage.Allow(p.nonce, now) {
 		s.approve.Refund(key)
-		tooMany()
-		return
+		return tooMany()
 	}
 	if s.opts.ApprovalSecret == "" || !secret.Equal(r.PostForm.Get("secret"), s.opts.ApprovalSecret) {
 		s.log.Warn("wrong approval secret", "client_id", p.clientID, "remote", clientIP(r))
 		s.approvalPage(w, http.StatusForbidden, p, browser, "Wrong secret. No authorization was given.")
-		return
+		return false
 	}
 	s.approve.Refund(key)
 	s.approvePage.Refund(p.nonce)
-	if !s.answered.add(p.nonce, p.expires, true, now) {
-		s.errorPage(w, http.StatusBadRequest, "This authorization request was already answered.")
-		return
-	}
-	s.log.Info("authorization approved by the operator", "client_id", p.clientID)
-	s.issueCodeAndRedirect(w, r, &authRequest{
-		client: &clientRow{ID: p.clientID}, redirectURI: p.redirectURI, redirectGiven: p.redirectGiven,
-		state: p.state, challenge: p.challenge, scope: p.scope, resource: p.resource,
-	}, http.StatusSeeOther)
+	return true
 }
 
 func (s *Server) issueCodeAndRedirect(w http.ResponseWriter, r *http.Request, req *authRequest, status int) {
@@ -398,148 +454,4 @@ func addrKey(addr string) string {
 		return p.String()
 	}
 	return ip.String()
-}
-
-// setPageHeaders makes a response uncachable, unframable and unable to run
-// scripts or load anything; formOrigin is added to form-action because
-// browsers apply it to the redirect that follows the form POST.
-func setPageHeaders(w http.ResponseWriter, formOrigin string) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	formAction := "'self'"
-	if formOrigin != "" {
-		formAction += " " + formOrigin
-	}
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src "+pageStyleHash+"; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
-}
-
-var cspOriginRe = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[A-Za-z0-9.\-\[\]:]+$|^[a-z][a-z0-9+.-]*:$`)
-})
-
-// cspFormOrigin is the origin of a redirect URI in CSP source syntax, or ""
-// if it cannot be expressed safely.
-func cspFormOrigin(redirectURI string) string {
-	u, err := url.Parse(redirectURI)
-	if err != nil {
-		return ""
-	}
-	var o string
-	if u.Host != "" {
-		o = strings.ToLower(u.Scheme) + "://" + u.Host
-	} else {
-		o = strings.ToLower(u.Scheme) + ":"
-	}
-	if !cspOriginRe().MatchString(o) {
-		return ""
-	}
-	return o
-}
-
-type pageData struct {
-	Title        string
-	Error        string
-	ClientName   string
-	ClientID     string
-	DocHost      string // host of a metadata document's URL
-	RedirectHost string
-	Scope        string
-	Action       string
-	RequestID    string
-	CSRF         string
-	Message      string
-	MessageCode  string // shown in <code> after Message
-	MessageTail  string
-}
-
-func (s *Server) approvalPage(w http.ResponseWriter, status int, p *pendingAuth, browser, errMsg string) {
-	setPageHeaders(w, cspFormOrigin(p.redirectURI))
-	host := p.redirectURI
-	if u, err := url.Parse(p.redirectURI); err == nil {
-		host = u.Host
-		if host == "" {
-			host = u.Scheme + ":"
-		}
-	}
-	name := p.clientName
-	if name == "" {
-		name = p.clientID
-	}
-	docHostName := ""
-	if p.document {
-		docHostName = docHost(p.clientID)
-	}
-	s.renderPage(w, status, pageData{
-		Title: "Authorize access to this server", Error: errMsg,
-		ClientName: name, ClientID: p.clientID, DocHost: docHostName, RedirectHost: host, Scope: p.scope,
-		Action: s.basePath + "/authorize", RequestID: s.signPending(p, browser), CSRF: s.csrfFor(p.nonce, browser),
-	})
-}
-
-func (s *Server) errorPage(w http.ResponseWriter, status int, msg string) {
-	s.errorPageMsg(w, &pageMsg{Text: msg, status: status})
-}
-
-func (s *Server) errorPageMsg(w http.ResponseWriter, m *pageMsg) {
-	status := m.status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	}
-	s.renderPage(w, status, pageData{Title: "Authorization error", Message: m.Text, MessageCode: m.Code, MessageTail: m.Tail})
-}
-
-func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := pageTmpl().Execute(w, d); err != nil {
-		s.log.Warn("rendering a page", "err", err)
-	}
-}
-
-// pageStyle is the page's only style; its hash is allowed by the CSP so no
-// other inline style can apply.
-const pageStyle = `body{font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em;color:#222}` +
-	`.err{color:#a00;font-weight:bold}code{background:#f3f3f3;padding:0 .2em}input[type=password]{width:100%;padding:.4em;margin:.4em 0}` +
-	`button{padding:.4em 1.2em;margin-right:.6em}.doc{font-size:1.4em;border:2px solid #a60;padding:.4em .6em}`
-
-var pageStyleHash = "'sha256-" + sha256Base64(pageStyle) + "'"
-
-// pageTmpl is parsed on first use: most servers never show the page, and
-// parsing at init slows every start.
-var pageTmpl = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.Title}} - servagent</title><style>` + pageStyle + `</style></head>
-<body>
-<h1>{{.Title}}</h1>
-{{if .Message}}<p class="err">{{.Message}}{{if .MessageCode}}<code>{{.MessageCode}}</code>{{.MessageTail}}{{end}}</p>{{else}}
-{{if .DocHost}}<p class="doc">Client published by <strong>{{.DocHost}}</strong></p>
-<p>The application <strong>{{.ClientName}}</strong> describes itself in a document at <code>{{.ClientID}}</code>. Anyone can publish such a document and give it any name: what you can trust is the host above. It asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>
-{{else}}<p>The application <strong>{{.ClientName}}</strong> (client id <code>{{.ClientID}}</code>) asks to operate this server through MCP{{if .Scope}} with scope <code>{{.Scope}}</code>{{end}}.</p>{{end}}
-<p>If you approve, you will be sent back to <strong>{{.RedirectHost}}</strong>.</p>
-<p>Only approve if you started this connection yourself. Enter the operator secret (the API key, or the approval password if one is set).</p>
-{{if .Error}}<p class="err">{{.Error}}</p>{{end}}
-<form method="post" action="{{.Action}}" autocomplete="off">
-<input type="hidden" name="request_id" value="{{.RequestID}}">
-<input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<label for="secret">Operator secret</label>
-<input type="password" id="secret" name="secret" autofocus>
-<button type="submit" name="action" value="approve">Approve</button>
-<button type="submit" name="action" value="deny">Deny</button>
-</form>{{end}}
-</body></html>
-`))
-})
-
-func sha256Base64(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return base64.StdEncoding.EncodeToString(h[:])
 }

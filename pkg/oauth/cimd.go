@@ -336,7 +336,7 @@ func (f *docFetcher) cachedLocked(id string) (*clientRow, error, bool) {
 
 func (f *docFetcher) putLocked(id string, d cachedDoc, now time.Time) {
 	if _, ok := f.cache[id]; !ok && len(f.cache) >= maxDocCache {
-		f.purgeLocked(now)
+		deleteExpired(f.cache, now)
 		for len(f.cache) >= maxDocCache {
 			var oldID string
 			var old time.Time
@@ -354,16 +354,10 @@ func (f *docFetcher) putLocked(id string, d cachedDoc, now time.Time) {
 func (f *docFetcher) purge(now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.purgeLocked(now)
+	deleteExpired(f.cache, now)
 }
 
-func (f *docFetcher) purgeLocked(now time.Time) {
-	for k, v := range f.cache {
-		if !now.Before(v.expires) {
-			delete(f.cache, k)
-		}
-	}
-}
+func (d cachedDoc) expiry() time.Time { return d.expires }
 
 func (f *docFetcher) fetch(ctx context.Context, id string) (*clientRow, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, docFetchTimeout)

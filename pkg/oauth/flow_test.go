@@ -407,10 +407,7 @@ func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
 	tok := e.tokenFor(t, cfg)
 	unrelated := e.tokenFor(t, cfg)
-	refresh := func(rt string) (int, map[string]any) {
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
-		return st, m
-	}
+	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
 	st, m1 := refresh(tok.RefreshToken)
 	if st != http.StatusOK {
 		t.Fatalf("first refresh: %d %v", st, m1)

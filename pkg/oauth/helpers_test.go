@@ -246,6 +246,14 @@ func (e *env) tokenFor(t *testing.T, cfg *oauth2.Config) *oauth2.Token {
 
 // postForm sends a form to an endpoint with optional Basic credentials and
 // returns the status and decoded JSON body.
+// operatorRefresh posts a refresh_token grant for rt with the operator
+// client's Basic credentials.
+func (e *env) operatorRefresh(t *testing.T, rt string) (int, map[string]any) {
+	t.Helper()
+	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	return st, m
+}
+
 func (e *env) postForm(t *testing.T, path string, basic [2]string, f url.Values) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(f.Encode()))

@@ -117,71 +117,11 @@ type Server struct {
 // New opens (or creates) the database, registers the static client and
 // starts the purge of expired rows. Close releases them.
 func New(ctx context.Context, opts Options) (*Server, error) {
-	issuer := strings.TrimRight(opts.IssuerURL, "/")
-	u, err := url.Parse(issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("oauth: issuer URL %q must be an absolute http(s) URL without query or fragment", opts.IssuerURL)
+	issuer, u, err := checkOptions(&opts)
+	if err != nil {
+		return nil, err
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		// Codes and tokens would cross the network in clear.
-		return nil, fmt.Errorf("oauth: issuer URL %q must be https (plain http only for loopback)", opts.IssuerURL)
-	}
-	if !strings.HasSuffix(u.Path, "/mcp") {
-		return nil, fmt.Errorf("oauth: issuer URL %q must end in /mcp", opts.IssuerURL)
-	}
-	if (opts.ClientID == "") != (opts.ClientSecret == "") {
-		return nil, errors.New("oauth: set both the client id and the client secret, or neither")
-	}
-	switch opts.Approval {
-	case "":
-		opts.Approval = ApprovalOperator
-	case ApprovalOperator, ApprovalAuto:
-	default:
-		return nil, fmt.Errorf("oauth: approval mode %q: want operator or auto", opts.Approval)
-	}
-	if opts.Approval == ApprovalOperator && opts.ApprovalSecret == "" {
-		// An empty secret would let anyone approve by submitting nothing.
-		return nil, errors.New("oauth: operator approval needs an approval secret (the API key or SERVAGENT_OAUTH_APPROVAL_PASSWORD)")
-	}
-	if isURLClientID(opts.ClientID) {
-		return nil, fmt.Errorf("oauth: static client id %q must not be a URL (URL client ids name metadata documents)", opts.ClientID)
-	}
-	if opts.RefreshReuseInterval < 0 {
-		return nil, errors.New("oauth: negative refresh reuse interval")
-	}
-	for _, r := range opts.ExtraRedirectURIs {
-		if err := validateRedirectURI(r); err != nil {
-			return nil, fmt.Errorf("oauth: extra redirect URI %q: %v", r, err)
-		}
-	}
-	s := &Server{
-		opts:        opts,
-		log:         opts.Logger,
-		now:         opts.Now,
-		issuer:      issuer,
-		resource:    issuer,
-		origin:      u.Scheme + "://" + u.Host,
-		basePath:    u.Path,
-		secure:      u.Scheme == "https",
-		approvalKey: []byte(secret.NewKey()),
-		answered:    newAnsweredSet(),
-		// Floods of authorization requests must not lock out a new
-		// address (the operator's): that limiter forgets the oldest.
-		authzGet:    ratelimit.NewEvicting(authorizePerMinute, time.Minute),
-		approve:     ratelimit.New(approvalsPerAddr, time.Minute),
-		approvePage: ratelimit.NewEvicting(approvalsPerPage, time.Minute),
-		regFail:     ratelimit.New(10, time.Minute),
-		authFail:    ratelimit.New(20, time.Minute),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	s.rotated = newRotationLog(opts.RefreshReuseInterval)
+	s := newServer(opts, issuer, u)
 	if !opts.DisableCIMD {
 		if s.docs, err = newDocFetcher(opts.CIMDCAFile, s.now); err != nil {
 			return nil, err
@@ -201,6 +141,83 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	go s.purgeLoop(10 * time.Minute)
 	return s, nil
+}
+
+// checkOptions validates opts, filling the default approval mode, and
+// returns the issuer URL without its trailing slash, and parsed.
+func checkOptions(opts *Options) (issuer string, u *url.URL, err error) {
+	issuer = strings.TrimRight(opts.IssuerURL, "/")
+	u, err = url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", nil, fmt.Errorf("oauth: issuer URL %q must be an absolute http(s) URL without query or fragment", opts.IssuerURL)
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		// Codes and tokens would cross the network in clear.
+		return "", nil, fmt.Errorf("oauth: issuer URL %q must be https (plain http only for loopback)", opts.IssuerURL)
+	}
+	if !strings.HasSuffix(u.Path, "/mcp") {
+		return "", nil, fmt.Errorf("oauth: issuer URL %q must end in /mcp", opts.IssuerURL)
+	}
+	if (opts.ClientID == "") != (opts.ClientSecret == "") {
+		return "", nil, errors.New("oauth: set both the client id and the client secret, or neither")
+	}
+	switch opts.Approval {
+	case "":
+		opts.Approval = ApprovalOperator
+	case ApprovalOperator, ApprovalAuto:
+	default:
+		return "", nil, fmt.Errorf("oauth: approval mode %q: want operator or auto", opts.Approval)
+	}
+	if opts.Approval == ApprovalOperator && opts.ApprovalSecret == "" {
+		// An empty secret would let anyone approve by submitting nothing.
+		return "", nil, errors.New("oauth: operator approval needs an approval secret (the API key or SERVAGENT_OAUTH_APPROVAL_PASSWORD)")
+	}
+	if isURLClientID(opts.ClientID) {
+		return "", nil, fmt.Errorf("oauth: static client id %q must not be a URL (URL client ids name metadata documents)", opts.ClientID)
+	}
+	if opts.RefreshReuseInterval < 0 {
+		return "", nil, errors.New("oauth: negative refresh reuse interval")
+	}
+	for _, r := range opts.ExtraRedirectURIs {
+		if err := validateRedirectURI(r); err != nil {
+			return "", nil, fmt.Errorf("oauth: extra redirect URI %q: %v", r, err)
+		}
+	}
+	return issuer, u, nil
+}
+
+// newServer builds the Server of checked options, without its database
+// or document fetcher.
+func newServer(opts Options, issuer string, u *url.URL) *Server {
+	s := &Server{
+		opts:        opts,
+		log:         opts.Logger,
+		now:         opts.Now,
+		issuer:      issuer,
+		resource:    issuer,
+		origin:      u.Scheme + "://" + u.Host,
+		basePath:    u.Path,
+		secure:      u.Scheme == "https",
+		approvalKey: []byte(secret.NewKey()),
+		answered:    newAnsweredSet(),
+		// Floods of authorization requests must not lock out a new
+		// address (the operator's): that limiter forgets the oldest.
+		authzGet:    ratelimit.NewEvicting(authorizePerMinute, time.Minute),
+		approve:     ratelimit.New(approvalsPerAddr, time.Minute),
+		approvePage: ratelimit.NewEvicting(approvalsPerPage, time.Minute),
+		regFail:     ratelimit.New(10, time.Minute),
+		authFail:    ratelimit.New(20, time.Minute),
+		rotated:     newRotationLog(opts.RefreshReuseInterval),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // Close stops the purge goroutine and closes the database.

@@ -131,10 +131,7 @@ func TestSameResource(t *testing.T) {
 func TestRefreshReuseInterval(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.RefreshReuseInterval = 30 * time.Second })
 	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
-	refresh := func(rt string) (int, map[string]any) {
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
-		return st, m
-	}
+	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
 
 	t.Run("sequential retry", func(t *testing.T) {
 		tok := e.tokenFor(t, cfg)

@@ -121,6 +121,22 @@ func badMetadata(desc string) *regError {
 
 // decodeRegistration parses and validates the body, filling defaults.
 func decodeRegistration(w http.ResponseWriter, r *http.Request) (*registrationRequest, *regError) {
+	req, rerr := readRegistration(w, r)
+	if rerr != nil {
+		return nil, rerr
+	}
+	for _, check := range []func(*registrationRequest) *regError{
+		checkRedirectURIs, checkClientName, checkGrantTypes, checkResponseTypes, checkAuthMethod, checkRegScope,
+	} {
+		if rerr := check(req); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return req, nil
+}
+
+// readRegistration reads the bounded JSON body: one object, nothing after.
+func readRegistration(w http.ResponseWriter, r *http.Request) (*registrationRequest, *regError) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
 		return nil, badMetadata("the body must be application/json")
@@ -142,70 +158,88 @@ func decodeRegistration(w http.ResponseWriter, r *http.Request) (*registrationRe
 	if dec.More() {
 		return nil, badMetadata("trailing data after the JSON object")
 	}
+	return &req, nil
+}
 
+func checkRedirectURIs(req *registrationRequest) *regError {
 	if len(req.RedirectURIs) == 0 {
-		return nil, &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: "redirect_uris is required"}
+		return &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: "redirect_uris is required"}
 	}
 	if len(req.RedirectURIs) > maxRedirectURIs {
-		return nil, &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: fmt.Sprintf("at most %d redirect_uris", maxRedirectURIs)}
+		return &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: fmt.Sprintf("at most %d redirect_uris", maxRedirectURIs)}
 	}
 	for _, u := range req.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return nil, &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: "redirect URI rejected: " + err.Error()}
+			return &regError{status: http.StatusBadRequest, code: "invalid_redirect_uri", desc: "redirect URI rejected: " + err.Error()}
 		}
 	}
+	return nil
+}
 
+func checkClientName(req *registrationRequest) *regError {
 	if !utf8.ValidString(req.ClientName) || utf8.RuneCountInString(req.ClientName) > maxClientName {
-		return nil, badMetadata(fmt.Sprintf("client_name must be valid UTF-8 of at most %d characters", maxClientName))
+		return badMetadata(fmt.Sprintf("client_name must be valid UTF-8 of at most %d characters", maxClientName))
 	}
 	if strings.IndexFunc(req.ClientName, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }) >= 0 {
 		// The name is shown to the operator on the approval page; control
 		// and bidi characters could disguise it.
-		return nil, badMetadata("client_name contains control characters")
+		return badMetadata("client_name contains control characters")
 	}
 	req.ClientName = strings.TrimSpace(req.ClientName)
+	return nil
+}
 
+func checkGrantTypes(req *registrationRequest) *regError {
 	if len(req.GrantTypes) == 0 {
 		req.GrantTypes = []string{"authorization_code"}
 	}
 	for _, g := range req.GrantTypes {
 		if !slices.Contains(supportedGrantTypes, g) {
-			return nil, badMetadata("unsupported grant type; supported: authorization_code, refresh_token")
+			return badMetadata("unsupported grant type; supported: authorization_code, refresh_token")
 		}
 	}
 	if !slices.Contains(req.GrantTypes, "authorization_code") {
-		return nil, badMetadata("grant_types must include authorization_code")
+		return badMetadata("grant_types must include authorization_code")
 	}
 	req.GrantTypes = dedupe(req.GrantTypes)
+	return nil
+}
 
+func checkResponseTypes(req *registrationRequest) *regError {
 	if len(req.ResponseTypes) == 0 {
 		req.ResponseTypes = []string{"code"}
 	}
 	for _, rt := range req.ResponseTypes {
 		if rt != "code" {
-			return nil, badMetadata(`unsupported response type; only "code"`)
+			return badMetadata(`unsupported response type; only "code"`)
 		}
 	}
 	req.ResponseTypes = dedupe(req.ResponseTypes)
+	return nil
+}
 
+func checkAuthMethod(req *registrationRequest) *regError {
 	if req.TokenEndpointAuthMethod == "" {
 		req.TokenEndpointAuthMethod = "client_secret_basic" // RFC 7591 §2 default
 	}
 	if !slices.Contains(supportedAuthMethods, req.TokenEndpointAuthMethod) {
-		return nil, badMetadata("unsupported token_endpoint_auth_method; supported: client_secret_post, client_secret_basic, none")
+		return badMetadata("unsupported token_endpoint_auth_method; supported: client_secret_post, client_secret_basic, none")
 	}
+	return nil
+}
 
+func checkRegScope(req *registrationRequest) *regError {
 	scopes := requestedScopes(req.Scope)
 	if len(scopes) == 0 {
 		scopes = supportedScopes
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(supportedScopes, sc) {
-			return nil, badMetadata("unsupported scope; supported: " + strings.Join(supportedScopes, " "))
+			return badMetadata("unsupported scope; supported: " + strings.Join(supportedScopes, " "))
 		}
 	}
 	req.Scope = strings.Join(dedupe(scopes), " ")
-	return &req, nil
+	return nil
 }
 
 func dedupe(in []string) []string {

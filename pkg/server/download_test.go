@@ -27,12 +27,7 @@ func download(t *testing.T, inst *servertest.Instance, method, path string, hdr 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return send(t, req)
 }
 
 func TestDownload(t *testing.T) {

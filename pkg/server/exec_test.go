@@ -115,6 +115,27 @@ func groupAlive(pgid int) []int {
 	return left
 }
 
+// pgidIn is the process group id a test command wrote to dir/pgid with
+// `echo $$ > pgid`; 0 while there is none.
+func pgidIn(dir string) int {
+	b, _ := os.ReadFile(filepath.Join(dir, "pgid"))
+	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pgid
+}
+
+// waitGroupGone fails the test if process group pgid still has a live
+// process after within; what names what should have killed it.
+func waitGroupGone(t *testing.T, pgid int, within time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := groupAlive(pgid); len(left) > 0 {
+		t.Fatalf("processes of group %d survived %s: %v", pgid, what, left)
+	}
+}
+
 func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
@@ -129,18 +150,11 @@ func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 	if !strings.Contains(text(res), "TIMED OUT") {
 		t.Errorf("text does not say it timed out: %s", text(res))
 	}
-	b, err := os.ReadFile(filepath.Join(inst.Config.WorkDir, "pgid"))
-	if err != nil {
-		t.Fatal(err)
+	pgid := pgidIn(inst.Config.WorkDir)
+	if pgid == 0 {
+		t.Fatal("the command wrote no pgid")
 	}
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(3 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived: %v", pgid, left)
-	}
+	waitGroupGone(t, pgid, 3*time.Second, "the timeout")
 }
 
 func TestCancellationKillsTheCommand(t *testing.T) {
@@ -162,15 +176,7 @@ func TestCancellationKillsTheCommand(t *testing.T) {
 	if err == nil {
 		t.Fatal("want a cancellation error from the client")
 	}
-	b, _ := os.ReadFile(pgidFile)
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived cancellation: %v", pgid, left)
-	}
+	waitGroupGone(t, pgidIn(inst.Config.WorkDir), 5*time.Second, "cancellation")
 }
 
 func TestProgressNotifications(t *testing.T) {
@@ -253,8 +259,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 	longCmd := map[string]any{"command": "echo $$ > pgid; sleep 300 & sleep 300"}
 	waitPgid := func(t *testing.T, dir string) int {
 		for i := 0; i < 250; i++ {
-			b, _ := os.ReadFile(filepath.Join(dir, "pgid"))
-			if pgid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pgid != 0 {
+			if pgid := pgidIn(dir); pgid != 0 {
 				return pgid
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -262,15 +267,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 		t.Fatal("command did not start")
 		return 0
 	}
-	waitGone := func(t *testing.T, pgid int) {
-		deadline := time.Now().Add(10 * time.Second)
-		for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if left := groupAlive(pgid); len(left) > 0 {
-			t.Fatalf("processes of group %d survived the session: %v", pgid, left)
-		}
-	}
+	waitGone := func(t *testing.T, pgid int) { waitGroupGone(t, pgid, 10*time.Second, "the session") }
 	t.Run("streamable DELETE", func(t *testing.T) {
 		inst := start(t, nil)
 		cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
@@ -304,11 +301,7 @@ func TestSessionCloseKillsRunningCommand(t *testing.T) {
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", inst.URL+"/sse", nil)
 		req.Header.Set("Authorization", "Bearer "+inst.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := send(t, req)
 		buf := make([]byte, 4096)
 		n, _ := resp.Body.Read(buf)
 		var endpoint string

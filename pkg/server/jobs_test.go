@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,33 +34,38 @@ func readJob(t *testing.T, cs *mcp.ClientSession, args map[string]any) tools.Job
 // followJob reads with waits until the job ends; it returns all stdout.
 func followJob(t *testing.T, cs *mcp.ClientSession, id string) (string, tools.JobOutput) {
 	t.Helper()
-	var all strings.Builder
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out := readJob(t, cs, map[string]any{"job_id": id, "wait_seconds": 5})
-		all.WriteString(out.Stdout)
-		if !out.Running {
-			return all.String(), out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s still running; output %q", id, all.String())
-		}
+	all, out, ok := pollJob(t, cs, id, 5, 30*time.Second, func(_ string, out tools.JobOutput) bool { return !out.Running })
+	if !ok {
+		t.Fatalf("job %s still running; output %q", id, all)
 	}
+	return all, out
 }
 
 // readJobUntil reads until stdout (accumulated) contains want.
 func readJobUntil(t *testing.T, cs *mcp.ClientSession, id, want string) tools.JobOutput {
 	t.Helper()
-	var all strings.Builder
-	deadline := time.Now().Add(15 * time.Second)
+	all, out, ok := pollJob(t, cs, id, 2, 15*time.Second, func(all string, _ tools.JobOutput) bool { return strings.Contains(all, want) })
+	if !ok {
+		t.Fatalf("no %q in %q", want, all)
+	}
+	return out
+}
+
+// pollJob reads the job, waiting up to wait seconds a read, until done
+// holds for the stdout accumulated so far and the last read; !ok means the
+// job ended or within passed first.
+func pollJob(t *testing.T, cs *mcp.ClientSession, id string, wait int, within time.Duration, done func(string, tools.JobOutput) bool) (all string, out tools.JobOutput, ok bool) {
+	t.Helper()
+	var b strings.Builder
+	deadline := time.Now().Add(within)
 	for {
-		out := readJob(t, cs, map[string]any{"job_id": id, "wait_seconds": 2})
-		all.WriteString(out.Stdout)
-		if strings.Contains(all.String(), want) {
-			return out
+		out = readJob(t, cs, map[string]any{"job_id": id, "wait_seconds": wait})
+		b.WriteString(out.Stdout)
+		if done(b.String(), out) {
+			return b.String(), out, true
 		}
 		if !out.Running || time.Now().After(deadline) {
-			t.Fatalf("no %q in %q", want, all.String())
+			return b.String(), out, false
 		}
 	}
 }
@@ -209,21 +212,14 @@ func TestKillJobKillsGrandchildren(t *testing.T) {
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	out, _ := execOut(t, cs, map[string]any{"command": `echo $$ > pgid; sleep 300 & (trap '' TERM; exec sleep 301) & echo up; wait`, "background": true})
 	readJobUntil(t, cs, out.JobID, "up")
-	b, _ := os.ReadFile(filepath.Join(inst.Config.WorkDir, "pgid"))
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pgid := pgidIn(inst.Config.WorkDir)
 	res := call(t, cs, "kill_job", map[string]any{"job_id": out.JobID})
 	var k tools.JobOutput
 	structured(t, res, &k)
 	if k.Running || k.Signal == "" {
 		t.Fatalf("%+v", k)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("kill_job left %v", left)
-	}
+	waitGroupGone(t, pgid, 5*time.Second, "kill_job")
 }
 
 func TestShutdownKillsJobsAndSaysHowMany(t *testing.T) {
@@ -233,8 +229,7 @@ func TestShutdownKillsJobsAndSaysHowMany(t *testing.T) {
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	out, _ := execOut(t, cs, map[string]any{"command": `echo $$ > pgid; (trap '' TERM; exec sleep 300) & echo up; wait`, "background": true})
 	readJobUntil(t, cs, out.JobID, "up")
-	b, _ := os.ReadFile(filepath.Join(cfg.WorkDir, "pgid"))
-	pgid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pgid := pgidIn(cfg.WorkDir)
 	cs.Close()
 	inst.Stop()
 	if left := groupAlive(pgid); len(left) > 0 {

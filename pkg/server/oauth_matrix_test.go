@@ -7,15 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
 
 	"github.com/servagent/servagent/pkg/auth"
-	"github.com/servagent/servagent/pkg/oauth"
-	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
@@ -28,24 +25,8 @@ const (
 // (auto approval, so a Go client can get a token without a browser).
 func startWithOAuth(t *testing.T) (*servertest.Instance, string) {
 	t.Helper()
-	ln := servertest.Listen(t)
-	base := "http://" + ln.Addr().String()
-	cfg := servertest.Config(t, map[string]string{
-		"SERVAGENT_OAUTH_ISSUER_URL":    base + "/mcp",
-		"SERVAGENT_OAUTH_CLIENT_ID":     opClientID,
-		"SERVAGENT_OAUTH_CLIENT_SECRET": opClientSecret,
-		"SERVAGENT_OAUTH_APPROVAL":      "auto",
-	})
-	o, err := oauth.New(context.Background(), oauth.Options{
-		IssuerURL: cfg.OAuthIssuerURL, ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret,
-		DBPath: filepath.Join(t.TempDir(), "oauth.db"), Approval: "auto",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
-	inst := servertest.StartOn(t, server.Options{Config: cfg, OAuth: o}, ln)
-	return inst, oauthToken(t, base)
+	inst := startStaticOAuth(t, opClientID, nil)
+	return inst, oauthToken(t, inst.URL)
 }
 
 // oauthToken registers a client with the operator's Basic credentials and
@@ -56,11 +37,7 @@ func oauthToken(t *testing.T, base string) string {
 	req, _ := http.NewRequest("POST", base+"/mcp/register", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(opClientID, opClientSecret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := send(t, req)
 	var reg struct{ ClientID, ClientSecret string }
 	raw, _ := io.ReadAll(resp.Body)
 	var m map[string]any
@@ -143,11 +120,7 @@ func TestAuthMatrixCellByCell(t *testing.T) {
 				if creds[name] != "" {
 					req.Header.Set("Authorization", creds[name])
 				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
+				resp := send(t, req)
 				denied := resp.StatusCode == 401 || resp.StatusCode == 403
 				if allowed && (denied || resp.StatusCode >= 500) {
 					b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))

@@ -122,11 +122,7 @@ func sseMessageEndpoint(t *testing.T, inst *servertest.Instance) string {
 	req, _ := http.NewRequestWithContext(ctx, "GET", inst.URL+"/sse", nil)
 	req.Header.Set("Authorization", "Bearer "+inst.Key)
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
+	resp := send(t, req)
 	buf := make([]byte, 4096)
 	var got string
 	for !strings.Contains(got, "\n\n") {
@@ -178,11 +174,7 @@ func TestAuthOnEveryProtectedEndpoint(t *testing.T) {
 				if c.header != "" {
 					req.Header.Set("Authorization", c.header)
 				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
+				resp := send(t, req)
 				body, _ := io.ReadAll(resp.Body)
 				if resp.StatusCode != c.want {
 					t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.want, body)
@@ -208,11 +200,7 @@ func TestAuthOnEveryProtectedEndpoint(t *testing.T) {
 			}
 			req.Header.Set("Accept", "application/json, text/event-stream")
 			req.Header.Set("Authorization", "Bearer "+inst.Key)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			resp := send(t, req)
 			if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode >= 500 {
 				body, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
 				t.Fatalf("status %d with the right key: %s", resp.StatusCode, body)
@@ -235,24 +223,19 @@ func TestAuthOnEveryProtectedEndpoint(t *testing.T) {
 
 func uploadReq(t *testing.T, url, key string, fields [][2]string, file io.Reader) *http.Response {
 	t.Helper()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		for _, f := range fields {
-			mw.WriteField(f[0], f[1])
-		}
-		if file != nil {
-			w, _ := mw.CreateFormFile("file", "f.bin")
-			if _, err := io.Copy(w, file); err != nil {
-				pw.CloseWithError(err)
-				return
-			}
-		}
-		pw.CloseWithError(mw.Close())
-	}()
-	req, _ := http.NewRequest("POST", url+"/upload", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+key)
+	var parts []part
+	for _, f := range fields {
+		parts = append(parts, field(f[0], f[1]))
+	}
+	if file != nil {
+		parts = append(parts, fileField(file))
+	}
+	return postMultipart(t, url, key, parts)
+}
+
+// send does req and closes the response body when the test ends.
+func send(t *testing.T, req *http.Request) *http.Response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -346,11 +329,7 @@ func TestUpload(t *testing.T) {
 		req, _ := http.NewRequest("POST", inst.URL+"/upload", strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+inst.Key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp := send(t, req)
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 400 || !strings.Contains(string(body), "multipart") {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,12 +45,7 @@ func rpc2026(t *testing.T, ctx context.Context, url, key, method, name, params s
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return send(t, req)
 }
 
 // rpcResult reads a JSON or SSE response and returns its JSON-RPC message.
@@ -161,7 +155,6 @@ func TestPerRequestProgress(t *testing.T) {
 // command's whole process group dies.
 func TestPerRequestClosingTheStreamKillsTheCommand(t *testing.T) {
 	inst := start(t, nil)
-	pgidFile := filepath.Join(inst.Config.WorkDir, "pgid")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
@@ -183,21 +176,14 @@ func TestPerRequestClosingTheStreamKillsTheCommand(t *testing.T) {
 	}()
 	var pgid int
 	for deadline := time.Now().Add(5 * time.Second); pgid == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		b, _ := os.ReadFile(pgidFile)
-		pgid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		pgid = pgidIn(inst.Config.WorkDir)
 	}
 	if pgid == 0 || len(groupAlive(pgid)) == 0 {
 		t.Fatal("the command did not start")
 	}
 	cancel()
 	<-done
-	deadline := time.Now().Add(5 * time.Second)
-	for len(groupAlive(pgid)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := groupAlive(pgid); len(left) > 0 {
-		t.Fatalf("processes of group %d survived the closed stream: %v", pgid, left)
-	}
+	waitGroupGone(t, pgid, 5*time.Second, "the closed stream")
 }
 
 // tools/list is in a fixed order with caching hints; a header that does

@@ -33,6 +33,12 @@ func zeros(n int64) io.Reader           { return io.LimitReader(zeroReader{}, n)
 // uploadParts sends the parts in the order given.
 func uploadParts(t *testing.T, inst *servertest.Instance, parts ...part) *http.Response {
 	t.Helper()
+	return postMultipart(t, inst.URL, inst.Key, parts)
+}
+
+// postMultipart streams the parts, in order, to POST /upload with key.
+func postMultipart(t *testing.T, url, key string, parts []part) *http.Response {
+	t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -49,15 +55,10 @@ func uploadParts(t *testing.T, inst *servertest.Instance, parts ...part) *http.R
 		}
 		pw.CloseWithError(mw.Close())
 	}()
-	req, _ := http.NewRequest("POST", inst.URL+"/upload", pr)
+	req, _ := http.NewRequest("POST", url+"/upload", pr)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+inst.Key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	req.Header.Set("Authorization", "Bearer "+key)
+	return send(t, req)
 }
 
 // noTempFiles fails when a temp file of ours is left anywhere under dir.
