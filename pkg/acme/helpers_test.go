@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/internal/testutil"
+	"github.com/servagent/servagent/pkg/logtest"
 )
 
 // logBuf collects a test's logs; goroutines (lego's global logger, Run) may
 // write after the test ends, which t.Log would turn into a panic.
-type logBuf struct{ testutil.SyncBuffer }
+type logBuf struct{ logtest.Buffer }
 
 func (l *logBuf) Count(s string) int { return strings.Count(l.String(), s) }
 
