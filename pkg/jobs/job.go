@@ -42,8 +42,9 @@ type Spec struct {
 	// Input; with neither, stdin is /dev/null.
 	Stdin     string
 	OpenStdin bool
-	// Attached: the job belongs to a tool call that waits for it; it does
-	// not count against MaxJobs, nor shows in List, until Detach.
+	// Attached: the job belongs to a tool call that waits for it; it
+	// counts against MaxJobs like any job but shows in List only after
+	// Detach.
 	Attached bool
 	// TeeStdout and TeeStderr, without a terminal, also get the output.
 	TeeStdout, TeeStderr io.Writer
@@ -66,7 +67,7 @@ type Job struct {
 	mu       sync.Mutex
 	cursor   int64 // where the next read without since starts
 	ended    bool
-	detached bool        // counted in the manager's running jobs
+	detached bool        // handed to its owner: shows in List, kept once ended
 	finished bool        // counted out by the manager (set just before ended)
 	forget   *time.Timer // forgets the job after the retention; guarded by the manager's mu
 	res      runner.Result
@@ -440,8 +441,9 @@ func (j *Job) Kill(sig syscall.Signal) {
 	<-j.done
 }
 
-// Detach hands an attached job over to its owner: it now counts against
-// MaxJobs and shows in List. It reports false when the job already ended.
+// Detach hands an attached job over to its owner: it now shows in List
+// (it counted against MaxJobs from its start). It reports false when the
+// job already ended.
 func (j *Job) Detach() bool {
 	return j.m.detach(j)
 }

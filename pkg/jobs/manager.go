@@ -42,7 +42,7 @@ type Manager struct {
 	mu       sync.Mutex
 	jobs     map[string]*Job
 	finished []*Job // detached jobs that ended, oldest first (some may be forgotten already)
-	running  int
+	running  int    // jobs started and not ended, attached or not: at most MaxJobs
 	closed   bool
 }
 
@@ -85,15 +85,13 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
-	// Checked for attached commands too, though they count only once
-	// detached: a call that yields may then take the count past the limit.
+	// Every job counts, attached or not: an attached one may be detached
+	// (a call that yields) at any time, and Detach cannot refuse then.
 	if m.running >= m.opts.MaxJobs {
 		m.mu.Unlock()
 		return nil, m.tooMany()
 	}
-	if !spec.Attached {
-		m.running++ // reserved before the fork, so concurrent starts respect the limit
-	}
+	m.running++ // reserved before the fork, so concurrent starts respect the limit
 	m.mu.Unlock()
 
 	j := &Job{
@@ -101,11 +99,9 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 		log: NewLog(m.opts.MaxOutput), m: m, done: make(chan struct{}), detached: !spec.Attached,
 	}
 	if err := j.start(spec); err != nil {
-		if !spec.Attached {
-			m.mu.Lock()
-			m.running--
-			m.mu.Unlock()
-		}
+		m.mu.Lock()
+		m.running--
+		m.mu.Unlock()
 		return nil, err
 	}
 	m.mu.Lock()
@@ -122,10 +118,12 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 }
 
 func (m *Manager) tooMany() error {
-	return fmt.Errorf("%w (%d, the SERVAGENT_MAX_JOBS limit): wait for one to end or kill_job one (list_jobs shows them)", ErrTooMany, m.opts.MaxJobs)
+	return fmt.Errorf("%w (%d, the SERVAGENT_MAX_JOBS limit, counting commands still running within their call): "+
+		"wait for one to end or kill_job one (list_jobs shows the background and yielded ones), then try again", ErrTooMany, m.opts.MaxJobs)
 }
 
-// detach counts an attached job in; false when it already ended.
+// detach hands an attached job to its owner (it was counted in when it
+// started); false when it already ended.
 func (m *Manager) detach(j *Job) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -134,10 +132,7 @@ func (m *Manager) detach(j *Job) bool {
 	if j.finished {
 		return false
 	}
-	if !j.detached {
-		j.detached = true
-		m.running++
-	}
+	j.detached = true
 	return true
 }
 
@@ -157,9 +152,7 @@ func (m *Manager) ended(j *Job, res runner.Result) {
 	m.mu.Lock()
 	j.mu.Lock()
 	j.finished = true
-	if j.detached {
-		m.running--
-	}
+	m.running--
 	j.mu.Unlock()
 	m.mu.Unlock()
 	m.audit("job end", "job", j.ID, "owner", j.Owner, "exit_code", res.ExitCode, "signal", res.Signal,
@@ -238,7 +231,7 @@ func (m *Manager) List(owner string) []Info {
 	return out
 }
 
-// Running is the number of detached jobs running now.
+// Running is the number of jobs running now, attached or detached.
 func (m *Manager) Running() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
