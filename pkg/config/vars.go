@@ -66,7 +66,7 @@ var Vars = []Var{
 		set: func(c *Config, v string) (err error) { c.MaxOutputSize, err = parseSize(v, 1024); return }},
 	{Name: "SERVAGENT_COMMAND_YIELD", Flag: "command-yield", Default: "40", Usage: "seconds after which execute_command returns a job id for a command still running (0: wait until it ends)",
 		set: func(c *Config, v string) (err error) { c.CommandYield, err = parseSeconds(v, 0, 3600); return }},
-	{Name: "SERVAGENT_MAX_JOBS", Flag: "max-jobs", Default: "16", Usage: "jobs (background, PTY or yielded commands) running at most",
+	{Name: "SERVAGENT_MAX_JOBS", Flag: "max-jobs", Default: "16", Usage: "commands running at most (background, PTY, yielded, and those still within their call)",
 		set: func(c *Config, v string) (err error) { c.MaxJobs, err = parseInt(v, 1, 1024); return }},
 	{Name: "SERVAGENT_JOB_RETENTION", Flag: "job-retention", Default: "3600", Usage: "seconds a finished job's output stays readable",
 		set: func(c *Config, v string) (err error) { c.JobRetention, err = parseSeconds(v, 1, 7*24*3600); return }},
