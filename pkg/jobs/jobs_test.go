@@ -309,7 +309,7 @@ func TestInputWithoutATerminal(t *testing.T) {
 }
 
 func TestOwnersLimitsAndRetention(t *testing.T) {
-	m := newManager(t, Options{MaxJobs: 2, Retention: 300 * time.Millisecond})
+	m := newManager(t, Options{MaxJobs: 2, Retention: 300 * time.Millisecond, SlotWait: -1})
 	a := start(t, m, "api_key:a", Spec{Script: `sleep 100`, Display: "sleep"})
 	start(t, m, "api_key:a", Spec{Script: `sleep 100`})
 	if _, err := m.Start("oauth:b", Spec{Script: `true`}); !errors.Is(err, ErrTooMany) || !strings.Contains(err.Error(), "SERVAGENT_MAX_JOBS") {
@@ -425,7 +425,7 @@ func TestStdinModes(t *testing.T) {
 // Attached jobs count against MaxJobs from their start (limit_test.go) but
 // show in List only once detached; one that ended does not detach.
 func TestAttachedJobsListedOnceDetached(t *testing.T) {
-	m := newManager(t, Options{MaxJobs: 2})
+	m := newManager(t, Options{MaxJobs: 2, SlotWait: -1})
 	a := start(t, m, "k", Spec{Attached: true, Script: `sleep 100`})
 	b := start(t, m, "k", Spec{Attached: true, Script: `sleep 100`})
 	if m.Running() != 2 || len(m.List("k")) != 0 {

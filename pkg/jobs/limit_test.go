@@ -5,13 +5,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Attached jobs (commands still running within their call) count against
 // MaxJobs from their start: detaching them, as a call that yields does,
 // never takes the jobs running past the limit.
 func TestMaxJobsCountsAttachedJobs(t *testing.T) {
-	m := newManager(t, Options{MaxJobs: 2})
+	m := newManager(t, Options{MaxJobs: 2, SlotWait: -1})
 	var started []*Job
 	var refused error
 	for range 10 {
@@ -64,7 +65,7 @@ func TestMaxJobsCountsAttachedJobs(t *testing.T) {
 // processes running: counted by asking each job, not the manager.
 func TestConcurrentAttachedStartsRespectMaxJobs(t *testing.T) {
 	const limit = 3
-	m := newManager(t, Options{MaxJobs: limit})
+	m := newManager(t, Options{MaxJobs: limit, SlotWait: -1})
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -97,5 +98,38 @@ func TestConcurrentAttachedStartsRespectMaxJobs(t *testing.T) {
 	}
 	if live != limit || refused != 20-limit {
 		t.Fatalf("%d jobs running after detaching, %d refused; want %d and %d", live, refused, limit, 20-limit)
+	}
+}
+
+// A start at the limit waits up to SlotWait for a slot: a burst of short
+// commands queues instead of failing, and a full house still gets the
+// clear refusal once the wait is over.
+func TestStartWaitsBrieflyForASlot(t *testing.T) {
+	m := newManager(t, Options{MaxJobs: 1, SlotWait: 3 * time.Second})
+	first, err := m.Start("k", Spec{Attached: true, Script: `sleep 0.3`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	second, err := m.Start("k", Spec{Attached: true, Script: `echo next`})
+	if err != nil {
+		t.Fatalf("start at the limit, while a 0.3 s job runs: %v", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("second start took %v: it did not wait for the first job's slot", waited)
+	}
+	<-first.Done()
+	<-second.Done()
+
+	short := newManager(t, Options{MaxJobs: 1, SlotWait: 200 * time.Millisecond})
+	if _, err := short.Start("k", Spec{Attached: true, Script: `sleep 100`}); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if _, err := short.Start("k", Spec{Attached: true, Script: `true`}); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("start beside a long job after the wait: %v, want ErrTooMany", err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond || waited > 3*time.Second {
+		t.Errorf("refusal came after %v, want about the 200 ms slot wait", waited)
 	}
 }

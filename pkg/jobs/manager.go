@@ -24,6 +24,10 @@ const (
 	DefaultMaxJobs   = 16
 	DefaultRetention = time.Hour
 	DefaultMaxOutput = 1_000_000
+	// DefaultSlotWait is how long a start waits for a slot when MaxJobs
+	// are running: a burst of short commands queues briefly instead of
+	// failing; a full house of long ones still gets a clear error.
+	DefaultSlotWait = 5 * time.Second
 )
 
 // Options configure a Manager; zero values mean the defaults.
@@ -33,6 +37,7 @@ type Options struct {
 	Retention time.Duration // how long a finished job stays readable
 	MaxOutput int64         // bytes of output kept per job (head and tail)
 	Logger    *slog.Logger  // audit lines: job start, input (size only), end
+	SlotWait  time.Duration // how long a start waits for a free slot (0: DefaultSlotWait; < 0: not at all)
 }
 
 // Manager holds the jobs of every owner.
@@ -43,6 +48,7 @@ type Manager struct {
 	jobs     map[string]*Job
 	finished []*Job // detached jobs that ended, oldest first (some may be forgotten already)
 	running  int    // jobs started and not ended, attached or not: at most MaxJobs
+	freed    chan struct{} // closed (and replaced) whenever a slot frees
 	closed   bool
 }
 
@@ -67,7 +73,10 @@ func NewManager(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{opts: opts, jobs: map[string]*Job{}}
+	if opts.SlotWait == 0 {
+		opts.SlotWait = DefaultSlotWait
+	}
+	return &Manager{opts: opts, jobs: map[string]*Job{}, freed: make(chan struct{})}
 }
 
 // Errors a caller turns into tool errors that say what to do next.
@@ -87,9 +96,9 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 	}
 	// Every job counts, attached or not: an attached one may be detached
 	// (a call that yields) at any time, and Detach cannot refuse then.
-	if m.running >= m.opts.MaxJobs {
+	if err := m.waitSlotLocked(); err != nil {
 		m.mu.Unlock()
-		return nil, m.tooMany()
+		return nil, err
 	}
 	m.running++ // reserved before the fork, so concurrent starts respect the limit
 	m.mu.Unlock()
@@ -100,7 +109,7 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 	}
 	if err := j.start(spec); err != nil {
 		m.mu.Lock()
-		m.running--
+		m.freeSlotLocked()
 		m.mu.Unlock()
 		return nil, err
 	}
@@ -115,6 +124,38 @@ func (m *Manager) Start(owner string, spec Spec) (*Job, error) {
 	m.audit("job start", "job", j.ID, "owner", owner, "command", spec.Display, "pty", spec.PTY,
 		"pid", j.proc.Pid(), "cgroup", j.proc.InCgroup())
 	return j, nil
+}
+
+// waitSlotLocked returns once fewer than MaxJobs run, waiting up to
+// SlotWait for one to end; m.mu is held on entry and on return.
+func (m *Manager) waitSlotLocked() error {
+	deadline := time.Now().Add(m.opts.SlotWait)
+	for m.running >= m.opts.MaxJobs {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return m.tooMany()
+		}
+		freed := m.freed
+		m.mu.Unlock()
+		t := time.NewTimer(left)
+		select {
+		case <-freed:
+		case <-t.C:
+		}
+		t.Stop()
+		m.mu.Lock()
+		if m.closed {
+			return ErrShuttingDown
+		}
+	}
+	return nil
+}
+
+// freeSlotLocked gives a slot back and wakes the starts waiting for one.
+func (m *Manager) freeSlotLocked() {
+	m.running--
+	close(m.freed)
+	m.freed = make(chan struct{})
 }
 
 func (m *Manager) tooMany() error {
@@ -152,7 +193,7 @@ func (m *Manager) ended(j *Job, res runner.Result) {
 	m.mu.Lock()
 	j.mu.Lock()
 	j.finished = true
-	m.running--
+	m.freeSlotLocked()
 	j.mu.Unlock()
 	m.mu.Unlock()
 	m.audit("job end", "job", j.ID, "owner", j.Owner, "exit_code", res.ExitCode, "signal", res.Signal,
