@@ -46,8 +46,8 @@ type Manager struct {
 
 	mu       sync.Mutex
 	jobs     map[string]*Job
-	finished []*Job // detached jobs that ended, oldest first (some may be forgotten already)
-	running  int    // jobs started and not ended, attached or not: at most MaxJobs
+	finished []*Job        // detached jobs that ended, oldest first (some may be forgotten already)
+	running  int           // jobs started and not ended, attached or not: at most MaxJobs
 	freed    chan struct{} // closed (and replaced) whenever a slot frees
 	closed   bool
 }
