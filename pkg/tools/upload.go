@@ -106,25 +106,6 @@ func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit
 	return UploadFileOutput{Path: dst, BytesWritten: n, SHA256: hex.EncodeToString(h.Sum(nil)), Mode: fmt.Sprintf("%04o", fi.Mode().Perm())}, nil
 }
 
-// prepareParent makes sure the parent directory of p exists.
-func prepareParent(p string, create bool) error {
-	dir := filepath.Dir(p)
-	fi, err := os.Stat(dir)
-	if err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("parent %s is not a directory", dir)
-		}
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if !create {
-		return fmt.Errorf("parent directory %s does not exist (pass create_dirs=true to create it)", dir)
-	}
-	return os.MkdirAll(dir, 0o755)
-}
-
 // ctxReader stops a long copy when the call is cancelled.
 type ctxReader struct {
 	ctx context.Context
