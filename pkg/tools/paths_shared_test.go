@@ -225,3 +225,44 @@ func TestCopyPathSetuidSwapNeverYieldsSetuidAttackerCode(t *testing.T) {
 		}
 	}
 }
+
+// write_file and an append into a file another user pre-created in a
+// shared directory are refused (fs.protected_regular), so root's secret
+// never ends up in a file that user owns.
+func TestWriteFileRefusesOtherUsersFileInSharedDir(t *testing.T) {
+	link, _ := plantedLink(t)
+	env := newTestEnv(t)
+	shared := filepath.Dir(link)
+	for _, name := range []string{"db-password.txt", "appended"} {
+		p := filepath.Join(shared, name)
+		os.WriteFile(p, nil, 0o666)
+		os.Chown(p, nobodyUID, nobodyUID)
+	}
+	toolError(t, callTool(t, env, "write_file", map[string]any{"path": filepath.Join(shared, "db-password.txt"), "content": "s3cr3t"}), "protected_regular", "uid 65534")
+	toolError(t, callTool(t, env, "write_file_binary", map[string]any{"path": filepath.Join(shared, "appended"), "content_base64": "c2VjcmV0", "append": true}), "protected_regular")
+	for _, name := range []string{"db-password.txt", "appended"} {
+		if b, _ := os.ReadFile(filepath.Join(shared, name)); len(b) != 0 {
+			t.Errorf("%s got root's content: %q", name, b)
+		}
+	}
+}
+
+// A symlink that the owner of a directory inside a sticky directory
+// planted there is not followed either.
+func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
+	link, secret := plantedLink(t)
+	env := newTestEnv(t)
+	victim := filepath.Join(secret, "authorized_keys")
+	os.WriteFile(victim, []byte("orig"), 0o600)
+	d := filepath.Join(filepath.Dir(link), "build")
+	os.Mkdir(d, 0o755)
+	os.Chown(d, nobodyUID, nobodyUID)
+	l := filepath.Join(d, "out.txt")
+	os.Symlink(victim, l)
+	os.Lchown(l, nobodyUID, nobodyUID)
+	toolError(t, callTool(t, env, "write_file", map[string]any{"path": l, "content": "ssh-ed25519 ATTACKER", "create_dirs": true}), "protected_symlinks")
+	toolError(t, callTool(t, env, "delete_path", map[string]any{"path": l + "/x"}), "protected_symlinks")
+	if b, _ := os.ReadFile(victim); string(b) != "orig" {
+		t.Errorf("victim clobbered: %q", b)
+	}
+}
