@@ -266,3 +266,22 @@ func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
 		t.Errorf("victim clobbered: %q", b)
 	}
 }
+
+// upload_file reads its source under the symlink rule: a link planted in
+// a shared directory does not hand root's secret to a copy, and a FIFO
+// source is refused instead of blocking the call.
+func TestUploadFileSourceFollowsSymlinkRule(t *testing.T) {
+	link, secret := plantedLink(t)
+	env := newTestEnv(t)
+	os.WriteFile(filepath.Join(secret, "shadow"), []byte("ROOT-SECRET"), 0o600)
+	dst := filepath.Join(t.TempDir(), "copy")
+	toolError(t, callTool(t, env, "upload_file", map[string]any{"source_path": link + "/shadow", "destination_path": dst}), "protected_symlinks")
+	if pathExists(dst) {
+		t.Error("upload_file copied the secret through the planted link")
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	toolError(t, callTool(t, env, "upload_file", map[string]any{"source_path": fifo, "destination_path": dst}), "FIFO")
+}

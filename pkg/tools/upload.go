@@ -62,18 +62,17 @@ var ErrTooLarge = errors.New("file is larger than the upload limit")
 // CopyFileAtomic copies src to dst through a temp file in dst's directory,
 // refusing files larger than limit (limit <= 0: no limit).
 func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit int64) (UploadFileOutput, error) {
-	in, err := os.Open(src)
+	// Read under the same rules as read_file: the symlink rule on the way,
+	// no special file (opening never blocks on a FIFO), type and mode from
+	// the opened descriptor.
+	in, fi, err := fsutil.Open(src)
 	if err != nil {
+		if errors.Is(err, fsutil.ErrRefused) {
+			return UploadFileOutput{}, fmt.Errorf("source %s: %w (upload_file copies one regular file; use copy_path for directories)", src, err)
+		}
 		return UploadFileOutput{}, fmt.Errorf("cannot open source: %w", err)
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return UploadFileOutput{}, err
-	}
-	if !fi.Mode().IsRegular() {
-		return UploadFileOutput{}, fmt.Errorf("source %s is not a regular file (use copy_path for directories)", src)
-	}
 	if limit > 0 && fi.Size() > limit {
 		return UploadFileOutput{}, fmt.Errorf("%w: %s is %d bytes, SERVAGENT_UPLOAD_MAX_SIZE is %d", ErrTooLarge, src, fi.Size(), limit)
 	}
