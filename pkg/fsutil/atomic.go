@@ -127,6 +127,10 @@ func prepare(path string, opt Options) (*AtomicFile, error) {
 				a.cleanup()
 				return nil, err
 			}
+			if err := loc.checkForeignFile(st); err != nil {
+				a.cleanup()
+				return nil, err
+			}
 			a.old = st
 		}
 	}

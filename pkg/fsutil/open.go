@@ -70,6 +70,9 @@ func OpenFile(path string, flag int, opt Options) (f *os.File, created bool, err
 			loc.removeCreated()
 			return nil, false, err
 		}
+		if err := loc.checkForeignFile(loc.st); err != nil {
+			return nil, false, err
+		}
 	}
 	perm := opt.Perm.Perm()
 	if perm == 0 {

@@ -34,23 +34,53 @@ type location struct {
 	st      *unix.Stat_t
 	viaLink bool     // the final component was reached through a symlink
 	created []string // directories this resolution created, outermost first
+	// createdAt records each created directory by its parent's descriptor
+	// and its device and inode, so removing it never goes through a path
+	// someone may have swapped for a symlink since.
+	createdAt []createdDir
+	// pastShared: the walk went through a sticky or other-writable
+	// directory; every later directory owned by someone other than root or
+	// servagent's own user counts as shared too (that user could have made
+	// it there, and plants what they like inside).
+	pastShared bool
+}
+
+// createdDir is a directory a resolution made.
+type createdDir struct {
+	parent   int // descriptor of the directory it was made in (our own dup)
+	name     string
+	dev, ino uint64
 }
 
 func (l *location) path() string { return filepath.Join(l.dirPath, l.name) }
 
+// close releases the descriptors; call removeCreated first if the created
+// directories are to go.
 func (l *location) close() {
 	if l.dir >= 0 {
 		unix.Close(l.dir)
 		l.dir = -1
 	}
+	for _, c := range l.createdAt {
+		unix.Close(c.parent)
+	}
+	l.createdAt = nil
 }
 
 // removeCreated removes the directories this resolution created, innermost
-// first, as long as they are still empty.
+// first, as long as they are still empty and still the directories it made
+// (same device and inode under the same name in the same parent).
 func (l *location) removeCreated() {
-	for i := len(l.created) - 1; i >= 0; i-- {
-		unix.Rmdir(l.created[i])
+	for i := len(l.createdAt) - 1; i >= 0; i-- {
+		c := l.createdAt[i]
+		var st unix.Stat_t
+		if unix.Fstatat(c.parent, c.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+			st.Mode&unix.S_IFMT == unix.S_IFDIR && st.Dev == c.dev && st.Ino == c.ino {
+			unix.Unlinkat(c.parent, c.name, unix.AT_REMOVEDIR)
+		}
+		unix.Close(c.parent)
 	}
+	l.createdAt = nil
 	l.created = nil
 }
 
@@ -75,16 +105,16 @@ func resolve(p string, createDirs bool) (*location, error) {
 	for len(w.comps) > 0 {
 		done, err := w.next()
 		if err != nil {
-			w.close()
 			w.removeCreated()
+			w.close()
 			return nil, err
 		}
 		if done {
 			return &w.location, nil
 		}
 	}
-	w.close()
 	w.removeCreated()
+	w.close()
 	return nil, refused("%s is a directory: give a file path inside it", w.dirPath)
 }
 
@@ -96,13 +126,33 @@ type walk struct {
 	comps      []string
 	links      int
 	createDirs bool
+	dirMode    bool // every component is a directory to enter (resolveDir)
+}
+
+// resolveDir walks the absolute directory path p like resolve, entering
+// every component (none is a final file name), and returns the location of
+// that directory itself (name is empty).
+func resolveDir(p string, createDirs bool) (*location, error) {
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: "/", Err: err}
+	}
+	w := &walk{location: location{dir: root, dirPath: "/"}, path: p, comps: splitPath(p), createDirs: createDirs, dirMode: true}
+	for len(w.comps) > 0 {
+		if _, err := w.next(); err != nil {
+			w.removeCreated()
+			w.close()
+			return nil, err
+		}
+	}
+	return &w.location, nil
 }
 
 // next resolves one component; done means the final one is reached.
 func (w *walk) next() (done bool, err error) {
 	c := w.comps[0]
 	w.comps = w.comps[1:]
-	last := len(w.comps) == 0
+	last := len(w.comps) == 0 && !w.dirMode
 	if c == ".." {
 		if err := w.enter(".."); err != nil {
 			return false, err
@@ -148,11 +198,15 @@ func (w *walk) stat(c string, last bool) (*unix.Stat_t, error) {
 	err := unix.Fstatat(w.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if errors.Is(err, unix.ENOENT) && !last && w.createDirs {
 		err = unix.Mkdirat(w.dir, c, 0o755)
-		if err == nil {
-			w.created = append(w.created, w.path2(c))
-		}
+		made := err == nil
 		if err == nil || errors.Is(err, unix.EEXIST) {
 			err = unix.Fstatat(w.dir, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		if made && err == nil {
+			w.created = append(w.created, w.path2(c))
+			if pfd, derr := unix.FcntlInt(uintptr(w.dir), unix.F_DUPFD_CLOEXEC, 0); derr == nil {
+				w.createdAt = append(w.createdAt, createdDir{parent: pfd, name: c, dev: st.Dev, ino: st.Ino})
+			}
 		}
 	}
 	return &st, err
@@ -177,7 +231,7 @@ func (w *walk) follow(c string, st *unix.Stat_t, last bool) error {
 	if last {
 		w.viaLink = true
 	}
-	if len(w.comps) == 0 { // a link to "/" or "."
+	if len(w.comps) == 0 && !w.dirMode { // a link to "/" or "."
 		return refused("%s resolves to the directory %s: give a file path inside it", w.path, w.dirPath)
 	}
 	return nil
@@ -209,6 +263,10 @@ func (l *location) enter(c string) error {
 	} else {
 		fd, err = unix.Openat(l.dir, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
+	var cur unix.Stat_t
+	if err == nil && c != "/" && unix.Fstat(l.dir, &cur) == nil && cur.Mode&(unix.S_ISVTX|unix.S_IWOTH) != 0 {
+		l.pastShared = true
+	}
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			return fmt.Errorf("%s changed while it was being resolved: try again", next)
@@ -230,12 +288,10 @@ func (l *location) followable(c string, link *unix.Stat_t) (string, error) {
 	if err := unix.Fstat(l.dir, &dir); err != nil {
 		return "", &fs.PathError{Op: "stat", Path: l.dirPath, Err: err}
 	}
-	shared := dir.Mode&(unix.S_ISVTX|unix.S_IWOTH) != 0
-	euid := uint32(os.Geteuid())
-	if shared && link.Uid != dir.Uid && link.Uid != euid {
-		return "", refused("%s is a symlink owned by uid %d in the shared directory %s (mode %04o, owner uid %d): "+
-			"servagent follows a symlink there only when its owner owns the directory or is servagent's own user (the fs.protected_symlinks rule); "+
-			"give the real path if you trust it", l.path2(c), link.Uid, l.dirPath, dir.Mode&0o7777, dir.Uid)
+	if l.sharedDir(&dir) && !l.trustedOwner(&dir, link.Uid) {
+		return "", refused("%s is a symlink owned by uid %d in the shared directory %s (mode %04o, owner uid %d%s): "+
+			"servagent follows a symlink there only when its owner %s (the fs.protected_symlinks rule); "+
+			"give the real path if you trust it", l.path2(c), link.Uid, l.dirPath, dir.Mode&0o7777, dir.Uid, l.belowShared(&dir), l.trustedWho(&dir))
 	}
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(l.dir, c, buf)
@@ -243,6 +299,66 @@ func (l *location) followable(c string, link *unix.Stat_t) (string, error) {
 		return "", &fs.PathError{Op: "readlink", Path: l.path2(c), Err: err}
 	}
 	return string(buf[:n]), nil
+}
+
+// sharedDir reports whether dir, the current directory, is one where
+// others can plant entries: sticky or other-writable, or owned by another
+// user below such a directory.
+func (l *location) sharedDir(dir *unix.Stat_t) bool {
+	return dir.Mode&(unix.S_ISVTX|unix.S_IWOTH) != 0 || l.inheritedShared(dir)
+}
+
+// inheritedShared: dir itself is not open to all, but it belongs to
+// someone other than root or us and the walk came through a shared
+// directory to reach it.
+func (l *location) inheritedShared(dir *unix.Stat_t) bool {
+	return dir.Mode&(unix.S_ISVTX|unix.S_IWOTH) == 0 && l.pastShared && dir.Uid != 0 && dir.Uid != uint32(os.Geteuid())
+}
+
+// trustedOwner reports whether an entry owned by uid in the shared
+// directory dir is trusted: owned by servagent's own user, or by the
+// directory's owner when that directory is not itself another user's
+// inside a shared one (then only root or us).
+func (l *location) trustedOwner(dir *unix.Stat_t, uid uint32) bool {
+	if uid == uint32(os.Geteuid()) {
+		return true
+	}
+	if l.inheritedShared(dir) {
+		return uid == 0
+	}
+	return uid == dir.Uid
+}
+
+func (l *location) trustedWho(dir *unix.Stat_t) string {
+	if l.inheritedShared(dir) {
+		return "is root or servagent's own user"
+	}
+	return "owns the directory or is servagent's own user"
+}
+
+func (l *location) belowShared(dir *unix.Stat_t) string {
+	if l.inheritedShared(dir) {
+		return ", below a sticky or other-writable directory"
+	}
+	return ""
+}
+
+// checkForeignFile applies the fs.protected_regular rule to st, the
+// existing file name in the current directory that a write would replace
+// or append to: in a shared directory, a file another user created there
+// (not the directory's owner, not us) is refused, since root's content
+// would land in a file that user controls or picked.
+func (l *location) checkForeignFile(st *unix.Stat_t) error {
+	var dir unix.Stat_t
+	if err := unix.Fstat(l.dir, &dir); err != nil {
+		return &fs.PathError{Op: "stat", Path: l.dirPath, Err: err}
+	}
+	if l.sharedDir(&dir) && !l.trustedOwner(&dir, st.Uid) {
+		return refused("%s is owned by uid %d in the shared directory %s (mode %04o, owner uid %d%s): "+
+			"servagent replaces or appends to a file there only when its owner %s (the fs.protected_regular rule); "+
+			"delete it first or write elsewhere", l.path(), st.Uid, l.dirPath, dir.Mode&0o7777, dir.Uid, l.belowShared(&dir), l.trustedWho(&dir))
+	}
+	return nil
 }
 
 func splitPath(p string) []string {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/servagent/servagent/pkg/fsutil"
 )
 
@@ -168,26 +170,72 @@ func (e *Env) movePath(ctx context.Context, req *mcp.CallToolRequest, in MovePat
 	if out.Overwrote, err = e.checkDestination(sfi, src, dst, "move"); err != nil {
 		return nil, MovePathOutput{}, err
 	}
-	if err := prepareParent(dst, in.CreateDirs == nil || *in.CreateDirs); err != nil {
+	sp, err := openSourceParent(src)
+	if err != nil {
 		return nil, MovePathOutput{}, err
 	}
-	err = os.Rename(src, dst)
+	defer sp.Close()
+	dp, err := openParent(dst, in.CreateDirs == nil || *in.CreateDirs)
+	if err != nil {
+		return nil, MovePathOutput{}, err
+	}
+	defer dp.Close()
+	err = renameAt(sp.Fd(), sp.Name(), dp.Fd(), dp.Name(), !out.Overwrote)
 	if errors.Is(err, syscall.EXDEV) {
 		out.Method = "copy+delete"
 		stop := e.reportProgress(ctx, req, "moving across filesystems")
 		var st copyStats
-		err = copyInto(ctx, src, dst, sfi, true, &st)
+		err = copyInto(ctx, sp, dp, dst, sfi, true, &st)
 		stop()
 		if err != nil {
+			dp.RemoveCreated()
 			return nil, MovePathOutput{}, fmt.Errorf("moving %s to another filesystem failed while copying (the source is intact, nothing was left at the destination): %w", src, err)
 		}
-		if err := os.RemoveAll(src); err != nil {
+		if err := fsutil.RemoveAllAt(sp.Fd(), sp.Name()); err != nil {
 			return nil, MovePathOutput{}, fmt.Errorf("copied %s to %s but could not delete all of the source: %w. The destination is complete; delete the rest of the source with delete_path", src, dst, err)
 		}
 	} else if err != nil {
+		dp.RemoveCreated()
 		return nil, MovePathOutput{}, fmt.Errorf("cannot move %s to %s: %w", src, dst, err)
 	}
 	return textResult("moved %s to %s (%s, %s)", src, dst, out.Type, out.Method), out, nil
+}
+
+// openSourceParent resolves the directory holding src under the symlink
+// rule; src itself is never followed.
+func openSourceParent(src string) (*fsutil.Parent, error) {
+	sp, err := fsutil.OpenParent(src, false)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	return sp, nil
+}
+
+// openParent resolves (and with create, makes) the directory that will
+// hold p, through fsutil's walk: the symlink rule applies on the way.
+func openParent(p string, create bool) (*fsutil.Parent, error) {
+	dp, err := fsutil.OpenParent(p, create)
+	switch {
+	case err == nil:
+		return dp, nil
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, fmt.Errorf("parent %s is not a directory: %w", filepath.Dir(p), err)
+	case errors.Is(err, os.ErrNotExist) && !create:
+		return nil, fmt.Errorf("parent directory %s does not exist (pass create_dirs=true to create it)", filepath.Dir(p))
+	}
+	return nil, err
+}
+
+// renameAt renames relative to directory descriptors; noReplace refuses
+// to replace anything that appeared at the destination meantime.
+func renameAt(sfd int, sname string, dfd int, dname string, noReplace bool) error {
+	if noReplace {
+		err := unix.Renameat2(sfd, sname, dfd, dname, unix.RENAME_NOREPLACE)
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+			return err
+		}
+	}
+	return unix.Renameat(sfd, sname, dfd, dname)
 }
 
 // srcDst resolves both paths and checks the source exists.
@@ -310,14 +358,22 @@ func (e *Env) copyPath(ctx context.Context, req *mcp.CallToolRequest, in CopyPat
 	if out.Type == "other" {
 		return nil, CopyPathOutput{}, fmt.Errorf("%s is a special file (%s): only files, directories and symlinks are copied", src, sfi.Mode().Type())
 	}
-	if err := prepareParent(dst, in.CreateDirs == nil || *in.CreateDirs); err != nil {
+	sp, err := openSourceParent(src)
+	if err != nil {
 		return nil, CopyPathOutput{}, err
 	}
+	defer sp.Close()
+	dp, err := openParent(dst, in.CreateDirs == nil || *in.CreateDirs)
+	if err != nil {
+		return nil, CopyPathOutput{}, err
+	}
+	defer dp.Close()
 	stop := e.reportProgress(ctx, req, "copying")
 	var st copyStats
-	err = copyInto(ctx, src, dst, sfi, false, &st)
+	err = copyInto(ctx, sp, dp, dst, sfi, false, &st)
 	stop()
 	if err != nil {
+		dp.RemoveCreated()
 		return nil, CopyPathOutput{}, fmt.Errorf("copying %s to %s failed (nothing was left at the destination): %w", src, dst, err)
 	}
 	out.Files, out.Dirs, out.Symlinks, out.Bytes, out.Skipped = st.files, st.dirs, st.symlinks, st.bytes, st.skipped
@@ -334,25 +390,41 @@ type copyStats struct {
 	skipped               []string
 }
 
-// copyInto makes dst a copy of src so that dst appears complete or not at
-// all: files through fsutil's atomic replace, symlinks and directories built
-// under a temp name in dst's directory and renamed into place.
+// copyInto makes dp's entry (the path dst) a copy of sp's entry so that it
+// appears complete or not at all: files through fsutil's atomic replace,
+// symlinks and directories built under a temp name in dst's directory and
+// renamed into place. The source is opened relative to its parent's
+// descriptor without following a link, and its type, mode, owner and mtime
+// come from that descriptor; sfi (what the caller saw) must still match.
 // keepOwner (move) also copies uid/gid when running as root.
-func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner bool, st *copyStats) error {
-	switch m := sfi.Mode(); {
-	case m.IsRegular():
+func copyInto(ctx context.Context, sp, dp *fsutil.Parent, dst string, sfi os.FileInfo, keepOwner bool, st *copyStats) error {
+	src := sp.Path()
+	lst, err := sp.Lstat()
+	if err != nil {
+		return err
+	}
+	if typeOf(lst) != typeName(sfi.Mode()) {
+		return changedErr(src)
+	}
+	switch typeOf(lst) {
+	case "file":
+		f, fi, err := openEntry(sp.Fd(), sp.Name(), src, false)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
 		// Owner, mode and mtime go on the descriptor before the rename, so
 		// nothing is applied through a path that may change meanwhile.
 		root := keepOwner && os.Geteuid() == 0
-		opt := fsutil.Options{Perm: fileMode(sfi, root), ForceMode: true, CopySetid: true, ModTime: sfi.ModTime()}
-		if s, ok := sfi.Sys().(*syscall.Stat_t); ok && root {
+		opt := fsutil.Options{Perm: fileMode(fi, root), ForceMode: true, CopySetid: true, ModTime: fi.ModTime()}
+		if s, ok := fi.Sys().(*syscall.Stat_t); ok && root {
 			opt.Owner = &fsutil.Owner{UID: int(s.Uid), GID: int(s.Gid)}
 		}
 		a, err := fsutil.Create(dst, opt)
 		if err != nil {
 			return err
 		}
-		if err := copyContent(ctx, src, a.File, st); err != nil {
+		if err := copyContent(ctx, f, a.File, st); err != nil {
 			a.Abort()
 			return err
 		}
@@ -361,33 +433,56 @@ func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner b
 		}
 		st.files++
 		return nil
-	case m&os.ModeSymlink != 0:
-		tmp := tempName(dst)
-		if err := copySymlink(src, tmp, sfi, keepOwner); err != nil {
+	case "symlink":
+		var tmp string
+		for range 100 {
+			tmp = tempName(dp.Name())
+			if err = copySymlinkAt(sp.Fd(), sp.Name(), src, dp.Fd(), tmp, keepOwner); !errors.Is(err, unix.EEXIST) {
+				break
+			}
+		}
+		if err != nil {
 			return err
 		}
-		if err := os.Rename(tmp, dst); err != nil {
-			os.Remove(tmp)
+		if err := renameAt(dp.Fd(), tmp, dp.Fd(), dp.Name(), false); err != nil {
+			unix.Unlinkat(dp.Fd(), tmp, 0)
 			return err
 		}
 		st.symlinks++
 		return nil
-	case m.IsDir():
-		tmp, err := os.MkdirTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".servagent-*.tmp")
+	case "dir":
+		sd, sdi, err := openEntry(sp.Fd(), sp.Name(), src, true)
 		if err != nil {
 			return err
 		}
-		if err := copyDirContents(ctx, src, tmp, keepOwner, st); err != nil {
-			os.RemoveAll(tmp)
+		defer sd.Close()
+		var tmp string
+		for range 100 {
+			tmp = tempName(dp.Name())
+			if err = unix.Mkdirat(dp.Fd(), tmp, 0o700); !errors.Is(err, unix.EEXIST) {
+				break
+			}
+		}
+		if err != nil {
+			return &os.PathError{Op: "mkdir", Path: filepath.Join(dp.Dir(), tmp), Err: err}
+		}
+		fail := func(err error) error {
+			fsutil.RemoveAllAt(dp.Fd(), tmp)
 			return err
 		}
-		if err := finishMeta(tmp, sfi, keepOwner, true); err != nil {
-			os.RemoveAll(tmp)
-			return err
+		td, err := openNewDir(dp.Fd(), tmp, filepath.Join(dp.Dir(), tmp))
+		if err != nil {
+			return fail(err)
 		}
-		if err := os.Rename(tmp, dst); err != nil {
-			os.RemoveAll(tmp)
-			return err
+		defer td.Close()
+		if err := copyDirContents(ctx, sd, src, td, keepOwner, st); err != nil {
+			return fail(err)
+		}
+		if err := finishMeta(td, sdi, keepOwner); err != nil {
+			return fail(err)
+		}
+		if err := renameAt(dp.Fd(), tmp, dp.Fd(), dp.Name(), true); err != nil {
+			return fail(err)
 		}
 		st.dirs++
 		return nil
@@ -395,59 +490,99 @@ func copyInto(ctx context.Context, src, dst string, sfi os.FileInfo, keepOwner b
 	return fmt.Errorf("%s is a special file (%s)", src, sfi.Mode().Type())
 }
 
-// copyDirContents copies the entries of src into the existing dir dst.
-// Inside the temp tree plain writes are enough: the tree appears as a whole.
-func copyDirContents(ctx context.Context, src, dst string, keepOwner bool, st *copyStats) error {
-	d, err := os.Open(src)
-	if err != nil {
-		return err
+func typeOf(st *unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "file"
+	case unix.S_IFDIR:
+		return "dir"
+	case unix.S_IFLNK:
+		return "symlink"
 	}
-	defer d.Close()
+	return "other"
+}
+
+func changedErr(p string) error {
+	return fmt.Errorf("%s changed while it was being copied (its type is not what it was): nothing was copied from it; try again", p)
+}
+
+// openEntry opens name in the directory dir for reading without following
+// a symlink and without blocking on a FIFO, and checks that it is (still) a
+// regular file, or a directory when dir is set.
+func openEntry(dirfd int, name, shown string, dir bool) (*os.File, os.FileInfo, error) {
+	flag := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	if dir {
+		flag |= unix.O_DIRECTORY
+	}
+	fd, err := unix.Openat(dirfd, name, flag, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return nil, nil, changedErr(shown)
+	}
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: shown, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), shown)
+	fi, err := f.Stat()
+	if err == nil && (dir && !fi.IsDir() || !dir && !fi.Mode().IsRegular()) {
+		err = changedErr(shown)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// openNewDir opens a directory we just made, refusing anything else.
+func openNewDir(dirfd int, name, shown string) (*os.File, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: shown, Err: err}
+	}
+	return os.NewFile(uintptr(fd), shown), nil
+}
+
+// copyDirContents copies the entries of the open directory src into the
+// open, new directory dst, every step relative to those descriptors.
+// Inside the temp tree plain writes are enough: the tree appears as a whole.
+func copyDirContents(ctx context.Context, src *os.File, srcPath string, dst *os.File, keepOwner bool, st *copyStats) error {
+	sfd, dfd := int(src.Fd()), int(dst.Fd())
 	for {
-		batch, rerr := d.ReadDir(readDirBatch)
-		for _, de := range batch {
+		names, rerr := src.Readdirnames(readDirBatch)
+		for _, name := range names {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			s, t := filepath.Join(src, de.Name()), filepath.Join(dst, de.Name())
-			fi, err := de.Info()
-			if err != nil {
-				return err
+			s := filepath.Join(srcPath, name)
+			var lst unix.Stat_t
+			if err := unix.Fstatat(sfd, name, &lst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return &os.PathError{Op: "lstat", Path: s, Err: err}
 			}
-			switch m := fi.Mode(); {
-			case m.IsDir():
-				// 0700 while filling, so nobody else writes into it meanwhile.
-				if err := os.Mkdir(t, 0o700); err != nil {
+			switch typeOf(&lst) {
+			case "dir":
+				sd, fi, err := openEntry(sfd, name, s, true)
+				if err != nil {
 					return err
 				}
-				if err := copyDirContents(ctx, s, t, keepOwner, st); err != nil {
-					return err
-				}
-				if err := finishMeta(t, fi, keepOwner, true); err != nil {
+				err = copyDir(ctx, sd, fi, s, dfd, name, filepath.Join(dst.Name(), name), keepOwner, st)
+				sd.Close()
+				if err != nil {
 					return err
 				}
 				st.dirs++
-			case m&os.ModeSymlink != 0:
-				if err := copySymlink(s, t, fi, keepOwner); err != nil {
+			case "symlink":
+				if err := copySymlinkAt(sfd, name, s, dfd, name, keepOwner); err != nil {
 					return err
 				}
 				st.symlinks++
-			case m.IsRegular():
-				f, err := os.OpenFile(t, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			case "file":
+				sf, fi, err := openEntry(sfd, name, s, false)
 				if err != nil {
 					return err
 				}
-				err = copyContent(ctx, s, f, st)
-				if err == nil {
-					err = f.Sync()
-				}
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
+				err = copyFileAt(ctx, sf, fi, dfd, name, filepath.Join(dst.Name(), name), keepOwner, st)
+				sf.Close()
 				if err != nil {
-					return err
-				}
-				if err := finishMeta(t, fi, keepOwner, true); err != nil {
 					return err
 				}
 				st.files++
@@ -455,7 +590,7 @@ func copyDirContents(ctx context.Context, src, dst string, keepOwner bool, st *c
 				st.skipped = append(st.skipped, s)
 			}
 		}
-		if rerr == io.EOF || (rerr == nil && len(batch) == 0) {
+		if rerr == io.EOF || (rerr == nil && len(names) == 0) {
 			return nil
 		}
 		if rerr != nil {
@@ -464,37 +599,74 @@ func copyDirContents(ctx context.Context, src, dst string, keepOwner bool, st *c
 	}
 }
 
-func copyContent(ctx context.Context, src string, w io.Writer, st *copyStats) error {
-	f, err := os.Open(src)
+// copyDir makes name in dfd a copy of the open directory sd.
+func copyDir(ctx context.Context, sd *os.File, fi os.FileInfo, srcPath string, dfd int, name, shown string, keepOwner bool, st *copyStats) error {
+	// 0700 while filling, so nobody else writes into it meanwhile.
+	if err := unix.Mkdirat(dfd, name, 0o700); err != nil {
+		return &os.PathError{Op: "mkdir", Path: shown, Err: err}
+	}
+	td, err := openNewDir(dfd, name, shown)
 	if err != nil {
 		return err
 	}
+	defer td.Close()
+	if err := copyDirContents(ctx, sd, srcPath, td, keepOwner, st); err != nil {
+		return err
+	}
+	return finishMeta(td, fi, keepOwner)
+}
+
+// copyFileAt makes name in dfd a copy of the open file sf.
+func copyFileAt(ctx context.Context, sf *os.File, fi os.FileInfo, dfd int, name, shown string, keepOwner bool, st *copyStats) error {
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: shown, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), shown)
 	defer f.Close()
-	n, err := io.Copy(w, &ctxReader{ctx: ctx, r: f})
+	if err := copyContent(ctx, sf, f, st); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return finishMeta(f, fi, keepOwner)
+}
+
+func copyContent(ctx context.Context, src *os.File, w io.Writer, st *copyStats) error {
+	n, err := io.Copy(w, &ctxReader{ctx: ctx, r: src})
 	st.bytes += n
 	return err
 }
 
-func copySymlink(src, dst string, fi os.FileInfo, keepOwner bool) error {
-	target, err := os.Readlink(src)
-	if err != nil {
-		return err
+// copySymlinkAt makes dname in dfd a symlink with the target of sname in
+// sfd, owned (keepOwner, as root) like it.
+func copySymlinkAt(sfd int, sname, shown string, dfd int, dname string, keepOwner bool) error {
+	var lst unix.Stat_t
+	if err := unix.Fstatat(sfd, sname, &lst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "lstat", Path: shown, Err: err}
 	}
-	if err := os.Symlink(target, dst); err != nil {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(sfd, sname, buf)
+	if err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			return changedErr(shown)
+		}
+		return &os.PathError{Op: "readlink", Path: shown, Err: err}
+	}
+	if err := unix.Symlinkat(string(buf[:n]), dfd, dname); err != nil {
 		return err
 	}
 	if keepOwner && os.Geteuid() == 0 {
-		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
-			os.Lchown(dst, int(s.Uid), int(s.Gid))
-		}
+		unix.Fchownat(dfd, dname, int(lst.Uid), int(lst.Gid), unix.AT_SYMLINK_NOFOLLOW)
 	}
 	return nil
 }
 
-// fileMode keeps the permission bits plus setuid/setgid/sticky.
-// fileMode is the mode a copy gets. Setuid and setgid survive only when the
-// copy keeps the source's owner: a copy made by root of another user's
-// setuid program must not become a setuid-root program (cp does the same).
+// fileMode is the mode a copy gets: the permission bits plus sticky, and
+// setuid/setgid only when the copy keeps the source's owner: a copy made
+// by root of another user's setuid program must not become a setuid-root
+// program (cp does the same).
 func fileMode(fi os.FileInfo, ownerKept bool) os.FileMode {
 	m := fi.Mode()
 	keep := m & os.ModeSticky
@@ -509,26 +681,49 @@ func sameOwnerAsUs(fi os.FileInfo) bool {
 	return ok && int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid()
 }
 
-// finishMeta applies owner, mode and mtime (in that order: chown clears
-// setuid bits, and writing into a dir changes its mtime).
-func finishMeta(p string, fi os.FileInfo, keepOwner, setMode bool) error {
-	if keepOwner && os.Geteuid() == 0 {
+// finishMeta applies owner, mode and mtime of fi (from the source's
+// descriptor) to the open copy f (in that order: chown clears setuid bits,
+// and writing into a dir changes its mtime), all on the descriptor.
+func finishMeta(f *os.File, fi os.FileInfo, keepOwner bool) error {
+	root := keepOwner && os.Geteuid() == 0
+	if root {
 		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
-			if err := os.Lchown(p, int(s.Uid), int(s.Gid)); err != nil {
+			if err := f.Chown(int(s.Uid), int(s.Gid)); err != nil {
 				return err
 			}
 		}
 	}
-	if setMode {
-		if err := os.Chmod(p, fileMode(fi, keepOwner && os.Geteuid() == 0)); err != nil {
-			return err
-		}
+	if err := unix.Fchmod(int(f.Fd()), unixMode(fileMode(fi, root))); err != nil {
+		return &os.PathError{Op: "chmod", Path: f.Name(), Err: err}
 	}
-	return os.Chtimes(p, time.Time{}, fi.ModTime())
+	ts := []unix.Timespec{{Nsec: unix.UTIME_OMIT}, unix.NsecToTimespec(fi.ModTime().UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), ts, 0); err != nil {
+		return &os.PathError{Op: "chtimes", Path: f.Name(), Err: err}
+	}
+	return nil
 }
 
-func tempName(dst string) string {
-	return filepath.Join(filepath.Dir(dst), fmt.Sprintf(".%s.servagent-%d-%d.tmp", filepath.Base(dst), os.Getpid(), time.Now().UnixNano()))
+// unixMode turns a Go mode's permission and special bits into st_mode bits.
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		u |= unix.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= unix.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		u |= unix.S_ISVTX
+	}
+	return u
+}
+
+// tempName is a temp name for a copy of name built in the same directory.
+func tempName(name string) string {
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	return fmt.Sprintf(".%s.servagent-%d-%d.tmp", name, os.Getpid(), time.Now().UnixNano())
 }
 
 // -------------------------------------------------------------- delete_path
@@ -562,21 +757,34 @@ func (e *Env) deletePath(ctx context.Context, _ *mcp.CallToolRequest, in DeleteP
 	if err := e.checkProtected(p, "delete"); err != nil {
 		return nil, DeletePathOutput{}, err
 	}
-	fi, err := os.Lstat(p)
+	// The parent is reached under the symlink rule; the entry itself is
+	// removed, never followed (deleting a symlink deletes the link).
+	pp, err := fsutil.OpenParent(p, false)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, DeletePathOutput{}, fmt.Errorf("%s does not exist (nothing to delete)", p)
 		}
 		return nil, DeletePathOutput{}, err
 	}
-	out := DeletePathOutput{Path: p, Type: typeName(fi.Mode())}
-	if fi.IsDir() && in.Recursive {
-		err = os.RemoveAll(p)
-	} else {
-		err = os.Remove(p)
+	defer pp.Close()
+	lst, err := pp.Lstat()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, DeletePathOutput{}, fmt.Errorf("%s does not exist (nothing to delete)", p)
+		}
+		return nil, DeletePathOutput{}, err
+	}
+	out := DeletePathOutput{Path: p, Type: typeOf(lst)}
+	switch {
+	case out.Type == "dir" && in.Recursive:
+		err = fsutil.RemoveAllAt(pp.Fd(), pp.Name())
+	case out.Type == "dir":
+		err = unix.Unlinkat(pp.Fd(), pp.Name(), unix.AT_REMOVEDIR)
 		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
 			return nil, DeletePathOutput{}, fmt.Errorf("%s is a non-empty directory: list it with list_directory, then pass recursive=true to delete it with everything inside", p)
 		}
+	default:
+		err = unix.Unlinkat(pp.Fd(), pp.Name(), 0)
 	}
 	if err != nil {
 		return nil, DeletePathOutput{}, fmt.Errorf("cannot delete %s: %w", p, err)

@@ -62,18 +62,17 @@ var ErrTooLarge = errors.New("file is larger than the upload limit")
 // CopyFileAtomic copies src to dst through a temp file in dst's directory,
 // refusing files larger than limit (limit <= 0: no limit).
 func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit int64) (UploadFileOutput, error) {
-	in, err := os.Open(src)
+	// Read under the same rules as read_file: the symlink rule on the way,
+	// no special file (opening never blocks on a FIFO), type and mode from
+	// the opened descriptor.
+	in, fi, err := fsutil.Open(src)
 	if err != nil {
+		if errors.Is(err, fsutil.ErrRefused) {
+			return UploadFileOutput{}, fmt.Errorf("source %s: %w (upload_file copies one regular file; use copy_path for directories)", src, err)
+		}
 		return UploadFileOutput{}, fmt.Errorf("cannot open source: %w", err)
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return UploadFileOutput{}, err
-	}
-	if !fi.Mode().IsRegular() {
-		return UploadFileOutput{}, fmt.Errorf("source %s is not a regular file (use copy_path for directories)", src)
-	}
 	if limit > 0 && fi.Size() > limit {
 		return UploadFileOutput{}, fmt.Errorf("%w: %s is %d bytes, SERVAGENT_UPLOAD_MAX_SIZE is %d", ErrTooLarge, src, fi.Size(), limit)
 	}
@@ -104,25 +103,6 @@ func CopyFileAtomic(ctx context.Context, src, dst string, createDirs bool, limit
 		return UploadFileOutput{}, err
 	}
 	return UploadFileOutput{Path: dst, BytesWritten: n, SHA256: hex.EncodeToString(h.Sum(nil)), Mode: fmt.Sprintf("%04o", fi.Mode().Perm())}, nil
-}
-
-// prepareParent makes sure the parent directory of p exists.
-func prepareParent(p string, create bool) error {
-	dir := filepath.Dir(p)
-	fi, err := os.Stat(dir)
-	if err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("parent %s is not a directory", dir)
-		}
-		return nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if !create {
-		return fmt.Errorf("parent directory %s does not exist (pass create_dirs=true to create it)", dir)
-	}
-	return os.MkdirAll(dir, 0o755)
 }
 
 // ctxReader stops a long copy when the call is cancelled.
