@@ -38,7 +38,7 @@ type Config struct {
 	// MCP endpoints; it replaces the SDK's loopback-only DNS-rebinding rule.
 	AllowedHosts []string
 	// TrustedProxies lists the peers whose X-Forwarded-For names the client
-	// for rate limiting; empty with AllowedHosts set means loopback peers.
+	// for rate limiting; empty: none (loopback is not trusted implicitly).
 	TrustedProxies []netip.Prefix
 	// Protocols are the MCP protocol eras served on /mcp: "legacy"
 	// (initialize sessions) and/or "2026-07-28" (per-request).
@@ -197,7 +197,7 @@ var Vars = []Var{
 		}},
 	{Name: "SERVAGENT_ALLOWED_HOSTS", Flag: "allowed-hosts", Usage: "Host header values accepted on MCP endpoints (comma list); needed behind a reverse proxy on loopback",
 		set: func(c *Config, v string) error { c.AllowedHosts = splitList(v); return nil }},
-	{Name: "SERVAGENT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client for the failed-auth limiter (default: loopback when SERVAGENT_ALLOWED_HOSTS is set, else none)",
+	{Name: "SERVAGENT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client for the limiters (default: none, not even loopback)",
 		set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(splitList(v)); return }},
 	{Name: "SERVAGENT_PROTOCOLS", Flag: "protocols", Default: "legacy,2026-07-28", Usage: "MCP protocol eras served on /mcp: legacy (initialize sessions, 2024-11-05 to 2025-11-25) and/or 2026-07-28 (per-request)",
 		set: func(c *Config, v string) error {
@@ -573,15 +573,11 @@ const (
 // Serves reports whether protocol era p is on.
 func (c *Config) Serves(p string) bool { return slices.Contains(c.Protocols, p) }
 
-// Proxies returns the trusted reverse proxies: SERVAGENT_TRUSTED_PROXIES,
-// or, when only SERVAGENT_ALLOWED_HOSTS is set, the loopback peers of the
-// documented reverse-proxy setup (a proxy on the same machine).
-func (c *Config) Proxies() []netip.Prefix {
-	if len(c.TrustedProxies) > 0 || len(c.AllowedHosts) == 0 {
-		return c.TrustedProxies
-	}
-	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-}
+// Proxies returns the trusted reverse proxies: SERVAGENT_TRUSTED_PROXIES
+// only. Nothing is trusted implicitly, not even loopback: any local user,
+// or a request forged through a local service, could otherwise pick the
+// address the limiters count on.
+func (c *Config) Proxies() []netip.Prefix { return c.TrustedProxies }
 
 func parsePrefixes(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix

@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -387,18 +386,7 @@ func clientIP(r *http.Request) string { return ratelimit.ClientAddr(r) }
 // walking through its own addresses buys nothing).
 func limitKey(r *http.Request) string { return addrKey(clientIP(r)) }
 
-func addrKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
+func addrKey(addr string) string { return ratelimit.AddrKey(addr) }
 
 // setPageHeaders makes a response uncachable, unframable and unable to run
 // scripts or load anything; formOrigin is added to form-action because
