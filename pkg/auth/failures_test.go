@@ -66,6 +66,23 @@ func TestGlobalFailureBudgetLimitsRotatingAddresses(t *testing.T) {
 	if code := keyRequest(h, "203.0.113.2:4000", "right-key"); code != 200 {
 		t.Errorf("correct key past the global budget: %d, want 200", code)
 	}
+	// Parallel correct keys from one address beside parallel wrong ones
+	// from it: the global budget never refuses a check unchecked.
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for i := range 20 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				keyRequest(h, "203.0.113.3:4000", "wrong")
+			} else if keyRequest(h, "203.0.113.3:4000", "right-key") != 200 {
+				refused.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := refused.Load(); n > 0 {
+		t.Errorf("past the global budget, %d of 10 parallel correct keys were refused", n)
+	}
 }
 
 // Past the limit, parallel wrong guesses from one address are checked at

@@ -165,7 +165,8 @@ func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handle
 
 // DefaultFailures is the failed-auth limiter of a server: 30 failures a
 // minute per address, 300 a minute in all (a backstop for when addresses
-// are cheap), and past either two penalised checks in flight per address.
+// are cheap), and two penalised checks in flight for an address past its
+// own limit.
 func DefaultFailures() *ratelimit.Failures {
 	return ratelimit.NewFailures(30, 300, time.Minute, 2)
 }

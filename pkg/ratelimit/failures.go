@@ -25,27 +25,26 @@ func AddrKey(addr string) string {
 // Failures guards a secret check. It counts failed checks per client
 // address and across all addresses (a backstop for when addresses are
 // cheap: a proxy that passes a client's X-Forwarded-For through, many
-// hosts), and bounds the penalised checks an address has in flight, so
-// that concurrency does not multiply the guess rate past the limit.
+// hosts), and bounds the penalised checks an address past its own limit
+// has in flight, so that concurrency does not multiply its guess rate.
 //
-// It never refuses a check that is under the limits, and it counts only
-// failures: the caller checks the secret first, so a correct secret passes
-// whatever the counts — except from an address that already has its
+// It counts only failures: the caller checks the secret first, so a
+// correct secret passes whatever the counts, the global one included —
+// except from an address past its own limit that already has its
 // in-flight penalised checks running, which Begin refuses unchecked.
 type Failures struct {
 	perAddr  *Limiter
 	global   *Limiter
 	inFlight int
 
-	mu         sync.Mutex
-	pending    map[string]int // checks under the limits running now, per key
-	pendingAll int
-	busy       map[string]int // penalised checks running now, per key
+	mu      sync.Mutex
+	pending map[string]int // checks under the address limit running now
+	busy    map[string]int // penalised checks running now, per key
 }
 
 // NewFailures allows perAddr failures per address and global failures in
-// all per window; past either, at most inFlight checks of one address run
-// at once.
+// all per window; past its own limit, at most inFlight checks of one
+// address run at once.
 func NewFailures(perAddr, global int, per time.Duration, inFlight int) *Failures {
 	if inFlight < 1 {
 		inFlight = 1
@@ -63,24 +62,24 @@ type Attempt struct {
 	key      string
 	start    time.Time
 	held     bool // holds one of key's in-flight slots
-	reserved bool // holds one of the failures left under the limits
+	reserved bool // holds one of the failures left under the address limit
 	failed   bool
 	ended    bool
 }
 
 // Begin admits a check for the address key (an AddrKey) before the secret
-// is looked at. Under the limits it always admits. Past them the check is
+// is looked at. Under the address's limit it always admits, and reserves
+// one of the failures left until it ends, so parallel checks cannot all
+// slip under a limit that has room for a few. Past it the check is
 // penalised and takes one of key's in-flight slots; with none free, ok is
-// false and the request must be answered without checking. A check under
-// the limits reserves one of the failures left until it ends, so parallel
-// checks cannot all slip under a limit that has room for a few.
+// false and the request must be answered without checking. The global
+// budget never refuses a check: it only makes failures count as over.
 func (f *Failures) Begin(key string, now time.Time) (a *Attempt, ok bool) {
 	a = &Attempt{f: f, key: key, start: now}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.perAddr.Remaining(key, now) > f.pending[key] && f.global.Remaining(globalKey, now) > f.pendingAll {
+	if f.perAddr.Remaining(key, now) > f.pending[key] {
 		f.pending[key]++
-		f.pendingAll++
 		a.reserved = true
 		return a, true
 	}
@@ -126,7 +125,6 @@ func (a *Attempt) unreserve() {
 	f := a.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pendingAll--
 	if f.pending[a.key] <= 1 {
 		delete(f.pending, a.key)
 		return
