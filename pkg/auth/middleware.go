@@ -79,9 +79,12 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		if !ok {
 			// Past the limit with its penalised checks all running: the
 			// credential is not looked at, so parallel guesses buy nothing.
+			// The answer waits out the penalty too, so a flood of refusals
+			// costs the flooder a held request each rather than spinning.
 			if opts.OnAuthFailure != nil {
 				opts.OnAuthFailure(r, "too many failed attempts in flight (not checked)")
 			}
+			pause(r, opts.Penalty)
 			tooMany(w, "too many failed authentication attempts from this address; wait a minute")
 			return
 		}
@@ -185,18 +188,23 @@ func limited(w http.ResponseWriter, r *http.Request, a *ratelimit.Attempt, opts 
 	if !overAddr && !overGlobal {
 		return false
 	}
-	t := time.NewTimer(opts.Penalty)
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-		t.Stop()
-	}
+	pause(r, opts.Penalty)
 	if overAddr {
 		tooMany(w, "too many failed authentication attempts from this address; wait a minute")
 	} else {
 		tooMany(w, "too many failed authentication attempts on this server; wait a minute")
 	}
 	return true
+}
+
+// pause waits d, or until the client has gone.
+func pause(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 func tooMany(w http.ResponseWriter, msg string) {
