@@ -31,12 +31,14 @@ type Options struct {
 	InsecureNoAuth   bool // every rule is public (loopback-only, enforced by serve)
 	OnAuthenticated  func(r *http.Request, m Method)
 	OnAuthFailure    func(r *http.Request, reason string)
-	// Failures limits failed attempts per client address (nil: 30 a
-	// minute), so a weak operator-chosen key cannot be guessed quickly.
-	// The address is ratelimit.ClientAddr: the peer, or the forwarded client
-	// when the server recorded one from a trusted proxy.
-	Failures *ratelimit.Limiter
-	// Penalty delays each refusal past the limit (0: one second).
+	// Failures limits failed attempts per client address and in all (nil:
+	// DefaultFailures), so a weak operator-chosen key cannot be guessed
+	// quickly. The address is ratelimit.AddrKey of ratelimit.ClientAddr:
+	// the peer, or the forwarded client when the server recorded one from a
+	// trusted proxy; IPv6 addresses by their /64.
+	Failures *ratelimit.Failures
+	// Penalty delays each refusal past a limit, and is how long a penalised
+	// check holds its in-flight slot (0: one second).
 	Penalty time.Duration
 }
 
@@ -53,7 +55,7 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 	// API-key sessions carry a far expiry: the key has no lifetime of its own.
 	noExpiry := time.Now().AddDate(100, 0, 0)
 	if opts.Failures == nil {
-		opts.Failures = ratelimit.New(30, time.Minute)
+		opts.Failures = DefaultFailures()
 	}
 	if opts.Penalty <= 0 {
 		opts.Penalty = time.Second
@@ -73,28 +75,44 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 			serveAuthenticated(w, r, next, NoAuth, info, opts)
 			return
 		}
+		attempt, ok := opts.Failures.Begin(ratelimit.AddrKey(ratelimit.ClientAddr(r)), time.Now())
+		if !ok {
+			// Past the limit with its penalised checks all running: the
+			// credential is not looked at, so parallel guesses buy nothing.
+			// The answer waits out the penalty too, so a flood of refusals
+			// costs the flooder a held request each rather than spinning.
+			if opts.OnAuthFailure != nil {
+				opts.OnAuthFailure(r, "too many failed attempts in flight (not checked)")
+			}
+			pause(r, opts.Penalty)
+			tooMany(w, "too many failed authentication attempts from this address; wait a minute")
+			return
+		}
+		defer attempt.End(opts.Penalty)
 		if rule.Allows(Basic) {
 			user, pass, ok := r.BasicAuth()
 			if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
-				if limited(w, r, opts, "missing or wrong Basic credentials") {
+				if limited(w, r, attempt, opts, "missing or wrong Basic credentials") {
 					return
 				}
 				w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
 				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
 				return
 			}
+			attempt.End(0)
 			serveAuthenticated(w, r, next, Basic, nil, opts)
 			return
 		}
 		token, ok := bearer(r)
 		if !ok {
-			if limited(w, r, opts, "no bearer token") {
+			if limited(w, r, attempt, opts, "no bearer token") {
 				return
 			}
 			unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
 			return
 		}
 		if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
+			attempt.End(0)
 			info := &sdkauth.TokenInfo{UserID: APIKeyOwner, Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
 			serveAuthenticated(w, r, next, APIKey, info, opts)
 			return
@@ -108,6 +126,7 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 					info.Extra[k] = v
 				}
 				info.Extra["auth"] = string(OAuth)
+				attempt.End(0)
 				serveAuthenticated(w, r, next, OAuth, info, opts)
 				return
 			}
@@ -116,7 +135,7 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 				return
 			}
 		}
-		if limited(w, r, opts, "invalid bearer token") {
+		if limited(w, r, attempt, opts, "invalid bearer token") {
 			return
 		}
 		unauthorized(w, rule, opts, "invalid or expired token")
@@ -147,27 +166,50 @@ func serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handle
 	}, nil)(next).ServeHTTP(w, r)
 }
 
-// limited counts a failed attempt against the client address and, past the
-// limit, answers 429 after a pause (true: the response is written). Only
-// failures are counted and only after the credential was checked, so a
-// correct credential is never refused; the pause makes each wrong guess
-// past the limit cost a connection held for a second, which the cap on
-// unauthenticated connections per address then bounds.
-func limited(w http.ResponseWriter, r *http.Request, opts Options, reason string) bool {
-	under := opts.Failures.Allow(ratelimit.ClientAddr(r), time.Now())
+// DefaultFailures is the failed-auth limiter of a server: 30 failures a
+// minute per address, 300 a minute in all (a backstop for when addresses
+// are cheap), and two penalised checks in flight for an address past its
+// own limit.
+func DefaultFailures() *ratelimit.Failures {
+	return ratelimit.NewFailures(30, 300, time.Minute, 2)
+}
+
+// limited counts a failed attempt and, past the address's limit or the
+// global one, answers 429 after a pause (true: the response is written).
+// Only failures are counted and only after the credential was checked, so
+// a correct credential is never refused by the count; the pause makes each
+// wrong guess past the limit hold one of the address's few in-flight slots
+// for a second, which bounds its guess rate whatever its concurrency.
+func limited(w http.ResponseWriter, r *http.Request, a *ratelimit.Attempt, opts Options, reason string) bool {
+	overAddr, overGlobal := a.Fail(time.Now())
 	if opts.OnAuthFailure != nil {
 		opts.OnAuthFailure(r, reason)
 	}
-	if under {
+	if !overAddr && !overGlobal {
 		return false
 	}
+	pause(r, opts.Penalty)
+	if overAddr {
+		tooMany(w, "too many failed authentication attempts from this address; wait a minute")
+	} else {
+		tooMany(w, "too many failed authentication attempts on this server; wait a minute")
+	}
+	return true
+}
+
+// pause waits d, or until the client has gone.
+func pause(r *http.Request, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-time.After(opts.Penalty):
+	case <-t.C:
 	case <-r.Context().Done():
 	}
+}
+
+func tooMany(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "60")
-	writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many failed authentication attempts from this address; wait a minute")
-	return true
+	writeError(w, http.StatusTooManyRequests, "too_many_requests", msg)
 }
 
 // Owner ids carry the authentication method, so a credential of one kind

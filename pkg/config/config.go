@@ -37,7 +37,7 @@ type Config struct {
 	// MCP endpoints; it replaces the SDK's loopback-only DNS-rebinding rule.
 	AllowedHosts []string
 	// TrustedProxies lists the peers whose X-Forwarded-For names the client
-	// for rate limiting; empty with AllowedHosts set means loopback peers.
+	// for rate limiting; empty: none (loopback is not trusted implicitly).
 	TrustedProxies []netip.Prefix
 	// Protocols are the MCP protocol eras served on /mcp: "legacy"
 	// (initialize sessions) and/or "2026-07-28" (per-request).
@@ -365,15 +365,11 @@ const (
 // Serves reports whether protocol era p is on.
 func (c *Config) Serves(p string) bool { return slices.Contains(c.Protocols, p) }
 
-// Proxies returns the trusted reverse proxies: SERVAGENT_TRUSTED_PROXIES,
-// or, when only SERVAGENT_ALLOWED_HOSTS is set, the loopback peers of the
-// documented reverse-proxy setup (a proxy on the same machine).
-func (c *Config) Proxies() []netip.Prefix {
-	if len(c.TrustedProxies) > 0 || len(c.AllowedHosts) == 0 {
-		return c.TrustedProxies
-	}
-	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-}
+// Proxies returns the trusted reverse proxies: SERVAGENT_TRUSTED_PROXIES
+// only. Nothing is trusted implicitly, not even loopback: any local user,
+// or a request forged through a local service, could otherwise pick the
+// address the limiters count on.
+func (c *Config) Proxies() []netip.Prefix { return c.TrustedProxies }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

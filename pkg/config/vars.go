@@ -92,7 +92,7 @@ var Vars = []Var{
 		}},
 	{Name: "SERVAGENT_ALLOWED_HOSTS", Flag: "allowed-hosts", Usage: "Host header values accepted on MCP endpoints (comma list); needed behind a reverse proxy on loopback",
 		set: func(c *Config, v string) error { c.AllowedHosts = splitList(v); return nil }},
-	{Name: "SERVAGENT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client for the failed-auth limiter (default: loopback when SERVAGENT_ALLOWED_HOSTS is set, else none)",
+	{Name: "SERVAGENT_TRUSTED_PROXIES", Flag: "trusted-proxies", Usage: "reverse proxies (IPs or CIDRs, comma list) whose X-Forwarded-For names the client for the limiters (default: none, not even loopback)",
 		set: func(c *Config, v string) (err error) { c.TrustedProxies, err = parsePrefixes(splitList(v)); return }},
 	{Name: "SERVAGENT_PROTOCOLS", Flag: "protocols", Default: "legacy,2026-07-28", Usage: "MCP protocol eras served on /mcp: legacy (initialize sessions, 2024-11-05 to 2025-11-25) and/or 2026-07-28 (per-request)",
 		set: func(c *Config, v string) error {

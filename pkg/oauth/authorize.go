@@ -5,7 +5,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -443,15 +442,4 @@ func clientIP(r *http.Request) string { return ratelimit.ClientAddr(r) }
 // walking through its own addresses buys nothing).
 func limitKey(r *http.Request) string { return addrKey(clientIP(r)) }
 
-func addrKey(addr string) string {
-	ip, err := netip.ParseAddr(addr)
-	if err != nil {
-		return addr
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
+func addrKey(addr string) string { return ratelimit.AddrKey(addr) }

@@ -79,6 +79,13 @@ func (l *Limiter) Allowed(key string, now time.Time) bool {
 	return len(l.recent(key, now)) < l.n
 }
 
+// Remaining is how many more events key may have now (0 when limited).
+func (l *Limiter) Remaining(key string, now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(0, l.n-len(l.recent(key, now)))
+}
+
 func (l *Limiter) recent(key string, now time.Time) []time.Time {
 	ev := l.events[key]
 	i := 0

@@ -14,7 +14,11 @@ import (
 // connLimiter caps the connections each address holds before one of its
 // requests authenticates, so one host cannot take every file descriptor
 // with connections that never prove anything. A connection stops counting
-// when a request on it authenticates, and when it closes.
+// when a request on it authenticates, and when it closes. An address at
+// the cap gets its new connection and loses its oldest unauthenticated
+// one: idle connections cannot lock out a client from the same address
+// (NAT, a shared host) that comes to authenticate. IPv6 addresses count
+// by their /64.
 type connLimiter struct {
 	net.Listener
 	max     int
@@ -22,67 +26,80 @@ type connLimiter struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	perAddr map[string]int
+	perAddr map[string][]*trackedConn // unauthenticated, oldest first
 }
 
 func newConnLimiter(ln net.Listener, max int, proxies *ratelimit.Proxies, log *slog.Logger) *connLimiter {
-	return &connLimiter{Listener: ln, max: max, proxies: proxies, log: log, perAddr: map[string]int{}}
+	return &connLimiter{Listener: ln, max: max, proxies: proxies, log: log, perAddr: map[string][]*trackedConn{}}
 }
 
-// Accept returns the next connection within the cap; connections over it
-// are closed at once.
+// Accept returns the next connection; an address over the cap has its
+// oldest unauthenticated connection closed.
 func (l *connLimiter) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		addr, _, err := net.SplitHostPort(c.RemoteAddr().String())
-		if err != nil || l.proxies.Trusts(addr) {
-			return c, nil
-		}
-		if l.take(addr) {
-			tc := &trackedConn{Conn: c, l: l, addr: addr}
-			tc.counted.Store(true)
-			return tc, nil
-		}
-		l.log.Debug("connection refused: too many unauthenticated connections from this address", "remote", addr, "max", l.max)
-		c.Close()
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	addr, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil || l.proxies.Trusts(addr) {
+		return c, nil
+	}
+	tc := &trackedConn{Conn: c, l: l, key: ratelimit.AddrKey(addr)}
+	tc.counted.Store(true)
+	if old := l.take(tc); old != nil {
+		l.log.Debug("closed the oldest unauthenticated connection of an address at its cap", "remote", addr, "max", l.max)
+		old.Conn.Close()
+	}
+	return tc, nil
 }
 
-func (l *connLimiter) take(addr string) bool {
+// take counts c and returns the connection it displaces, if any (no longer
+// counted; the caller closes it outside the lock).
+func (l *connLimiter) take(c *trackedConn) (evicted *trackedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.perAddr[addr] >= l.max {
-		return false
+	list := l.perAddr[c.key]
+	for evicted == nil && len(list) >= l.max {
+		// One authenticating right now (Swap already false) is skipped:
+		// its release finds it gone.
+		if list[0].counted.Swap(false) {
+			evicted = list[0]
+		}
+		list = list[1:]
 	}
-	l.perAddr[addr]++
-	return true
+	l.perAddr[c.key] = append(list, c)
+	return evicted
 }
 
-func (l *connLimiter) release(addr string) {
+func (l *connLimiter) release(c *trackedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.perAddr[addr] <= 1 {
-		delete(l.perAddr, addr)
+	list := l.perAddr[c.key]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(l.perAddr, c.key)
 		return
 	}
-	l.perAddr[addr]--
+	l.perAddr[c.key] = list
 }
 
 // trackedConn is a connection counted against its address.
 type trackedConn struct {
 	net.Conn
 	l       *connLimiter
-	addr    string
+	key     string // ratelimit.AddrKey of the peer
 	counted atomic.Bool
 }
 
 // authenticated stops counting the connection.
 func (c *trackedConn) authenticated() {
 	if c.counted.Swap(false) {
-		c.l.release(c.addr)
+		c.l.release(c)
 	}
 }
 

@@ -87,9 +87,18 @@ type Limits struct {
 	// sent before (default 30 s).
 	BodyIdle time.Duration
 	// UnauthConnsPerAddr caps the connections one address holds open
-	// before any of them authenticates (default 64). Trusted proxies are
+	// before any of them authenticates (default 64); past it the address's
+	// oldest such connection is closed for the new one. Trusted proxies are
 	// exempt: their connections carry many clients.
 	UnauthConnsPerAddr int
+	// FailurePenalty delays each refused guess past the failed-auth limits
+	// and is how long it holds one of its address's in-flight slots
+	// (default 1 s).
+	FailurePenalty time.Duration
+	// MaxConcurrentStreams caps the HTTP/2 streams of one connection
+	// (default 32), so one connection cannot carry hundreds of parallel
+	// requests.
+	MaxConcurrentStreams int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -104,6 +113,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.UnauthConnsPerAddr <= 0 {
 		l.UnauthConnsPerAddr = 64
+	}
+	if l.FailurePenalty <= 0 {
+		l.FailurePenalty = time.Second
+	}
+	if l.MaxConcurrentStreams <= 0 {
+		l.MaxConcurrentStreams = 32
 	}
 	return l
 }

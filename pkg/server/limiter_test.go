@@ -107,8 +107,8 @@ func TestLimiterNeverRefusesTheCorrectKey(t *testing.T) {
 // Behind a trusted proxy the limiter counts the forwarded client; from any
 // other peer X-Forwarded-For is ignored.
 func TestLimiterKeysOnForwardedClientOnlyFromTrustedProxy(t *testing.T) {
-	t.Run("trusted loopback proxy with SERVAGENT_ALLOWED_HOSTS", func(t *testing.T) {
-		inst := start(t, map[string]string{"SERVAGENT_ALLOWED_HOSTS": "mcp.example.com"})
+	t.Run("trusted loopback proxy in SERVAGENT_TRUSTED_PROXIES", func(t *testing.T) {
+		inst := start(t, map[string]string{"SERVAGENT_ALLOWED_HOSTS": "mcp.example.com", "SERVAGENT_TRUSTED_PROXIES": "127.0.0.0/8"})
 		viaProxy := func(xff string) map[string]string {
 			return map[string]string{"Host": "mcp.example.com", "X-Forwarded-For": xff}
 		}

@@ -146,6 +146,9 @@ func New(opts Options) (*Server, error) {
 		s.certs = r
 	}
 	s.proxies = ratelimit.NewProxies(cfg.Proxies())
+	if len(cfg.AllowedHosts) > 0 && len(cfg.Proxies()) == 0 {
+		s.log.Warn("SERVAGENT_ALLOWED_HOSTS is set but SERVAGENT_TRUSTED_PROXIES is not: behind a reverse proxy every client shares the proxy's address and its failed-auth limits; list the proxy (e.g. 127.0.0.1,::1) and have it set X-Forwarded-For")
+	}
 	s.limits = opts.Limits.withDefaults()
 	s.handler = s.routes()
 	// Build the first MCP server (schema reflection for every tool) while
@@ -222,6 +225,7 @@ func (s *Server) routes() http.Handler {
 		BasicUser:       cfg.OAuthClientID,
 		BasicPassword:   cfg.OAuthClientSecret,
 		InsecureNoAuth:  cfg.InsecureNoAuth,
+		Penalty:         s.limits.FailurePenalty,
 		OnAuthenticated: func(r *http.Request, _ auth.Method) { connAuthenticated(r.Context()) },
 		OnAuthFailure: func(r *http.Request, reason string) {
 			s.log.Warn("authentication failed", "path", logged(r.URL.Path), "remote", r.RemoteAddr,
@@ -291,6 +295,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnContext:       connContext,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: s.limits.MaxConcurrentStreams},
 	}
 	ln = newConnLimiter(ln, s.limits.UnauthConnsPerAddr, s.proxies, s.log)
 	if tc := s.TLSConfig(); tc != nil {

@@ -226,8 +226,9 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 }
 
 // One address holds at most UnauthConnsPerAddr connections before it
-// authenticates; a connection that authenticates stops counting, and other
-// addresses are unaffected.
+// authenticates; past that a new connection closes the address's oldest
+// unauthenticated one. A connection that authenticates or closes stops
+// counting, and other addresses are unaffected.
 func TestUnauthenticatedConnectionsPerAddressCapped(t *testing.T) {
 	cfg := servertest.Config(t, nil)
 	inst := servertest.Start(t, server.Options{Config: cfg, Limits: server.Limits{UnauthConnsPerAddr: 4}})
@@ -241,27 +242,34 @@ func TestUnauthenticatedConnectionsPerAddressCapped(t *testing.T) {
 			t.Fatal("a connection within the cap was closed")
 		}
 	}
-	if !closedByServer(dialFrom(t, "127.0.5.5", addr), 2*time.Second) {
-		t.Fatal("a 5th unauthenticated connection from one address was kept")
+	held = append(held, dialFrom(t, "127.0.5.5", addr))
+	if !closedByServer(held[0], 2*time.Second) {
+		t.Fatal("a 5th unauthenticated connection from one address left the oldest open")
+	}
+	if closedByServer(held[4], 100*time.Millisecond) {
+		t.Fatal("the 5th connection was closed instead of the oldest")
 	}
 	if closedByServer(dialFrom(t, "127.0.5.6", addr), 100*time.Millisecond) {
 		t.Fatal("another address was refused")
 	}
-	// Authenticate on the first held connection: it no longer counts.
-	fmt.Fprintf(held[0], "GET /sse HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", addr, inst.Key)
-	br := bufio.NewReader(held[0])
-	held[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	// Authenticate on the oldest open connection: it no longer counts, so
+	// a new one displaces nobody.
+	fmt.Fprintf(held[1], "GET /sse HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", addr, inst.Key)
+	br := bufio.NewReader(held[1])
+	held[1].SetReadDeadline(time.Now().Add(5 * time.Second))
 	status, err := br.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 200 ") {
 		t.Fatalf("authenticated request: %q %v", status, err)
 	}
-	if closedByServer(dialFrom(t, "127.0.5.5", addr), 200*time.Millisecond) {
+	dialFrom(t, "127.0.5.5", addr)
+	if closedByServer(held[2], 200*time.Millisecond) {
 		t.Fatal("the slot of a connection that authenticated was not freed")
 	}
 	// Closing a connection frees its slot too.
-	held[1].Close()
+	held[2].Close()
 	time.Sleep(100 * time.Millisecond)
-	if closedByServer(dialFrom(t, "127.0.5.5", addr), 200*time.Millisecond) {
+	dialFrom(t, "127.0.5.5", addr)
+	if closedByServer(held[3], 200*time.Millisecond) {
 		t.Fatal("the slot of a closed connection was not freed")
 	}
 }

@@ -55,6 +55,10 @@ func (s *Server) mcpEndpoint(disableRebinding bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("mcp request", "protocol", logged(r.Header.Get("MCP-Protocol-Version")),
 			"method", logged(r.Header.Get("Mcp-Method")), "http", r.Method)
+		if h := repeatedHeader(r); h != "" {
+			headerRepeated(w, r, h)
+			return
+		}
 		switch {
 		case stateless != nil && perRequest(r):
 			stateless.ServeHTTP(w, r)
@@ -69,6 +73,42 @@ func (s *Server) mcpEndpoint(disableRebinding bool) http.Handler {
 			legacyOff(w, r)
 		}
 	})
+}
+
+// routingHeaders are the headers the SDK reads one value of (the first)
+// to route and check a request against its body.
+var routingHeaders = []string{"Mcp-Method", "Mcp-Name", "MCP-Protocol-Version"}
+
+// repeatedHeader names a routing header r carries more than once, else "".
+// A second value would pass unchecked beside the first: a proxy or a
+// policy that reads the last one would see another method or tool than
+// the one that runs.
+func repeatedHeader(r *http.Request) string {
+	for _, h := range routingHeaders {
+		if len(r.Header.Values(h)) > 1 {
+			return h
+		}
+	}
+	return ""
+}
+
+// headerRepeated answers 400 with the JSON-RPC error the spec defines for
+// headers that do not match the request (-32020).
+func headerRepeated(w http.ResponseWriter, r *http.Request, h string) {
+	httpjson.Write(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": requestID(w, r), "error": map[string]any{
+		"code": mcp.CodeHeaderMismatch, "message": h + " header sent more than once: send exactly one value"}})
+}
+
+// requestID is the JSON-RPC id of r's body, or null (read at most 1 MiB).
+func requestID(w http.ResponseWriter, r *http.Request) json.RawMessage {
+	var msg struct {
+		ID json.RawMessage `json:"id"`
+	}
+	json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&msg)
+	if len(msg.ID) == 0 {
+		return json.RawMessage("null")
+	}
+	return msg.ID
 }
 
 // legacyOnly serves h only when the legacy era is on (/sse, /messages/).
@@ -90,14 +130,7 @@ func legacyOff(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "only MCP 2026-07-28 is served here (SERVAGENT_PROTOCOLS): POST with MCP-Protocol-Version: 2026-07-28"})
 		return
 	}
-	var msg struct {
-		ID json.RawMessage `json:"id"`
-	}
-	json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&msg)
-	id := msg.ID
-	if len(id) == 0 {
-		id = json.RawMessage("null")
-	}
+	id := requestID(w, r)
 	data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: []string{protocol20260728}, Requested: r.Header.Get("MCP-Protocol-Version")})
 	httpjson.Write(w, http.StatusBadRequest, map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
 		"code": mcp.CodeUnsupportedProtocolVersion, "message": "unsupported protocol version: this server serves only MCP 2026-07-28", "data": json.RawMessage(data)}})
