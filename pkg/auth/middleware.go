@@ -90,56 +90,67 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 		}
 		defer attempt.End(opts.Penalty)
 		if rule.Allows(Basic) {
-			user, pass, ok := r.BasicAuth()
-			if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
-				if limited(w, r, attempt, opts, "missing or wrong Basic credentials") {
-					return
-				}
-				w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
-				writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
-				return
-			}
-			attempt.End(0)
-			serveAuthenticated(w, r, next, Basic, nil, opts)
+			checkBasic(w, r, next, attempt, opts)
 			return
 		}
-		token, ok := bearer(r)
-		if !ok {
-			if limited(w, r, attempt, opts, "no bearer token") {
-				return
-			}
-			unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
-			return
-		}
-		if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
-			attempt.End(0)
-			info := &sdkauth.TokenInfo{UserID: APIKeyOwner, Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
-			serveAuthenticated(w, r, next, APIKey, info, opts)
-			return
-		}
-		if rule.Allows(OAuth) && opts.OAuth != nil {
-			verified, err := opts.OAuth(r.Context(), token)
-			if err == nil && verified != nil && verified.Expiration.After(time.Now()) {
-				info := &sdkauth.TokenInfo{Scopes: verified.Scopes, Expiration: verified.Expiration,
-					UserID: OAuthOwner(verified.UserID), Extra: map[string]any{}}
-				for k, v := range verified.Extra {
-					info.Extra[k] = v
-				}
-				info.Extra["auth"] = string(OAuth)
-				attempt.End(0)
-				serveAuthenticated(w, r, next, OAuth, info, opts)
-				return
-			}
-			if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
-				writeError(w, http.StatusInternalServerError, "server_error", "token verification failed")
-				return
-			}
-		}
-		if limited(w, r, attempt, opts, "invalid bearer token") {
-			return
-		}
-		unauthorized(w, rule, opts, "invalid or expired token")
+		checkBearer(w, r, next, rule, attempt, opts, noExpiry)
 	})
+}
+
+// checkBasic authenticates the operator's Basic credentials.
+func checkBasic(w http.ResponseWriter, r *http.Request, next http.Handler, attempt *ratelimit.Attempt, opts Options) {
+	user, pass, ok := r.BasicAuth()
+	if !ok || opts.BasicUser == "" || !secret.Equal(user, opts.BasicUser) || !secret.Equal(pass, opts.BasicPassword) {
+		if limited(w, r, attempt, opts, "missing or wrong Basic credentials") {
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
+		writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
+		return
+	}
+	attempt.End(0)
+	serveAuthenticated(w, r, next, Basic, nil, opts)
+}
+
+// checkBearer authenticates a bearer token: the API key, else an OAuth
+// access token.
+func checkBearer(w http.ResponseWriter, r *http.Request, next http.Handler, rule *Rule, attempt *ratelimit.Attempt, opts Options, noExpiry time.Time) {
+	token, ok := bearer(r)
+	if !ok {
+		if limited(w, r, attempt, opts, "no bearer token") {
+			return
+		}
+		unauthorized(w, rule, opts, "missing bearer token: send Authorization: Bearer <key>")
+		return
+	}
+	if rule.Allows(APIKey) && opts.APIKey != "" && secret.Equal(token, opts.APIKey) {
+		attempt.End(0)
+		info := &sdkauth.TokenInfo{UserID: APIKeyOwner, Expiration: noExpiry, Extra: map[string]any{"auth": string(APIKey)}}
+		serveAuthenticated(w, r, next, APIKey, info, opts)
+		return
+	}
+	if rule.Allows(OAuth) && opts.OAuth != nil {
+		verified, err := opts.OAuth(r.Context(), token)
+		if err == nil && verified != nil && verified.Expiration.After(time.Now()) {
+			info := &sdkauth.TokenInfo{Scopes: verified.Scopes, Expiration: verified.Expiration,
+				UserID: OAuthOwner(verified.UserID), Extra: map[string]any{}}
+			for k, v := range verified.Extra {
+				info.Extra[k] = v
+			}
+			info.Extra["auth"] = string(OAuth)
+			attempt.End(0)
+			serveAuthenticated(w, r, next, OAuth, info, opts)
+			return
+		}
+		if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
+			writeError(w, http.StatusInternalServerError, "server_error", "token verification failed")
+			return
+		}
+	}
+	if limited(w, r, attempt, opts, "invalid bearer token") {
+		return
+	}
+	unauthorized(w, rule, opts, "invalid or expired token")
 }
 
 // serveAuthenticated records the method and, for MCP endpoints, hands the
