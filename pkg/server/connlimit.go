@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -106,6 +107,15 @@ func (c *trackedConn) authenticated() {
 func (c *trackedConn) Close() error {
 	c.authenticated()
 	return c.Conn.Close()
+}
+
+// ReadFrom hands a file to the TCP connection's own ReadFrom, so
+// /download still goes out with sendfile(2) through the wrapper.
+func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 type connKey struct{}
