@@ -6,10 +6,10 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/runner"
 )
 
@@ -29,18 +29,11 @@ func BenchmarkReadLatency(b *testing.B) {
 		st := j.Read(context.Background(), ReadOptions{Wait: 5 * time.Second})
 		now := time.Now()
 		pending += st.Stdout
-		for {
-			line, rest, ok := strings.Cut(pending, "\n")
-			if !ok {
-				break
-			}
-			pending = rest
-			ns, err := strconv.ParseInt(line, 10, 64)
-			if err != nil {
-				b.Fatalf("line %q", line)
-			}
-			lat = append(lat, now.Sub(time.Unix(0, ns)))
+		got, rest, err := logtest.StampLatencies(pending, now)
+		if err != nil {
+			b.Fatal(err)
 		}
+		lat, pending = append(lat, got...), rest
 		if !st.Running && pending == "" && len(lat) < b.N {
 			b.Fatalf("job ended after %d lines", len(lat))
 		}

@@ -338,18 +338,11 @@ func BenchmarkReadJobOutputLatency(b *testing.B) {
 		raw, _ := json.Marshal(r.StructuredContent)
 		json.Unmarshal(raw, &out)
 		pending += out.Stdout
-		for {
-			line, rest, ok := strings.Cut(pending, "\n")
-			if !ok {
-				break
-			}
-			pending = rest
-			ns, err := strconv.ParseInt(line, 10, 64)
-			if err != nil {
-				b.Fatalf("line %q", line)
-			}
-			lat = append(lat, now.Sub(time.Unix(0, ns)))
+		got, rest, err := logtest.StampLatencies(pending, now)
+		if err != nil {
+			b.Fatal(err)
 		}
+		lat, pending = append(lat, got...), rest
 		if !out.Running && len(lat) < b.N && pending == "" {
 			b.Fatalf("job ended after %d lines", len(lat))
 		}

@@ -1,7 +1,8 @@
 // approval.mjs — answers servagent's OAuth approval page the way a browser
 // would: GET the authorization URL (keeping its cookie), read the form's
 // hidden inputs (request id, CSRF token), fill the operator secret, press a
-// button. Shared by oauth.mjs and cimd.mjs.
+// button. Shared by oauth.mjs and cimd.mjs, with the in-memory provider both
+// hand to the SDK's auth().
 
 import { assert } from './lib.mjs';
 
@@ -65,3 +66,48 @@ export async function answerApproval(authUrl, secret, action = 'approve') {
   return { status: res.status, location: res.headers.get('location'), body: await res.text(), cookie, page: html };
 }
 
+// MemoryProvider is an in-memory OAuthClientProvider for the SDK's auth():
+// the redirect is answered by answerApproval, so nothing is persisted.
+// clientMetadataUrl, when set, makes the client register by a client ID
+// metadata document instead of dynamic registration.
+export class MemoryProvider {
+  constructor({ redirect, clientName, authMethod, clientMetadataUrl }) {
+    this._redirect = redirect;
+    this._clientName = clientName;
+    this._authMethod = authMethod;
+    this.clientMetadataUrl = clientMetadataUrl;
+    this._client = undefined;
+    this._tokens = undefined;
+    this._verifier = undefined;
+    this._discovery = undefined;
+    this._state = undefined;
+    this.authorizationUrl = undefined;
+  }
+  get redirectUrl() { return this._redirect; }
+  get clientMetadata() {
+    return {
+      client_name: this._clientName,
+      redirect_uris: [this._redirect],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: this._authMethod,
+    };
+  }
+  state() {
+    this._state = `st-${Math.random().toString(36).slice(2)}${Date.now()}`;
+    return this._state;
+  }
+  get lastState() { return this._state; }
+  clientInformation() { return this._client; }
+  saveClientInformation(info) { this._client = info; }
+  tokens() { return this._tokens; }
+  saveTokens(t) { this._tokens = t; }
+  saveDiscoveryState(s) { this._discovery = s; }
+  discoveryState() { return this._discovery; }
+  redirectToAuthorization(url) { this.authorizationUrl = new URL(url); }
+  saveCodeVerifier(v) { this._verifier = v; }
+  codeVerifier() {
+    if (!this._verifier) throw new Error('no code verifier saved');
+    return this._verifier;
+  }
+}

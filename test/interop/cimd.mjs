@@ -23,7 +23,7 @@ import {
   auth,
   discoverAuthorizationServerMetadata,
 } from '@modelcontextprotocol/client';
-import { answerApproval } from './approval.mjs';
+import { MemoryProvider, answerApproval } from './approval.mjs';
 import { assert, env, makeReporter, withTimeout } from './lib.mjs';
 
 const BASE = env('INTEROP_URL').replace(/\/+$/, '');
@@ -72,46 +72,6 @@ const docServer = createServer(
   },
 );
 
-// ---- in-memory OAuthClientProvider with a metadata URL ------------------------
-class CIMDProvider {
-  constructor(clientMetadataUrl) {
-    this.clientMetadataUrl = clientMetadataUrl;
-    this._client = undefined;
-    this._tokens = undefined;
-    this._verifier = undefined;
-    this._discovery = undefined;
-    this._state = undefined;
-    this.authorizationUrl = undefined;
-  }
-  get redirectUrl() { return REDIRECT; }
-  get clientMetadata() {
-    return {
-      client_name: CLIENT_NAME,
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  state() {
-    this._state = `st-${Math.random().toString(36).slice(2)}${Date.now()}`;
-    return this._state;
-  }
-  get lastState() { return this._state; }
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(t) { this._tokens = t; }
-  saveDiscoveryState(s) { this._discovery = s; }
-  discoveryState() { return this._discovery; }
-  redirectToAuthorization(url) { this.authorizationUrl = new URL(url); }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() {
-    if (!this._verifier) throw new Error('no code verifier saved');
-    return this._verifier;
-  }
-}
-
 async function main() {
   await new Promise((resolve, reject) => {
     docServer.once('error', reject);
@@ -120,7 +80,7 @@ async function main() {
   const docHost = `127.0.0.1:${docServer.address().port}`;
   docBase = `https://${docHost}`;
   const clientURL = `${docBase}/oauth/client.json`;
-  const provider = new CIMDProvider(clientURL);
+  const provider = new MemoryProvider({ redirect: REDIRECT, clientName: CLIENT_NAME, authMethod: 'none', clientMetadataUrl: clientURL });
 
   await r.check('AS metadata: client_id_metadata_document_supported and "none"', async () => {
     const m = await discoverAuthorizationServerMetadata(ISSUER);
@@ -193,7 +153,7 @@ async function main() {
   });
 
   await r.check('a document whose client_id is another URL: 400 page, no redirect', async () => {
-    const bad = new CIMDProvider(`${docBase}/oauth/mismatch.json`);
+    const bad = new MemoryProvider({ redirect: REDIRECT, clientName: CLIENT_NAME, authMethod: 'none', clientMetadataUrl: `${docBase}/oauth/mismatch.json` });
     const result = await withTimeout(auth(bad, { serverUrl: MCP_URL }), TIMEOUT, 'auth()');
     assert(result === 'REDIRECT', `auth() returned ${result}`);
     const res = await fetch(bad.authorizationUrl, { redirect: 'manual' });
@@ -204,7 +164,7 @@ async function main() {
   });
 
   await r.check('an unknown document (404): 400 page, no redirect', async () => {
-    const bad = new CIMDProvider(`${docBase}/oauth/missing.json`);
+    const bad = new MemoryProvider({ redirect: REDIRECT, clientName: CLIENT_NAME, authMethod: 'none', clientMetadataUrl: `${docBase}/oauth/missing.json` });
     await withTimeout(auth(bad, { serverUrl: MCP_URL }), TIMEOUT, 'auth()');
     const res = await fetch(bad.authorizationUrl, { redirect: 'manual' });
     const html = await res.text();

@@ -23,7 +23,7 @@ import {
   discoverOAuthProtectedResourceMetadata,
   extractWWWAuthenticateParams,
 } from '@modelcontextprotocol/sdk/client/auth.js';
-import { answerApproval } from './approval.mjs';
+import { MemoryProvider, answerApproval } from './approval.mjs';
 import { assert, env, makeReporter, withTimeout } from './lib.mjs';
 
 const BASE = env('INTEROP_URL').replace(/\/+$/, '');
@@ -38,44 +38,8 @@ const TIMEOUT = 20000;
 
 const r = makeReporter('oauth');
 
-// ---- in-memory OAuthClientProvider ------------------------------------------
-class MemoryProvider {
-  constructor() {
-    this._client = undefined;
-    this._tokens = undefined;
-    this._verifier = undefined;
-    this._state = undefined;
-    this.authorizationUrl = undefined;
-  }
-  get redirectUrl() { return REDIRECT; }
-  get clientMetadata() {
-    return {
-      client_name: 'servagent interop (TypeScript SDK)',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    };
-  }
-  state() {
-    this._state = `st-${Math.random().toString(36).slice(2)}${Date.now()}`;
-    return this._state;
-  }
-  get lastState() { return this._state; }
-  clientInformation() { return this._client; }
-  saveClientInformation(info) { this._client = info; }
-  tokens() { return this._tokens; }
-  saveTokens(t) { this._tokens = t; }
-  redirectToAuthorization(url) { this.authorizationUrl = new URL(url); }
-  saveCodeVerifier(v) { this._verifier = v; }
-  codeVerifier() {
-    if (!this._verifier) throw new Error('no code verifier saved');
-    return this._verifier;
-  }
-}
-
 // ---- the flow -----------------------------------------------------------------
-const provider = new MemoryProvider();
+const provider = new MemoryProvider({ redirect: REDIRECT, clientName: 'servagent interop (TypeScript SDK)', authMethod: 'client_secret_basic' });
 let resourceMetadataUrl;
 let asMeta;
 
@@ -231,7 +195,7 @@ async function main() {
   }
 
   await r.check('a replayed code is refused', async () => {
-    const p2 = new MemoryProvider();
+    const p2 = new MemoryProvider({ redirect: REDIRECT, clientName: 'servagent interop (TypeScript SDK)', authMethod: 'client_secret_basic' });
     p2.saveClientInformation(provider.clientInformation());
     p2.saveCodeVerifier(provider.codeVerifier());
     let err;
