@@ -32,11 +32,12 @@ type sessionCalls struct {
 
 // newMCPServer returns the MCP server for a request. The SDK asks for one
 // on every HTTP request, not only for new sessions, so servers are shared:
-// requests of an existing session get the current one, and a new session
-// gets it too unless the instructions changed (an edited SKILL.md), in which
-// case a fresh server is built for it and for the sessions after it.
+// requests that do not read the instructions get the current one, and a new
+// session (or a 2026-07-28 server/discover) gets it too unless the
+// instructions changed (an edited SKILL.md), in which case a fresh server is
+// built for it and for the requests after it.
 func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
-	if r.Header.Get("Mcp-Session-Id") != "" {
+	if !readsInstructions(r) {
 		s.mu.Lock()
 		cur := s.current
 		s.mu.Unlock()
@@ -59,6 +60,17 @@ func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
 		s.bg.Go(debug.FreeOSMemory)
 	}
 	return srv
+}
+
+// readsInstructions reports whether r may be answered with the server's
+// instructions: a legacy request without a session (initialize) or a
+// 2026-07-28 server/discover. Only those re-read the skills directory; a
+// 2026-07-28 tools/call, which arrives without a session every time, does not.
+func readsInstructions(r *http.Request) bool {
+	if perRequest(r) {
+		return r.Header.Get("Mcp-Method") == "server/discover"
+	}
+	return r.Header.Get("Mcp-Session-Id") == ""
 }
 
 // newSSEServer builds a server for one legacy SSE stream. Its calls are

@@ -110,6 +110,41 @@ func TestPerRequestBesideLegacySessions(t *testing.T) {
 	}
 }
 
+// A 2026-07-28 server/discover reads the current instructions (an edited
+// SKILL.md shows at the next discover), while tools/call, which arrives
+// without a session every time, does not re-read them.
+func TestPerRequestInstructionsReadOnDiscover(t *testing.T) {
+	var reads atomic.Int64
+	var current atomic.Value
+	current.Store("skills v1")
+	cfg := servertest.Config(t, nil)
+	inst := servertest.Start(t, server.Options{Config: cfg, Instructions: func() string {
+		reads.Add(1)
+		return current.Load().(string)
+	}})
+	cs := servertest.Connect(t, inst.URL, inst.Key, servertest.PerRequest, nil)
+	if got := cs.InitializeResult().Instructions; got != "skills v1" {
+		t.Fatalf("instructions = %q", got)
+	}
+	before := reads.Load()
+	for range 5 {
+		if res := call(t, cs, "execute_command", map[string]any{"command": "true"}); res.IsError {
+			t.Fatal(text(res))
+		}
+	}
+	if n := reads.Load() - before; n != 0 {
+		t.Errorf("5 tools/call read the instructions %d times, want 0", n)
+	}
+	current.Store("skills v2")
+	again := servertest.Connect(t, inst.URL, inst.Key, servertest.PerRequest, nil)
+	if got := again.InitializeResult().Instructions; got != "skills v2" {
+		t.Errorf("after the edit, server/discover gave %q, want the new text", got)
+	}
+	if res := call(t, again, "execute_command", map[string]any{"command": "echo fresh"}); res.IsError || !strings.Contains(text(res), "fresh") {
+		t.Errorf("call after the rebuild: %s", text(res))
+	}
+}
+
 // Authentication is the same matrix: no key, a wrong key and the OAuth
 // token of another method behave as on legacy sessions.
 func TestPerRequestAuthentication(t *testing.T) {

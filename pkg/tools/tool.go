@@ -7,8 +7,12 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"sync"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -28,7 +32,7 @@ type Tool struct {
 	// With names a tool this one comes with: enabled whenever that one is.
 	With string
 
-	add func(*mcp.Server, *mcp.Tool, *Env)
+	add func(*mcp.Server, *mcp.Tool, *Env) error
 }
 
 // Hints are the MCP tool annotations. Every tool states all four; the zero
@@ -44,13 +48,40 @@ type Hints struct {
 type handler[In, Out any] func(*Env, context.Context, *mcp.CallToolRequest, In) (*mcp.CallToolResult, Out, error)
 
 // define binds a declaration to its typed handler.
+//
+// The input schema is inferred from In once per process, as the SDK would
+// infer it, and handed to the SDK as JSON. The SDK re-encodes a tool's
+// input schema on every MCP 2026-07-28 tools/call (to look for
+// x-mcp-header properties): from JSON that is a copy, from a
+// *jsonschema.Schema a reflective encode that cost about 70 µs per
+// execute_command call. tools/list sends the same bytes either way.
 func define[In, Out any](t Tool, h handler[In, Out]) Tool {
-	t.add = func(s *mcp.Server, mt *mcp.Tool, e *Env) {
+	schema := sync.OnceValues(inputSchema[In])
+	t.add = func(s *mcp.Server, mt *mcp.Tool, e *Env) error {
+		raw, err := schema()
+		if err != nil {
+			return fmt.Errorf("tool %s: input schema: %w", t.Name, err)
+		}
+		mt.InputSchema = raw
 		mcp.AddTool(s, mt, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 			return h(e, ctx, req, in)
 		})
+		return nil
 	}
 	return t
+}
+
+// inputSchema is the JSON Schema of In as mcp.AddTool infers it.
+func inputSchema[In any]() (json.RawMessage, error) {
+	rt := reflect.TypeFor[In]()
+	if rt.Kind() == reflect.Pointer {
+		rt = rt.Elem()
+	}
+	s, err := jsonschema.ForType(rt, &jsonschema.ForOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
 }
 
 // mcpTool is the declaration as the protocol describes it.
@@ -102,7 +133,9 @@ func Register(s *mcp.Server, env *Env, names []string) error {
 	}
 	for _, t := range All {
 		if want[t.Name] || t.With != "" && want[t.With] {
-			t.add(s, t.mcpTool(), env)
+			if err := t.add(s, t.mcpTool(), env); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
