@@ -178,10 +178,14 @@ func loadServeConfig(opts *ServeOptions) (*config.Config, error) {
 		return nil, err
 	}
 	if opts.LookupEnv == nil {
-		// The tools can read /proc/<this pid>/environ: serve goes on in a
-		// fresh image of itself whose environment holds no secret.
-		if err := secret.Handover(server.SecretEnvNames()); err != nil {
-			return nil, err
+		// The tools can read /proc/<this pid>/environ: the secrets are
+		// wiped from it in place or, where the kernel refuses that, serve
+		// goes on in a fresh image of itself whose environment holds none.
+		names := server.SecretEnvNames()
+		if err := secret.Scrub(names); err != nil {
+			if herr := secret.Handover(names); herr != nil {
+				return nil, fmt.Errorf("%w; %w", err, herr)
+			}
 		}
 	}
 	return cfg, nil
