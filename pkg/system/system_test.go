@@ -14,6 +14,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/system/systemtest"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // fakeHost records commands and keeps a user table. visudo is the real one
@@ -58,6 +59,15 @@ func (f *fakeHost) Run(ctx context.Context, name string, args ...string) (string
 	return "", nil
 }
 
+// systemd is a systemd.Systemd whose commands land in the same record,
+// named by program, so the tests read one sequence of commands.
+func (f *fakeHost) systemd() systemd.Systemd {
+	return systemd.Systemd{Systemctl: "systemctl", Journalctl: "journalctl", Sudo: "sudo",
+		Exec: func(ctx context.Context, argv, env []string) (string, error) {
+			return f.Run(ctx, filepath.Base(argv[0]), argv[1:]...)
+		}}
+}
+
 func (f *fakeHost) LookupUser(name string) (int, int, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,7 +102,7 @@ func testInstall(t *testing.T, root string, h *fakeHost, mod func(*InstallOption
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	o := InstallOptions{Layout: Layout{Root: root}, Host: h, Out: &out, SelfPath: self, Version: "v1.2.3",
+	o := InstallOptions{Layout: Layout{Root: root}, Host: h, Systemd: h.systemd(), Out: &out, SelfPath: self, Version: "v1.2.3",
 		Port: systemtest.HealthServer(t, "v1.2.3"), NewKey: func() string { keyCounter++; return "key-" + strconv.Itoa(keyCounter) }}
 	if mod != nil {
 		mod(&o)
@@ -374,7 +384,7 @@ func TestUninstallRemovesOnlyWhatInstallMade(t *testing.T) {
 		t.Fatalf("plan %+v %v", p, err)
 	}
 	var out bytes.Buffer
-	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Out: &out, KeepCerts: true}, p); err != nil {
+	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &out, KeepCerts: true}, p); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{UnitPath, SudoersPath, SymlinkPath, InstallDir} {
@@ -408,7 +418,7 @@ func TestUninstallKeepsPreexistingUser(t *testing.T) {
 	if err != nil || p.User || !p.InstallDir {
 		t.Fatalf("plan %+v %v", p, err)
 	}
-	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Out: &bytes.Buffer{}}, p); err != nil {
+	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &bytes.Buffer{}}, p); err != nil {
 		t.Fatal(err)
 	}
 	if h.ran("userdel") {
