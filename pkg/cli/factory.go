@@ -9,6 +9,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/system"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // Factory builds, once, every dependency the commands share: the streams,
@@ -49,6 +50,7 @@ type lifecycleDeps struct {
 	Confirm  func(title, description string, def bool) (bool, error)
 	Layout   system.Layout
 	Host     system.Host
+	Systemd  systemd.Systemd
 	Progress io.Writer // update's progress bar: set only on a terminal
 }
 
@@ -58,6 +60,7 @@ func defaultLifecycleDeps(ios IO) lifecycleDeps {
 		Geteuid: os.Geteuid,
 		IsTTY:   tty,
 		Host:    system.RealHost{},
+		Systemd: systemd.Host(),
 		Confirm: func(title, desc string, def bool) (bool, error) {
 			v := def
 			f := huh.NewForm(huh.NewGroup(huh.NewConfirm().Title(title).Description(desc).

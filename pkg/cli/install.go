@@ -174,7 +174,7 @@ func install(ctx context.Context, o *InstallOptions, full *bool) (*system.Instal
 		}
 	}
 	res, err := system.Install(ctx, system.InstallOptions{
-		Layout: d.Layout, Host: d.Host, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
+		Layout: d.Layout, Host: d.Host, Systemd: d.Systemd, Out: o.IO.Out, SelfPath: o.SelfPath, Version: o.Version,
 		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
 		ACMEHTTPPort: o.ACMEHTTPPort, Obtainer: o.Obtainer,
 		Port: o.Port, FullAccess: full, RotateKey: o.RotateKey, NoStart: o.NoStart, HealthTimeout: o.HealthTimeout,

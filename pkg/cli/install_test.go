@@ -13,6 +13,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/system"
 	"github.com/servagent/servagent/pkg/system/systemtest"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // lcHost is a recording system.Host for the CLI tests.
@@ -37,6 +38,14 @@ func (h *lcHost) LookupUser(n string) (int, int, bool, error) {
 }
 func (h *lcHost) Chown(string, int, int) error { return nil }
 
+// systemd records systemctl and journalctl in the same list, by program name.
+func (h *lcHost) systemd() systemd.Systemd {
+	return systemd.Systemd{Systemctl: "systemctl", Journalctl: "journalctl", Sudo: "sudo",
+		Exec: func(ctx context.Context, argv, env []string) (string, error) {
+			return h.Run(ctx, filepath.Base(argv[0]), argv[1:]...)
+		}}
+}
+
 func lcDeps(t *testing.T, euid int) (lifecycleDeps, *lcHost) {
 	h := &lcHost{users: map[string]int{}}
 	return lifecycleDeps{
@@ -45,6 +54,7 @@ func lcDeps(t *testing.T, euid int) (lifecycleDeps, *lcHost) {
 		Confirm: func(string, string, bool) (bool, error) { t.Fatal("prompted without a terminal"); return false, nil },
 		Layout:  system.Layout{Root: t.TempDir()},
 		Host:    h,
+		Systemd: h.systemd(),
 	}, h
 }
 

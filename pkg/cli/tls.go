@@ -68,7 +68,7 @@ func runTLSSetup(ctx context.Context, o *TLSSetupOptions) error {
 	// The running service is the installed binary, maybe not this one: any
 	// healthy version will do.
 	fmt.Fprintf(o.IO.Out, "Setting up HTTPS for %s\n", o.Domain)
-	url, err := system.SetupTLS(ctx, system.TLSOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out,
+	url, err := system.SetupTLS(ctx, system.TLSOptions{Layout: d.Layout, Host: d.Host, Systemd: d.Systemd, Out: o.IO.Out,
 		Domain: o.Domain, Email: o.Email, ACMEDirectory: o.ACMEDirectory, ACMECAFile: o.ACMECAFile,
 		ACMEHTTPPort: o.ACMEHTTPPort, Port: o.Port, Obtainer: o.Obtainer, HealthTimeout: o.HealthTimeout})
 	if err != nil {

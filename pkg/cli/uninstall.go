@@ -72,7 +72,7 @@ func runUninstall(ctx context.Context, o *UninstallOptions) error {
 		}
 	}
 	fmt.Fprintln(o.IO.Out, "Uninstalling servagent")
-	if err := system.Uninstall(ctx, system.UninstallOptions{Layout: d.Layout, Host: d.Host, Out: o.IO.Out, KeepCerts: o.KeepCerts}, plan); err != nil {
+	if err := system.Uninstall(ctx, system.UninstallOptions{Layout: d.Layout, Host: d.Host, Systemd: d.Systemd, Out: o.IO.Out, KeepCerts: o.KeepCerts}, plan); err != nil {
 		return failf("uninstall failed: %w", err)
 	}
 	fmt.Fprintln(o.IO.Out, "servagent is uninstalled.")

@@ -94,7 +94,7 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 	}
 	if uo.Service == nil {
 		if _, err := os.Stat(d.Layout.Path(system.UnitPath)); err == nil {
-			uo.Service = system.InstalledService{Layout: d.Layout, Host: d.Host, HealthTimeout: o.HealthTimeout}
+			uo.Service = system.InstalledService{Layout: d.Layout, Systemd: d.Systemd, HealthTimeout: o.HealthTimeout}
 		}
 	}
 	res, err := update.Run(ctx, uo)

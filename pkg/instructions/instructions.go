@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/servagent/servagent/pkg/skills"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // Host holds the facts of the context block.
@@ -103,7 +104,7 @@ func packageManager() string {
 }
 
 func initSystem() string {
-	if fi, err := os.Stat("/run/systemd/system"); err == nil && fi.IsDir() {
+	if systemd.Host().Booted() == nil {
 		return "systemd"
 	}
 	if b, err := os.ReadFile("/proc/1/comm"); err == nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/systemd"
 	"net/http"
 	"os"
 	"strings"
@@ -104,7 +105,7 @@ func PinnedClient(certFile, serverName string) (*http.Client, error) {
 // VerifyService waits for the service's /healthz (HTTPS when .env configures
 // TLS, pinned to the configured certificate) and returns the journal's last
 // lines on failure.
-func VerifyService(ctx context.Context, l Layout, h Host, s *config.Config, version string, timeout time.Duration) error {
+func VerifyService(ctx context.Context, l Layout, sd systemd.Systemd, s *config.Config, version string, timeout time.Duration) error {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
@@ -113,7 +114,7 @@ func VerifyService(ctx context.Context, l Layout, h Host, s *config.Config, vers
 		return err
 	}
 	if _, err := WaitHealthy(ctx, client, url, version, timeout); err != nil {
-		return fmt.Errorf("%s did not become healthy: %w\nlast journal lines:\n%s", UnitName, err, JournalTail(ctx, h, 30))
+		return fmt.Errorf("%s did not become healthy: %w\nlast journal lines:\n%s", UnitName, err, sd.JournalTail(ctx, UnitName, 30))
 	}
 	return nil
 }

@@ -11,11 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
-// Host is every side effect on the machine that is not a file under
-// Layout.Root: commands (useradd, systemctl, visudo, journalctl), the user
-// database and ownership. Tests substitute a recorder.
+// Host is every side effect on the machine that is neither a file under
+// Layout.Root nor systemd (that is systemd.Systemd): commands (useradd,
+// userdel, visudo), the user database and ownership. Tests substitute a
+// recorder.
 type Host interface {
 	// Run runs a command and returns its combined output.
 	Run(ctx context.Context, name string, args ...string) (string, error)
@@ -32,8 +35,8 @@ func (RealHost) Run(ctx context.Context, name string, args ...string) (string, e
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// systemctl and journalctl must never wait on a pager or a password agent.
-	cmd.Env = append(os.Environ(), "SYSTEMD_PAGER=", "SYSTEMD_ASK_PASSWORD_AGENT=0", "LC_ALL=C")
+	// Their messages end up in our errors: in English, like systemctl's.
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	err := cmd.Run()
 	if err != nil {
 		err = fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
@@ -63,29 +66,12 @@ func (RealHost) LookupUser(name string) (int, int, bool, error) {
 
 func (RealHost) Chown(path string, uid, gid int) error { return os.Lchown(path, uid, gid) }
 
-// systemctl runs systemctl with the arguments and folds its output into the error.
-func systemctl(ctx context.Context, h Host, args ...string) error {
-	out, err := h.Run(ctx, "systemctl", args...)
-	if err != nil {
-		if s := strings.TrimSpace(out); s != "" {
-			return fmt.Errorf("%w: %s", err, s)
-		}
-	}
-	return err
-}
-
-// JournalTail returns the last n journal lines of the unit, for failure reports.
-func JournalTail(ctx context.Context, h Host, n int) string {
-	out, _ := h.Run(ctx, "journalctl", "-u", UnitName, "-n", strconv.Itoa(n), "--no-pager", "-o", "cat")
-	return strings.TrimRight(out, "\n")
-}
-
 // InstalledService is the installed unit as update sees it: restarted
 // through systemctl, healthy when /healthz at the address of its .env
 // reports the expected version.
 type InstalledService struct {
 	Layout        Layout
-	Host          Host
+	Systemd       systemd.Systemd
 	HealthTimeout time.Duration // 0: 30s
 }
 
@@ -93,8 +79,8 @@ type InstalledService struct {
 // release may have hit the start rate limit, and a rollback's restart must
 // not be refused for it.
 func (s InstalledService) Restart(ctx context.Context) error {
-	_ = systemctl(ctx, s.Host, "reset-failed", UnitName) // nothing to reset is not an error worth reporting
-	return systemctl(ctx, s.Host, "restart", UnitName)
+	_ = s.Systemd.Run(ctx, "reset-failed", UnitName) // nothing to reset is not an error worth reporting
+	return s.Systemd.Run(ctx, "restart", UnitName)
 }
 
 // Healthy waits for /healthz to report version ("" for any).

@@ -17,12 +17,14 @@ import (
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/secret"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // InstallOptions are the inputs of Install.
 type InstallOptions struct {
 	Layout   Layout
 	Host     Host
+	Systemd  systemd.Systemd
 	Out      io.Writer // progress lines
 	SelfPath string    // the binary to install (normally the running one)
 	Version  string    // version of that binary, expected from /healthz
@@ -229,10 +231,10 @@ func (in *installer) writeService(ctx context.Context) error {
 	if err := writeManifest(in.l, in.manifest); err != nil {
 		return err
 	}
-	if err := systemctl(ctx, in.h, "daemon-reload"); err != nil {
+	if err := in.o.Systemd.Run(ctx, "daemon-reload"); err != nil {
 		return err
 	}
-	if err := systemctl(ctx, in.h, "enable", "--quiet", UnitName); err != nil {
+	if err := in.o.Systemd.Run(ctx, "enable", "--quiet", UnitName); err != nil {
 		return err
 	}
 	in.res.URL = PublicURL(in.settings, in.o.Domain)
@@ -246,10 +248,10 @@ func (in *installer) start(ctx context.Context) error {
 		in.logf("enabled %s (not started: --no-start)", UnitName)
 		return nil
 	}
-	if err := systemctl(ctx, in.h, "restart", UnitName); err != nil {
-		return fmt.Errorf("%w\n%s", err, JournalTail(ctx, in.h, 30))
+	if err := in.o.Systemd.Run(ctx, "restart", UnitName); err != nil {
+		return fmt.Errorf("%w\n%s", err, in.o.Systemd.JournalTail(ctx, UnitName, 30))
 	}
-	if err := VerifyService(ctx, in.l, in.h, in.settings, in.o.Version, in.o.HealthTimeout); err != nil {
+	if err := VerifyService(ctx, in.l, in.o.Systemd, in.settings, in.o.Version, in.o.HealthTimeout); err != nil {
 		return err
 	}
 	in.res.Started = true

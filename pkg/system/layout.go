@@ -1,8 +1,9 @@
 // Package system installs, upgrades and removes servagent as a systemd
 // service: the service user, the /opt/servagent layout, the .env file, the
 // hardened unit, the optional sudoers rule and the certificate. Every path is
-// resolved under Layout.Root and every command goes through Host, so the logic
-// is unit-tested without root; test/systemd/run.sh proves it on a real systemd.
+// resolved under Layout.Root, every command goes through Host and systemctl
+// and journalctl through a systemd.Systemd, so the logic is unit-tested
+// without root; test/systemd/run.sh proves it on a real systemd.
 package system
 
 import (

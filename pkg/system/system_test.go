@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/system/systemtest"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // fakeHost records commands and keeps a user table. visudo is the real one
@@ -58,6 +60,15 @@ func (f *fakeHost) Run(ctx context.Context, name string, args ...string) (string
 	return "", nil
 }
 
+// systemd is a systemd.Systemd whose commands land in the same record,
+// named by program, so the tests read one sequence of commands.
+func (f *fakeHost) systemd() systemd.Systemd {
+	return systemd.Systemd{Systemctl: "systemctl", Journalctl: "journalctl", Sudo: "sudo",
+		Exec: func(ctx context.Context, argv, env []string) (string, error) {
+			return f.Run(ctx, filepath.Base(argv[0]), argv[1:]...)
+		}}
+}
+
 func (f *fakeHost) LookupUser(name string) (int, int, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,7 +103,7 @@ func testInstall(t *testing.T, root string, h *fakeHost, mod func(*InstallOption
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	o := InstallOptions{Layout: Layout{Root: root}, Host: h, Out: &out, SelfPath: self, Version: "v1.2.3",
+	o := InstallOptions{Layout: Layout{Root: root}, Host: h, Systemd: h.systemd(), Out: &out, SelfPath: self, Version: "v1.2.3",
 		Port: systemtest.HealthServer(t, "v1.2.3"), NewKey: func() string { keyCounter++; return "key-" + strconv.Itoa(keyCounter) }}
 	if mod != nil {
 		mod(&o)
@@ -374,7 +385,7 @@ func TestUninstallRemovesOnlyWhatInstallMade(t *testing.T) {
 		t.Fatalf("plan %+v %v", p, err)
 	}
 	var out bytes.Buffer
-	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Out: &out, KeepCerts: true}, p); err != nil {
+	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &out, KeepCerts: true}, p); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{UnitPath, SudoersPath, SymlinkPath, InstallDir} {
@@ -408,7 +419,7 @@ func TestUninstallKeepsPreexistingUser(t *testing.T) {
 	if err != nil || p.User || !p.InstallDir {
 		t.Fatalf("plan %+v %v", p, err)
 	}
-	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Out: &bytes.Buffer{}}, p); err != nil {
+	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &bytes.Buffer{}}, p); err != nil {
 		t.Fatal(err)
 	}
 	if h.ran("userdel") {
@@ -503,5 +514,73 @@ func TestUnitDelegatesAWritableCgroup(t *testing.T) {
 		if !strings.Contains(text, "\nDelegate=yes\n") || strings.Contains(text, "ProtectControlGroups=") {
 			t.Errorf("%+v:\n%s", c, text)
 		}
+	}
+}
+
+// systemctlCalls are the recorded systemctl and journalctl command lines.
+func (f *fakeHost) systemctlCalls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.cmds {
+		if strings.HasPrefix(c, "systemctl ") || strings.HasPrefix(c, "journalctl ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Uninstall stops and forgets the unit even when systemd says it was not
+// running, but a failed daemon-reload stops it before anything else goes.
+func TestUninstallSystemctlSequence(t *testing.T) {
+	root, h := t.TempDir(), newFakeHost()
+	if _, _, err := testInstall(t, root, h, func(o *InstallOptions) { o.NoStart = true }); err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanUninstall(Layout{root}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cmds = nil
+	h.fail["systemctl disable"] = fmt.Errorf("exit status 5")
+	h.fail["systemctl reset-failed"] = fmt.Errorf("exit status 1")
+	if err := Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &bytes.Buffer{}}, p); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"systemctl disable --now --quiet servagent.service", "systemctl daemon-reload", "systemctl reset-failed servagent.service"}
+	if got := h.systemctlCalls(); !slices.Equal(got, want) {
+		t.Errorf("systemctl calls %q, want %q", got, want)
+	}
+
+	root, h = t.TempDir(), newFakeHost()
+	if _, _, err := testInstall(t, root, h, func(o *InstallOptions) { o.NoStart = true }); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = PlanUninstall(Layout{root}, h)
+	h.fail["systemctl daemon-reload"] = fmt.Errorf("exit status 1")
+	err = Uninstall(context.Background(), UninstallOptions{Layout: Layout{root}, Host: h, Systemd: h.systemd(), Out: &bytes.Buffer{}}, p)
+	if err == nil || !strings.Contains(err.Error(), "systemctl daemon-reload: exit status 1: simulated failure") {
+		t.Fatalf("failed daemon-reload: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, InstallDir)); err != nil {
+		t.Errorf("the install dir went although daemon-reload failed: %v", err)
+	}
+}
+
+// Restart clears a failed state first and does not let a refused
+// reset-failed stop the restart; a failed restart carries systemctl's words.
+func TestInstalledServiceRestart(t *testing.T) {
+	h := newFakeHost()
+	s := InstalledService{Layout: Layout{t.TempDir()}, Systemd: h.systemd()}
+	h.fail["systemctl reset-failed"] = fmt.Errorf("exit status 1")
+	if err := s.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.systemctlCalls(), []string{"systemctl reset-failed servagent.service", "systemctl restart servagent.service"}; !slices.Equal(got, want) {
+		t.Errorf("calls %q, want %q", got, want)
+	}
+	h.fail["systemctl restart"] = fmt.Errorf("exit status 1")
+	if err := s.Restart(context.Background()); err == nil || !strings.Contains(err.Error(), "systemctl restart servagent.service: exit status 1: simulated failure") {
+		t.Errorf("failed restart: %v", err)
 	}
 }

@@ -10,12 +10,14 @@ import (
 
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/netname"
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // TLSOptions are the inputs of SetupTLS.
 type TLSOptions struct {
 	Layout                                   Layout
 	Host                                     Host
+	Systemd                                  systemd.Systemd
 	Out                                      io.Writer
 	Domain, Email, ACMEDirectory, ACMECAFile string
 	ACMEHTTPPort                             int
@@ -79,13 +81,13 @@ func SetupTLS(ctx context.Context, o TLSOptions) (string, error) {
 	if err := writeManifest(l, m); err != nil {
 		return "", err
 	}
-	if err := systemctl(ctx, h, "daemon-reload"); err != nil {
+	if err := o.Systemd.Run(ctx, "daemon-reload"); err != nil {
 		return "", err
 	}
-	if err := systemctl(ctx, h, "restart", UnitName); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, JournalTail(ctx, h, 30))
+	if err := o.Systemd.Run(ctx, "restart", UnitName); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, o.Systemd.JournalTail(ctx, UnitName, 30))
 	}
-	if err := VerifyService(ctx, l, h, settings, o.Version, o.HealthTimeout); err != nil {
+	if err := VerifyService(ctx, l, o.Systemd, settings, o.Version, o.HealthTimeout); err != nil {
 		return "", err
 	}
 	logf("%s answers /healthz over HTTPS with the new certificate", UnitName)

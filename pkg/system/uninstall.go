@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // KeptCertsDir is where uninstall --keep-certs moves the ACME account and
@@ -20,6 +22,7 @@ const KeptCertsDir = "/var/backups/servagent"
 type UninstallOptions struct {
 	Layout    Layout
 	Host      Host
+	Systemd   systemd.Systemd
 	Out       io.Writer
 	KeepCerts bool
 	Now       func() time.Time
@@ -100,14 +103,14 @@ func Uninstall(ctx context.Context, o UninstallOptions, p Plan) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(o.Out, "  "+format+"\n", args...) }
 	if p.Unit {
 		// Errors ignored: the unit may already be stopped or never loaded.
-		h.Run(ctx, "systemctl", "disable", "--now", "--quiet", UnitName)
+		_ = o.Systemd.Run(ctx, "disable", "--now", "--quiet", UnitName)
 		if err := os.Remove(l.Path(UnitPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := systemctl(ctx, h, "daemon-reload"); err != nil {
+		if err := o.Systemd.Run(ctx, "daemon-reload"); err != nil {
 			return err
 		}
-		h.Run(ctx, "systemctl", "reset-failed", UnitName)
+		_ = o.Systemd.Run(ctx, "reset-failed", UnitName)
 		logf("stopped, disabled and removed %s", UnitName)
 		if fileExists(l.Path(UnitPath + ".d")) {
 			logf("left %s.d (drop-ins are the operator's)", UnitPath)

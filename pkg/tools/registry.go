@@ -12,6 +12,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/jobs"
 	"github.com/servagent/servagent/pkg/runner"
+	"github.com/servagent/servagent/pkg/systemd"
 	"github.com/servagent/servagent/pkg/userpath"
 )
 
@@ -49,7 +50,10 @@ type Env struct {
 	// this long over as a job (0: waits until it ends).
 	CommandYield time.Duration
 	// Systemd is how service_action and tail_file reach systemd.
-	Systemd Systemd
+	Systemd systemd.Systemd
+	// SettleDelay: service_action re-reads a started unit's state this
+	// long after it first reads active (0: a second).
+	SettleDelay time.Duration
 	// CountBudget bounds the bytes read_file scans only to count lines;
 	// past it the total is an estimate (0: defaultCountBudget).
 	CountBudget int64
@@ -68,7 +72,7 @@ func NewEnv(e Env) *Env {
 		e.Runner = runner.New()
 	}
 	if e.Systemd.Systemctl == "" {
-		e.Systemd = HostSystemd()
+		e.Systemd = systemd.Host()
 	}
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)

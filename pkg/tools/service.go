@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/runner"
+	"github.com/servagent/servagent/pkg/systemd"
 	"github.com/servagent/servagent/pkg/timeutil"
 )
 
@@ -57,28 +57,23 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	if err := validateUnit("service", in.Service); err != nil {
 		return nil, ServiceActionOutput{}, err
 	}
-	if err := e.Systemd.Booted(); err != nil {
+	if err := booted(e.Systemd); err != nil {
 		return nil, ServiceActionOutput{}, err
 	}
-	systemctl, err := exec.LookPath(e.Systemd.Systemctl)
-	if err != nil {
-		return nil, ServiceActionOutput{}, fmt.Errorf("systemctl not found in PATH although systemd is running: %v", err)
-	}
-	var argv []string
-	usedSudo := false
-	if e.Systemd.Euid() != 0 && slices.Contains(mutatingActions, action) {
-		if sudo, err := exec.LookPath(e.Systemd.Sudo); err == nil {
-			argv = []string{sudo, "-n"}
-			usedSudo = true
-		}
-	}
 	// --no-ask-password: with no terminal, a polkit prompt would only hang.
-	argv = append(argv, systemctl, "--no-pager", "--no-ask-password")
+	args := []string{"--no-ask-password"}
 	if action == "status" {
-		argv = append(argv, "--full")
+		args = append(args, "--full")
 	}
 	// "--" ends option parsing, so the unit can never be taken for a flag.
-	argv = append(argv, action, "--", in.Service)
+	argv, err := e.Systemd.SystemctlArgv(append(args, action, "--", in.Service)...)
+	if err != nil {
+		return nil, ServiceActionOutput{}, err
+	}
+	usedSudo := false
+	if slices.Contains(mutatingActions, action) {
+		argv, usedSudo = e.Systemd.AsRoot(argv)
+	}
 
 	timeout := e.CommandTimeout
 	if timeout <= 0 {
@@ -86,7 +81,7 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	}
 	combined := NewHeadTail(outputLimit(e.MaxOutputSize))
 	stop := e.reportProgress(ctx, req, "systemctl "+action+" "+in.Service)
-	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: e.childEnv(nil), Stdout: combined, Stderr: combined, Timeout: timeout})
+	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: systemd.Environ(e.childEnv(nil)), Stdout: combined, Stderr: combined, Timeout: timeout})
 	stop()
 	if err != nil {
 		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %v", err)
@@ -111,7 +106,7 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	}
 	if action == "start" || action == "restart" || action == "stop" || action == "reload" {
 		settle := action == "start" || action == "restart"
-		u := e.unitState(ctx, systemctl, in.Service, settle)
+		u := e.unitState(ctx, in.Service, settle)
 		out.ActiveState, out.SubState, out.Result = u.active, u.sub, u.result
 		if out.ActiveState != "" {
 			if text != "" {
@@ -167,16 +162,20 @@ func (u unitState) broken() bool {
 // unitState reads the unit's state. With settle it waits out transitional
 // states, then checks again a moment later, because a Type=simple service
 // that crashes on start still makes `restart` succeed.
-func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool) unitState {
+func (e *Env) unitState(ctx context.Context, unit string, settle bool) unitState {
 	read := func() unitState {
+		var u unitState
+		argv, err := e.Systemd.SystemctlArgv("show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit)
+		if err != nil {
+			return u
+		}
 		var buf bytes.Buffer
 		res, err := e.Runner.Run(ctx, runner.Cmd{
 			KillWithParent: true,
-			Argv:           []string{systemctl, "--no-pager", "show", "-p", "ActiveState", "-p", "SubState", "-p", "Result", "--", unit},
-			Env:            e.childEnv(nil),
+			Argv:           argv,
+			Env:            systemd.Environ(e.childEnv(nil)),
 			Stdout:         &buf, Stderr: io.Discard, Timeout: 10 * time.Second,
 		})
-		var u unitState
 		if err != nil || res.ExitCode != 0 {
 			return u
 		}
@@ -204,7 +203,7 @@ func (e *Env) unitState(ctx context.Context, systemctl, unit string, settle bool
 		}
 		u = read()
 	}
-	if u.active == "active" && timeutil.Sleep(ctx, e.Systemd.SettleDelay) {
+	if u.active == "active" && timeutil.Sleep(ctx, e.settleDelay()) {
 		u = read()
 	}
 	return u

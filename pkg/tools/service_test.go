@@ -135,3 +135,22 @@ func TestServiceActionFailures(t *testing.T) {
 		t.Errorf("got %+v", out)
 	}
 }
+
+// systemctl runs with the environment pkg/systemd gives it, over the
+// server's own locale and pager, and still without the server's secrets.
+func TestServiceActionSystemdEnvironment(t *testing.T) {
+	env := newTestEnv(t)
+	fakeSystemd(t, env)
+	env.SecretEnv = []string{"SERVAGENT_TEST_SECRET"}
+	t.Setenv("SERVAGENT_TEST_SECRET", "hunter2")
+	t.Setenv("LC_ALL", "fr_FR.UTF-8")
+	t.Setenv("SYSTEMD_PAGER", "less")
+	script := "#!/bin/sh\nprintf 'LC_ALL=%s PAGER=%s AGENT=%s SECRET=%s\\n' \"$LC_ALL\" \"${SYSTEMD_PAGER-unset}\" \"$SYSTEMD_ASK_PASSWORD_AGENT\" \"${SERVAGENT_TEST_SECRET-unset}\"\n"
+	if err := os.WriteFile(env.Systemd.Systemctl, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "is-active"}))
+	if out.Output != "LC_ALL=C PAGER= AGENT=0 SECRET=unset\n" {
+		t.Errorf("systemctl's environment: %q", out.Output)
+	}
+}

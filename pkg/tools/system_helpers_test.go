@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 // randName returns a unique marker for injection canaries.
@@ -82,14 +84,14 @@ echo "fake $(basename "$0") ok"
 	if err := os.Mkdir(run, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	env.Systemd = Systemd{
-		Systemctl:   filepath.Join(dir, "systemctl"),
-		Journalctl:  filepath.Join(dir, "journalctl"),
-		Sudo:        filepath.Join(dir, "sudo"),
-		RunDir:      run,
-		Euid:        os.Geteuid,
-		SettleDelay: 10 * time.Millisecond,
+	env.Systemd = systemd.Systemd{
+		Systemctl:  filepath.Join(dir, "systemctl"),
+		Journalctl: filepath.Join(dir, "journalctl"),
+		Sudo:       filepath.Join(dir, "sudo"),
+		RunDir:     run,
+		Euid:       os.Geteuid,
 	}
+	env.SettleDelay = 10 * time.Millisecond
 	return dir
 }
 

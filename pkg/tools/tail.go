@@ -191,17 +191,12 @@ func (e *Env) journalArgv(unit string, lines, follow int) ([]string, string, err
 	if err := validateUnit("journalctl_unit", unit); err != nil {
 		return nil, "", err
 	}
-	if err := e.Systemd.Booted(); err != nil {
+	if err := booted(e.Systemd); err != nil {
 		return nil, "", fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
 	}
-	jctl, err := exec.LookPath(e.Systemd.Journalctl)
+	argv, err := e.Systemd.JournalArgv(unit, lines, follow > 0)
 	if err != nil {
-		return nil, "", errors.New("journalctl is not installed on this host: read the service's log file with path= instead (look under /var/log)")
-	}
-	// --unit=X is one argv element: the name can never become an option.
-	argv := []string{jctl, "--no-pager", "--unit=" + unit, "-n", strconv.Itoa(lines)}
-	if follow > 0 {
-		argv = append(argv, "-f")
+		return nil, "", fmt.Errorf("%v: read the service's log file with path= instead (look under /var/log)", err)
 	}
 	return argv, "journalctl --unit=" + unit, nil
 }

@@ -32,8 +32,10 @@ const DefaultBaseURL = "https://api.github.com"
 // Repo is the GitHub repository releases come from.
 const Repo = "servagent/servagent"
 
-// Service is what update restarts and health-checks. The real one is the
-// systemd unit; tests run the binary as a child process.
+// Service is what update restarts and health-checks, and all it needs to
+// know of systemd. The real one is system.InstalledService (systemctl
+// through pkg/systemd, /healthz at the installed address); tests run the
+// binary as a child process.
 type Service interface {
 	// Restart restarts the service so that it runs the binary now on disk.
 	Restart(ctx context.Context) error
