@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -139,6 +140,28 @@ func swapper(t *testing.T, adir, src string, mk func(tmp string)) {
 	t.Cleanup(func() { stop.Store(true); <-done })
 }
 
+// raceCalls calls tool (copy_path or move_path) n times from src to a
+// fresh dst while a swapper replaces src, and fails at the first result
+// that unsafe describes (given dst's lstat and content); refused calls are
+// fine.
+func raceCalls(t *testing.T, env *Env, tool string, n int, src, dst string, unsafe func(fi os.FileInfo, content []byte) string) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		os.Remove(dst)
+		if res := callTool(t, env, tool, map[string]any{"source": src, "destination": dst}); res.IsError {
+			continue
+		}
+		fi, err := os.Lstat(dst)
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(dst)
+		if msg := unsafe(fi, b); msg != "" {
+			t.Fatalf("%s call %d: %s", tool, i, msg)
+		}
+	}
+}
+
 // attackerDir makes base (0755 root) with base/attacker owned by uid 65534
 // and base/shadow, a root 0600 secret.
 func attackerDir(t *testing.T) (base, adir, secret string) {
@@ -163,18 +186,12 @@ func TestCopyPathSourceSwappedForLinkNeverCopiesTarget(t *testing.T) {
 		os.Symlink(secret, tmp)
 		os.Lchown(tmp, nobodyUID, nobodyUID)
 	})
-	dstDir := t.TempDir()
-	for i := 0; i < 300; i++ {
-		dst := filepath.Join(dstDir, "copy")
-		os.Remove(dst)
-		if res := callTool(t, env, "copy_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "copy_path", 300, src, filepath.Join(t.TempDir(), "copy"), func(fi os.FileInfo, b []byte) string {
+		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
+			return fmt.Sprintf("copy_path copied the target of a swapped-in symlink (mode %v)", fi.Mode())
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
-			t.Fatalf("copy %d: copy_path copied the target of a swapped-in symlink (mode %v)", i, fi.Mode())
-		}
-	}
+		return ""
+	})
 }
 
 func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
@@ -186,17 +203,12 @@ func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
 		os.Symlink(secret, tmp)
 		os.Lchown(tmp, nobodyUID, nobodyUID)
 	})
-	for i := 0; i < 300; i++ {
-		dst := filepath.Join(dstDir, "moved")
-		os.Remove(dst)
-		if res := callTool(t, env, "move_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "move_path", 300, src, filepath.Join(dstDir, "moved"), func(fi os.FileInfo, b []byte) string {
+		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
+			return fmt.Sprintf("the secret came out as a regular file (mode %v uid %d)", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
-			t.Fatalf("move %d: the secret came out as a regular file (mode %v uid %d)", i, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
-		}
-	}
+		return ""
+	})
 	if b, err := os.ReadFile(secret); err != nil || string(b) != "ROOT-SECRET" {
 		t.Errorf("the secret itself changed: %q %v", b, err)
 	}
@@ -212,18 +224,12 @@ func TestCopyPathSetuidSwapNeverYieldsSetuidAttackerCode(t *testing.T) {
 	os.Chmod(suid, 0o755|os.ModeSetuid)
 	src := filepath.Join(adir, "tool")
 	swapper(t, adir, src, func(tmp string) { os.Link(suid, tmp) })
-	dstDir := t.TempDir()
-	for i := 0; i < 400; i++ {
-		dst := filepath.Join(dstDir, "tool")
-		os.Remove(dst)
-		if res := callTool(t, env, "copy_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "copy_path", 400, src, filepath.Join(t.TempDir(), "tool"), func(fi os.FileInfo, b []byte) string {
+		if string(b) == "ATTACKER" && fi.Mode()&os.ModeSetuid != 0 {
+			return fmt.Sprintf("setuid copy with the attacker's content (mode %v uid %d)", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && string(b) == "ATTACKER" && fi.Mode()&os.ModeSetuid != 0 {
-			t.Fatalf("copy %d: setuid copy with the attacker's content (mode %v uid %d)", i, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
-		}
-	}
+		return ""
+	})
 }
 
 // write_file and an append into a file another user pre-created in a
