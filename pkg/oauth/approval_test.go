@@ -21,7 +21,7 @@ import (
 // proxy); the address as a whole stays bounded.
 func TestApprovalFailuresPerPage(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	authURL := func() string { return cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())) }
 	post := func(c *http.Client, f approvalForm, sec string) int {
 		resp, _ := e.postApproval(t, c, url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "secret": {sec}, "action": {"approve"}})
@@ -60,7 +60,7 @@ func TestApprovalFailuresPerPage(t *testing.T) {
 // its state or redirect URI) or moved to another browser.
 func TestApprovalRequestTampered(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	c := browser(t)
 	f := openApproval(t, c, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	enc, sig, _ := strings.Cut(f.requestID, ".")
@@ -95,7 +95,7 @@ func TestAuthorizeLimiterFull(t *testing.T) {
 	for i := range 10000 {
 		e.srv.authzGet.Allow(fmt.Sprintf("192.0.2.%d/%d", i%256, i), now)
 	}
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	resp, body := getPage(t, browser(t), cfg.AuthCodeURL("op", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("operator after a flood of 10000 addresses: %d %s", resp.StatusCode, body)

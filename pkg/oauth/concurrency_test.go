@@ -15,7 +15,7 @@ import (
 // look like reuse of a rotated token, the family ends up revoked.
 func TestConcurrentRefreshSingleWinner(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	const n = 8
 	var wg sync.WaitGroup
@@ -47,7 +47,7 @@ func TestConcurrentRefreshSingleWinner(t *testing.T) {
 // Parallel exchanges of one code: at most one gets tokens.
 func TestConcurrentCodeExchange(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	code := e.codeFor(t, cfg, v)
 	const n = 8

@@ -115,7 +115,7 @@ func TestFlowPublicClient(t *testing.T) {
 
 func TestAutoApproval(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto; o.ApprovalSecret = "" })
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	resp, _ := getPage(t, browser(t), cfg.AuthCodeURL("s1", oauth2.S256ChallengeOption(v)))
 	if resp.StatusCode != http.StatusFound {
@@ -145,7 +145,7 @@ func validParams(e *env, v string) url.Values {
 
 func TestAuthorizationNegative(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 
 	// expectRedirectError checks an error sent back to the callback.
 	expectRedirectError := func(t *testing.T, p url.Values, code string) {
@@ -356,7 +356,7 @@ func TestAuthorizationNegative(t *testing.T) {
 
 func TestAudience(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	e.mustVerify(t, tok.AccessToken)
 
@@ -404,7 +404,7 @@ func TestAudience(t *testing.T) {
 
 func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	unrelated := e.tokenFor(t, cfg)
 	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
@@ -448,7 +448,7 @@ func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	a := e.tokenFor(t, cfg)
 	b := e.tokenFor(t, cfg)
 	c := e.tokenFor(t, cfg)
@@ -585,7 +585,7 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 // operator a new one (pending approvals are stateless).
 func TestAuthorizeFlood(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	op := browser(t)
 	f := openApproval(t, op, cfg.AuthCodeURL("operator", oauth2.S256ChallengeOption(v)))

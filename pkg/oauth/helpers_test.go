@@ -130,6 +130,12 @@ func (e *env) config(clientID, clientSecret string, style oauth2.AuthStyle) *oau
 	}
 }
 
+// staticConfig is the client configuration of the static client (the
+// operator's, from SERVAGENT_OAUTH_CLIENT_ID), authenticating by Basic auth.
+func (e *env) staticConfig() *oauth2.Config {
+	return e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+}
+
 // browser is an HTTP client with cookies that does not follow redirects,
 // so tests can look at each hop.
 func browser(t *testing.T) *http.Client {

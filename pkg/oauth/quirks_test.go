@@ -130,7 +130,7 @@ func TestSameResource(t *testing.T) {
 // or once the new pair has itself been used, reuse revokes the family.
 func TestRefreshReuseInterval(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.RefreshReuseInterval = 30 * time.Second })
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
 
 	t.Run("sequential retry", func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestRefreshReuseInterval(t *testing.T) {
 	})
 	t.Run("strict when 0", func(t *testing.T) {
 		e := newEnv(t, nil)
-		tok := e.tokenFor(t, e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader))
+		tok := e.tokenFor(t, e.staticConfig())
 		st, a, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
 		if st != http.StatusOK {
 			t.Fatal(st)

@@ -133,7 +133,7 @@ func TestRegisterClosedWithoutOperatorClient(t *testing.T) {
 
 func TestApprovalPage(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	authURL := func() string {
 		return cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	}
@@ -384,7 +384,7 @@ func TestMetadata(t *testing.T) {
 
 func TestPersistenceAcrossRestart(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	id, sec := e.registerClient(t, "client_secret_basic")
 	e.restart()
@@ -399,7 +399,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 
 func TestStaticSecretChangeRevokesItsTokens(t *testing.T) {
 	e := newEnv(t, nil)
-	tok := e.tokenFor(t, e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader))
+	tok := e.tokenFor(t, e.staticConfig())
 	id, sec := e.registerClient(t, "client_secret_basic")
 	other := e.tokenFor(t, e.config(id, sec, oauth2.AuthStyleInHeader))
 	e.opts.ClientSecret = "a-new-static-secret"
@@ -521,7 +521,7 @@ func TestDBDirRefused(t *testing.T) {
 
 func TestPurge(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	v := oauth2.GenerateVerifier()
 	_ = e.codeFor(t, cfg, v) // an unused code
@@ -596,7 +596,7 @@ func TestCloseStopsPurgeLoop(t *testing.T) {
 
 func TestCodesStoredHashed(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	code := e.codeFor(t, cfg, oauth2.GenerateVerifier())
 	var n int64
 	e.srv.db.Model(&codeRow{}).Where("hash = ?", secret.Hash(code)).Count(&n)
