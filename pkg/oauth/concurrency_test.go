@@ -24,7 +24,7 @@ func TestConcurrentRefreshSingleWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, _, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+			st, _ := e.operatorRefresh(t, tok.RefreshToken)
 			statuses[i] = st
 		}()
 	}
@@ -125,7 +125,7 @@ func TestClientAuthFailuresThrottled(t *testing.T) {
 		t.Fatalf("wrong secret after 20 failures: %d", st)
 	}
 	// The correct secret is never refused by the limiter (issue 8, item 3).
-	st, _, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	st, _ = e.operatorRefresh(t, "x")
 	if st != http.StatusBadRequest {
 		t.Fatalf("correct secret after 20 failures: %d", st)
 	}

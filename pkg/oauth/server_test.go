@@ -389,7 +389,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	id, sec := e.registerClient(t, "client_secret_basic")
 	e.restart()
 	e.mustVerify(t, tok.AccessToken)
-	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+	st, m := e.operatorRefresh(t, tok.RefreshToken)
 	if st != http.StatusOK {
 		t.Fatalf("refresh after restart: %d %v", st, m)
 	}
