@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"golang.org/x/oauth2"
 )
 
@@ -195,15 +196,13 @@ func TestDBAncestorsChecked(t *testing.T) {
 		t.Errorf("database not in the resolved directory: %v", err)
 	}
 	t.Run("symlink of another user in a sticky directory", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a symlink to another user")
-		}
+		roottest.Need(t, "gives a symlink to another user")
 		tmp := filepath.Join(base, "tmp")
 		os.Mkdir(tmp, 0o777)
 		os.Chmod(tmp, 0o1777) // like /tmp
 		theirs := filepath.Join(tmp, "servagent")
 		os.Symlink(good, theirs)
-		if err := os.Lchown(theirs, 65534, 65534); err != nil {
+		if err := os.Lchown(theirs, roottest.Nobody, roottest.Nobody); err != nil {
 			t.Fatal(err)
 		}
 		if err := open(filepath.Join(theirs, "oauth.db")); err == nil || !strings.Contains(err.Error(), "writable by others") {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -505,12 +506,10 @@ func TestDBDirRefused(t *testing.T) {
 		}
 	}
 	t.Run("other owner", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a directory to another user")
-		}
+		roottest.Need(t, "gives a directory to another user")
 		dir := filepath.Join(t.TempDir(), "nobody")
 		os.Mkdir(dir, 0o755)
-		if err := os.Chown(dir, 65534, 65534); err != nil {
+		if err := os.Chown(dir, roottest.Nobody, roottest.Nobody); err != nil {
 			t.Fatal(err)
 		}
 		if err := open(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {

@@ -7,14 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
 func needRootForFS(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: plants files owned by nobody and root setuid files, as servagent running as root meets them")
-	}
+	roottest.Need(t, "plants files owned by nobody and root setuid files, as servagent running as root meets them")
 }
 
 // plantedLink makes a sticky world-writable directory in dir holding a
@@ -30,7 +29,7 @@ func plantedLink(t *testing.T, dir string) (link, secret string) {
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Lchown(link, 65534, 65534); err != nil {
+	if err := os.Lchown(link, roottest.Nobody, roottest.Nobody); err != nil {
 		t.Fatal(err)
 	}
 	return link, secret

@@ -7,19 +7,17 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 // These tests play another local user (uid 65534) who can write to a
 // shared directory, or owns a directory a source lives in, against root's
 // move_path, copy_path and delete_path.
 
-const nobodyUID = 65534
-
 func needRootTools(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the attacker's files belong to uid 65534")
-	}
+	roottest.Need(t, "the attacker's files belong to uid 65534")
 }
 
 // plantedLink makes base/shared (1777, like /tmp), base/secret (root 0700)
@@ -38,7 +36,7 @@ func plantedLink(t *testing.T) (link, secret string) {
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Lchown(link, nobodyUID, nobodyUID); err != nil {
+	if err := os.Lchown(link, roottest.Nobody, roottest.Nobody); err != nil {
 		t.Fatal(err)
 	}
 	return link, secret
@@ -129,7 +127,7 @@ func swapper(t *testing.T, adir, src string, mk func(tmp string)) {
 		for !stop.Load() {
 			tmpF := filepath.Join(adir, "f")
 			os.WriteFile(tmpF, []byte("ATTACKER"), 0o755)
-			os.Chown(tmpF, nobodyUID, nobodyUID)
+			os.Chown(tmpF, roottest.Nobody, roottest.Nobody)
 			os.Rename(tmpF, src)
 			tmpX := filepath.Join(adir, "x")
 			os.Remove(tmpX)
@@ -170,7 +168,7 @@ func attackerDir(t *testing.T) (base, adir, secret string) {
 	os.Chmod(base, 0o755)
 	adir = filepath.Join(base, "attacker")
 	os.Mkdir(adir, 0o755)
-	os.Chown(adir, nobodyUID, nobodyUID)
+	os.Chown(adir, roottest.Nobody, roottest.Nobody)
 	secret = filepath.Join(base, "shadow")
 	os.WriteFile(secret, []byte("ROOT-SECRET"), 0o600)
 	return base, adir, secret
@@ -184,7 +182,7 @@ func TestCopyPathSourceSwappedForLinkNeverCopiesTarget(t *testing.T) {
 	src := filepath.Join(adir, "notes")
 	swapper(t, adir, src, func(tmp string) {
 		os.Symlink(secret, tmp)
-		os.Lchown(tmp, nobodyUID, nobodyUID)
+		os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 	})
 	raceCalls(t, env, "copy_path", 300, src, filepath.Join(t.TempDir(), "copy"), func(fi os.FileInfo, b []byte) string {
 		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
@@ -201,7 +199,7 @@ func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
 	src := filepath.Join(adir, "notes")
 	swapper(t, adir, src, func(tmp string) {
 		os.Symlink(secret, tmp)
-		os.Lchown(tmp, nobodyUID, nobodyUID)
+		os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 	})
 	raceCalls(t, env, "move_path", 300, src, filepath.Join(dstDir, "moved"), func(fi os.FileInfo, b []byte) string {
 		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
@@ -242,7 +240,7 @@ func TestWriteFileRefusesOtherUsersFileInSharedDir(t *testing.T) {
 	for _, name := range []string{"db-password.txt", "appended"} {
 		p := filepath.Join(shared, name)
 		os.WriteFile(p, nil, 0o666)
-		os.Chown(p, nobodyUID, nobodyUID)
+		os.Chown(p, roottest.Nobody, roottest.Nobody)
 	}
 	toolError(t, callTool(t, env, "write_file", map[string]any{"path": filepath.Join(shared, "db-password.txt"), "content": "s3cr3t"}), "protected_regular", "uid 65534")
 	toolError(t, callTool(t, env, "write_file_binary", map[string]any{"path": filepath.Join(shared, "appended"), "content_base64": "c2VjcmV0", "append": true}), "protected_regular")
@@ -262,10 +260,10 @@ func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
 	os.WriteFile(victim, []byte("orig"), 0o600)
 	d := filepath.Join(filepath.Dir(link), "build")
 	os.Mkdir(d, 0o755)
-	os.Chown(d, nobodyUID, nobodyUID)
+	os.Chown(d, roottest.Nobody, roottest.Nobody)
 	l := filepath.Join(d, "out.txt")
 	os.Symlink(victim, l)
-	os.Lchown(l, nobodyUID, nobodyUID)
+	os.Lchown(l, roottest.Nobody, roottest.Nobody)
 	toolError(t, callTool(t, env, "write_file", map[string]any{"path": l, "content": "ssh-ed25519 ATTACKER", "create_dirs": true}), "protected_symlinks")
 	toolError(t, callTool(t, env, "delete_path", map[string]any{"path": l + "/x"}), "protected_symlinks")
 	if b, _ := os.ReadFile(victim); string(b) != "orig" {
