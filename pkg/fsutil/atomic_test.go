@@ -146,22 +146,7 @@ func TestWriteRefusesSpecialFiles(t *testing.T) {
 }
 
 // sharedDir makes a sticky world-writable directory like /tmp.
-func sharedDir(t *testing.T) string {
-	d := filepath.Join(t.TempDir(), "shared")
-	os.Mkdir(d, 0o755)
-	os.Chmod(d, 0o1777)
-	return d
-}
-
-func symlinkAs(t *testing.T, target, link string, uid int) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-}
+func sharedDir(t *testing.T) string { return roottest.SharedDir(t, t.TempDir(), "shared") }
 
 func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	needRoot(t)
@@ -170,8 +155,8 @@ func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	os.WriteFile(secret, []byte("root only"), 0o600)
 	shared := sharedDir(t)
 
-	symlinkAs(t, secret, filepath.Join(shared, "planted"), roottest.Nobody)
-	symlinkAs(t, private, filepath.Join(shared, "planteddir"), roottest.Nobody)
+	roottest.SymlinkAs(t, secret, filepath.Join(shared, "planted"), roottest.Nobody)
+	roottest.SymlinkAs(t, private, filepath.Join(shared, "planteddir"), roottest.Nobody)
 	for _, p := range []string{filepath.Join(shared, "planted"), filepath.Join(shared, "planteddir", "secret"), filepath.Join(shared, "planteddir", "other")} {
 		err := WriteFile(p, []byte("pwned"), 0o644)
 		if err == nil || !strings.Contains(err.Error(), "protected_symlinks") || !strings.Contains(err.Error(), "uid 65534") {
@@ -192,16 +177,14 @@ func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	// Followed: our own link there; a link owned by the directory's owner;
 	// any link in a directory only its owner can write.
 	mine := filepath.Join(private, "mine")
-	symlinkAs(t, mine, filepath.Join(shared, "mine"), 0)
-	ownedShared := filepath.Join(t.TempDir(), "nobodys")
-	os.Mkdir(ownedShared, 0o755)
-	os.Chmod(ownedShared, 0o1777)
+	roottest.SymlinkAs(t, mine, filepath.Join(shared, "mine"), 0)
+	ownedShared := roottest.SharedDir(t, t.TempDir(), "nobodys")
 	os.Chown(ownedShared, roottest.Nobody, roottest.Nobody)
 	theirs := filepath.Join(private, "theirs")
-	symlinkAs(t, theirs, filepath.Join(ownedShared, "link"), roottest.Nobody)
+	roottest.SymlinkAs(t, theirs, filepath.Join(ownedShared, "link"), roottest.Nobody)
 	plain := t.TempDir()
 	plainTarget := filepath.Join(private, "plain")
-	symlinkAs(t, plainTarget, filepath.Join(plain, "link"), roottest.Nobody)
+	roottest.SymlinkAs(t, plainTarget, filepath.Join(plain, "link"), roottest.Nobody)
 	for _, p := range []string{mine, theirs, plainTarget} {
 		os.WriteFile(p, nil, 0o644)
 	}

@@ -24,7 +24,7 @@ func TestSymlinkRuleCoversOtherUsersDirBelowSharedDir(t *testing.T) {
 	os.Mkdir(build, 0o755)
 	os.Chown(build, roottest.Nobody, roottest.Nobody)
 	link := filepath.Join(build, "out.txt")
-	symlinkAs(t, victim, link, roottest.Nobody)
+	roottest.SymlinkAs(t, victim, link, roottest.Nobody)
 
 	_, err := Replace(link, Options{CreateDirs: true}, func(w io.Writer) error { _, err := w.Write([]byte("ATTACKER")); return err })
 	if err == nil || !strings.Contains(err.Error(), "protected_symlinks") || !strings.Contains(err.Error(), "below a sticky or other-writable directory") {
@@ -41,13 +41,13 @@ func TestSymlinkRuleCoversOtherUsersDirBelowSharedDir(t *testing.T) {
 	// shared one, are still followed.
 	own := filepath.Join(private, "own")
 	os.WriteFile(own, nil, 0o644)
-	symlinkAs(t, own, filepath.Join(build, "root-link"), 0)
+	roottest.SymlinkAs(t, own, filepath.Join(build, "root-link"), 0)
 	if err := WriteFile(filepath.Join(build, "root-link"), []byte("ok"), 0o644); err != nil {
 		t.Errorf("root's link in the other user's dir: %v", err)
 	}
 	rootDir := filepath.Join(filepath.Dir(build), "rootdir")
 	os.Mkdir(rootDir, 0o755)
-	symlinkAs(t, own, filepath.Join(rootDir, "l"), roottest.Nobody)
+	roottest.SymlinkAs(t, own, filepath.Join(rootDir, "l"), roottest.Nobody)
 	if err := WriteFile(filepath.Join(rootDir, "l"), []byte("ok"), 0o644); err != nil {
 		t.Errorf("link in root's 0755 dir below the shared dir: %v", err)
 	}

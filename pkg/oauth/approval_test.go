@@ -197,14 +197,8 @@ func TestDBAncestorsChecked(t *testing.T) {
 	}
 	t.Run("symlink of another user in a sticky directory", func(t *testing.T) {
 		roottest.Need(t, "gives a symlink to another user")
-		tmp := filepath.Join(base, "tmp")
-		os.Mkdir(tmp, 0o777)
-		os.Chmod(tmp, 0o1777) // like /tmp
-		theirs := filepath.Join(tmp, "servagent")
-		os.Symlink(good, theirs)
-		if err := os.Lchown(theirs, roottest.Nobody, roottest.Nobody); err != nil {
-			t.Fatal(err)
-		}
+		theirs := filepath.Join(roottest.SharedDir(t, base, "tmp"), "servagent")
+		roottest.SymlinkAs(t, good, theirs, roottest.Nobody)
 		if err := open(filepath.Join(theirs, "oauth.db")); err == nil || !strings.Contains(err.Error(), "writable by others") {
 			t.Errorf("nobody's symlink in a sticky directory: err = %v", err)
 		}

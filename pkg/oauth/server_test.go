@@ -473,9 +473,7 @@ func TestFileModes(t *testing.T) {
 	if _, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: link, Approval: ApprovalAuto}); err == nil {
 		t.Error("symlinked database accepted")
 	}
-	shared := filepath.Join(t.TempDir(), "shared")
-	os.Mkdir(shared, 0o777)
-	os.Chmod(shared, 0o1777)
+	shared := roottest.SharedDir(t, t.TempDir(), "shared")
 	if _, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: filepath.Join(shared, "o.db"), Approval: ApprovalAuto}); err == nil {
 		t.Error("database in a sticky world-writable directory accepted")
 	}

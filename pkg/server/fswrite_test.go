@@ -22,16 +22,8 @@ func plantedLink(t *testing.T, dir string) (link, secret string) {
 	t.Helper()
 	secret = filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("root only"), 0o600)
-	shared := filepath.Join(dir, "shared")
-	os.Mkdir(shared, 0o755)
-	os.Chmod(shared, 0o1777)
-	link = filepath.Join(shared, "planted")
-	if err := os.Symlink(secret, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, roottest.Nobody, roottest.Nobody); err != nil {
-		t.Fatal(err)
-	}
+	link = filepath.Join(roottest.SharedDir(t, dir, "shared"), "planted")
+	roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 	return link, secret
 }
 

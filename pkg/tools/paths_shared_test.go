@@ -27,18 +27,11 @@ func plantedLink(t *testing.T) (link, secret string) {
 	needRootTools(t)
 	base := t.TempDir()
 	os.Chmod(base, 0o755)
-	shared := filepath.Join(base, "shared")
+	shared := roottest.SharedDir(t, base, "shared")
 	secret = filepath.Join(base, "secret")
-	os.Mkdir(shared, 0o755)
-	os.Chmod(shared, 0o1777)
 	os.Mkdir(secret, 0o700)
 	link = filepath.Join(shared, "evil")
-	if err := os.Symlink(secret, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, roottest.Nobody, roottest.Nobody); err != nil {
-		t.Fatal(err)
-	}
+	roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 	return link, secret
 }
 

@@ -5,6 +5,7 @@ package roottest
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -17,5 +18,33 @@ func Need(t testing.TB, why string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: " + why)
+	}
+}
+
+// SharedDir makes dir/name a sticky directory anyone may write to (1777,
+// like /tmp): where another user plants links for root to follow.
+func SharedDir(t testing.TB, dir, name string) string {
+	t.Helper()
+	d := filepath.Join(dir, name)
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Chmod, not Mkdir's mode: the umask would clear bits. (0o1777 would not
+	// do: os.FileMode spells the sticky bit os.ModeSticky.)
+	if err := os.Chmod(d, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// SymlinkAs makes link, pointing to target, and gives it to uid: a link
+// that user planted (uid Nobody needs root).
+func SymlinkAs(t testing.TB, target, link string, uid int) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(link, uid, uid); err != nil {
+		t.Fatal(err)
 	}
 }
