@@ -11,11 +11,6 @@ import (
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
-func needRootForFS(t *testing.T) {
-	t.Helper()
-	roottest.Need(t, "plants files owned by nobody and root setuid files, as servagent running as root meets them")
-}
-
 // plantedLink makes a sticky world-writable directory in dir holding a
 // symlink owned by nobody to a root-only file outside it.
 func plantedLink(t *testing.T, dir string) (link, secret string) {
@@ -30,7 +25,7 @@ func plantedLink(t *testing.T, dir string) (link, secret string) {
 // Every tool that writes refuses to write through a symlink another user
 // planted in a shared directory, and says why.
 func TestToolWritesRefusePlantedSymlink(t *testing.T) {
-	needRootForFS(t)
+	roottest.Need(t, "plants a symlink owned by nobody, as servagent running as root meets them")
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	dir := inst.Config.WorkDir
@@ -70,7 +65,7 @@ func TestToolWritesRefusePlantedSymlink(t *testing.T) {
 
 // No tool leaves setuid or setgid on content it wrote.
 func TestToolWritesDropSetuid(t *testing.T) {
-	needRootForFS(t)
+	roottest.Need(t, "replaces root setuid files, as servagent running as root meets them")
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	dir := inst.Config.WorkDir

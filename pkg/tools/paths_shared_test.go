@@ -15,16 +15,11 @@ import (
 // shared directory, or owns a directory a source lives in, against root's
 // move_path, copy_path and delete_path.
 
-func needRootTools(t *testing.T) {
-	t.Helper()
-	roottest.Need(t, "the attacker's files belong to uid 65534")
-}
-
 // plantedLink makes base/shared (1777, like /tmp), base/secret (root 0700)
 // and shared/evil -> secret, a symlink owned by uid 65534.
 func plantedLink(t *testing.T) (link, secret string) {
 	t.Helper()
-	needRootTools(t)
+	roottest.Need(t, "the planted link belongs to uid 65534")
 	base := t.TempDir()
 	os.Chmod(base, 0o755)
 	shared := roottest.SharedDir(t, base, "shared")
@@ -156,7 +151,8 @@ func raceCalls(t *testing.T, env *Env, tool string, n int, src, dst string, unsa
 // attackerDir makes base (0755 root) with base/attacker owned by uid 65534
 // and base/shadow, a root 0600 secret.
 func attackerDir(t *testing.T) (base, adir, secret string) {
-	needRootTools(t)
+	t.Helper()
+	roottest.Need(t, "the attacker's directory belongs to uid 65534")
 	base = t.TempDir()
 	os.Chmod(base, 0o755)
 	adir = filepath.Join(base, "attacker")
