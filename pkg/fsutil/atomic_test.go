@@ -14,15 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-const nobody = 65534
+	"github.com/servagent/servagent/internal/testutil/roottest"
+)
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the test chowns files to other users, as servagent running as root meets them")
-	}
+	roottest.Need(t, "the test chowns files to other users, as servagent running as root meets them")
 }
 
 // onlyEntries fails when dir holds anything but the given names.
@@ -148,22 +146,7 @@ func TestWriteRefusesSpecialFiles(t *testing.T) {
 }
 
 // sharedDir makes a sticky world-writable directory like /tmp.
-func sharedDir(t *testing.T) string {
-	d := filepath.Join(t.TempDir(), "shared")
-	os.Mkdir(d, 0o755)
-	os.Chmod(d, 0o1777)
-	return d
-}
-
-func symlinkAs(t *testing.T, target, link string, uid int) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-}
+func sharedDir(t *testing.T) string { return roottest.SharedDir(t, t.TempDir(), "shared") }
 
 func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	needRoot(t)
@@ -172,8 +155,8 @@ func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	os.WriteFile(secret, []byte("root only"), 0o600)
 	shared := sharedDir(t)
 
-	symlinkAs(t, secret, filepath.Join(shared, "planted"), nobody)
-	symlinkAs(t, private, filepath.Join(shared, "planteddir"), nobody)
+	roottest.SymlinkAs(t, secret, filepath.Join(shared, "planted"), roottest.Nobody)
+	roottest.SymlinkAs(t, private, filepath.Join(shared, "planteddir"), roottest.Nobody)
 	for _, p := range []string{filepath.Join(shared, "planted"), filepath.Join(shared, "planteddir", "secret"), filepath.Join(shared, "planteddir", "other")} {
 		err := WriteFile(p, []byte("pwned"), 0o644)
 		if err == nil || !strings.Contains(err.Error(), "protected_symlinks") || !strings.Contains(err.Error(), "uid 65534") {
@@ -194,16 +177,14 @@ func TestSymlinkRuleInSharedDirectories(t *testing.T) {
 	// Followed: our own link there; a link owned by the directory's owner;
 	// any link in a directory only its owner can write.
 	mine := filepath.Join(private, "mine")
-	symlinkAs(t, mine, filepath.Join(shared, "mine"), 0)
-	ownedShared := filepath.Join(t.TempDir(), "nobodys")
-	os.Mkdir(ownedShared, 0o755)
-	os.Chmod(ownedShared, 0o1777)
-	os.Chown(ownedShared, nobody, nobody)
+	roottest.SymlinkAs(t, mine, filepath.Join(shared, "mine"), 0)
+	ownedShared := roottest.SharedDir(t, t.TempDir(), "nobodys")
+	os.Chown(ownedShared, roottest.Nobody, roottest.Nobody)
 	theirs := filepath.Join(private, "theirs")
-	symlinkAs(t, theirs, filepath.Join(ownedShared, "link"), nobody)
+	roottest.SymlinkAs(t, theirs, filepath.Join(ownedShared, "link"), roottest.Nobody)
 	plain := t.TempDir()
 	plainTarget := filepath.Join(private, "plain")
-	symlinkAs(t, plainTarget, filepath.Join(plain, "link"), nobody)
+	roottest.SymlinkAs(t, plainTarget, filepath.Join(plain, "link"), roottest.Nobody)
 	for _, p := range []string{mine, theirs, plainTarget} {
 		os.WriteFile(p, nil, 0o644)
 	}
@@ -245,7 +226,7 @@ func TestSymlinkSwapRaceNeverYieldsSetuid(t *testing.T) {
 			} else {
 				os.WriteFile(tmp, []byte("user file"), 0o644)
 			}
-			os.Lchown(tmp, nobody, nobody)
+			os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 			os.Rename(tmp, name)
 		}
 	}()
@@ -339,7 +320,7 @@ func TestNextWriteSweepsStaleTempFiles(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, ".tree.servagent-3.tmp"), 0o700) // copy_path's temp dirs are not ours to sweep
 	want := []string{".fresh.servagent-1.tmp", ".live.servagent-2.tmp", ".tree.servagent-3.tmp"}
 	if os.Geteuid() == 0 {
-		os.Chown(mk(".someone.servagent-4.tmp"), nobody, nobody)
+		os.Chown(mk(".someone.servagent-4.tmp"), roottest.Nobody, roottest.Nobody)
 		want = append(want, ".someone.servagent-4.tmp")
 	}
 	if err := WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
@@ -401,12 +382,12 @@ func TestCopyOptions(t *testing.T) {
 	// Replacing another user's file: the copy is theirs, so no setuid.
 	other := filepath.Join(dir, "other")
 	os.WriteFile(other, nil, 0o644)
-	os.Chown(other, nobody, nobody)
+	os.Chown(other, roottest.Nobody, roottest.Nobody)
 	if _, err := Replace(other, Options{Perm: 0o755 | os.ModeSetuid, ForceMode: true, CopySetid: true}, fill); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ = os.Stat(other)
-	if st := fi.Sys().(*syscall.Stat_t); fi.Mode() != 0o755 || st.Uid != nobody {
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode() != 0o755 || st.Uid != roottest.Nobody {
 		t.Errorf("copy over nobody's file: %v uid %d", fi.Mode(), st.Uid)
 	}
 	// An explicit Owner (a move as root) keeps owner and bits.

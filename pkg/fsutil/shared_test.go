@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 // A directory another user made inside a sticky directory is theirs to
@@ -20,9 +22,9 @@ func TestSymlinkRuleCoversOtherUsersDirBelowSharedDir(t *testing.T) {
 	os.WriteFile(victim, []byte("orig"), 0o600)
 	build := filepath.Join(sharedDir(t), "build")
 	os.Mkdir(build, 0o755)
-	os.Chown(build, nobody, nobody)
+	os.Chown(build, roottest.Nobody, roottest.Nobody)
 	link := filepath.Join(build, "out.txt")
-	symlinkAs(t, victim, link, nobody)
+	roottest.SymlinkAs(t, victim, link, roottest.Nobody)
 
 	_, err := Replace(link, Options{CreateDirs: true}, func(w io.Writer) error { _, err := w.Write([]byte("ATTACKER")); return err })
 	if err == nil || !strings.Contains(err.Error(), "protected_symlinks") || !strings.Contains(err.Error(), "below a sticky or other-writable directory") {
@@ -39,13 +41,13 @@ func TestSymlinkRuleCoversOtherUsersDirBelowSharedDir(t *testing.T) {
 	// shared one, are still followed.
 	own := filepath.Join(private, "own")
 	os.WriteFile(own, nil, 0o644)
-	symlinkAs(t, own, filepath.Join(build, "root-link"), 0)
+	roottest.SymlinkAs(t, own, filepath.Join(build, "root-link"), 0)
 	if err := WriteFile(filepath.Join(build, "root-link"), []byte("ok"), 0o644); err != nil {
 		t.Errorf("root's link in the other user's dir: %v", err)
 	}
 	rootDir := filepath.Join(filepath.Dir(build), "rootdir")
 	os.Mkdir(rootDir, 0o755)
-	symlinkAs(t, own, filepath.Join(rootDir, "l"), nobody)
+	roottest.SymlinkAs(t, own, filepath.Join(rootDir, "l"), roottest.Nobody)
 	if err := WriteFile(filepath.Join(rootDir, "l"), []byte("ok"), 0o644); err != nil {
 		t.Errorf("link in root's 0755 dir below the shared dir: %v", err)
 	}
@@ -59,7 +61,7 @@ func TestWritesRefuseOtherUsersFileInSharedDir(t *testing.T) {
 	shared := sharedDir(t)
 	p := filepath.Join(shared, "db-password.txt")
 	os.WriteFile(p, nil, 0o666)
-	os.Chown(p, nobody, nobody)
+	os.Chown(p, roottest.Nobody, roottest.Nobody)
 	if err := WriteFile(p, []byte("s3cr3t"), 0o600); err == nil || !strings.Contains(err.Error(), "protected_regular") || !strings.Contains(err.Error(), "uid 65534") {
 		t.Errorf("replace: %v, want a refusal naming the rule and the owner", err)
 	}
@@ -84,13 +86,13 @@ func TestWritesRefuseOtherUsersFileInSharedDir(t *testing.T) {
 	}
 	plain := filepath.Join(t.TempDir(), "theirs")
 	os.WriteFile(plain, nil, 0o644)
-	os.Chown(plain, nobody, nobody)
+	os.Chown(plain, roottest.Nobody, roottest.Nobody)
 	if err := WriteFile(plain, []byte("c"), 0o644); err != nil {
 		t.Errorf("replacing another user's file in root's own dir: %v", err)
 	}
 	var st syscall.Stat_t
-	if syscall.Stat(plain, &st); st.Uid != nobody {
-		t.Errorf("owner of the replaced file: %d, want kept %d", st.Uid, nobody)
+	if syscall.Stat(plain, &st); st.Uid != roottest.Nobody {
+		t.Errorf("owner of the replaced file: %d, want kept %d", st.Uid, roottest.Nobody)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"golang.org/x/oauth2"
 )
 
@@ -21,7 +22,7 @@ import (
 // proxy); the address as a whole stays bounded.
 func TestApprovalFailuresPerPage(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	authURL := func() string { return cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())) }
 	post := func(c *http.Client, f approvalForm, sec string) int {
 		resp, _ := e.postApproval(t, c, url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "secret": {sec}, "action": {"approve"}})
@@ -60,7 +61,7 @@ func TestApprovalFailuresPerPage(t *testing.T) {
 // its state or redirect URI) or moved to another browser.
 func TestApprovalRequestTampered(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	c := browser(t)
 	f := openApproval(t, c, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	enc, sig, _ := strings.Cut(f.requestID, ".")
@@ -95,7 +96,7 @@ func TestAuthorizeLimiterFull(t *testing.T) {
 	for i := range 10000 {
 		e.srv.authzGet.Allow(fmt.Sprintf("192.0.2.%d/%d", i%256, i), now)
 	}
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	resp, body := getPage(t, browser(t), cfg.AuthCodeURL("op", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("operator after a flood of 10000 addresses: %d %s", resp.StatusCode, body)
@@ -195,17 +196,9 @@ func TestDBAncestorsChecked(t *testing.T) {
 		t.Errorf("database not in the resolved directory: %v", err)
 	}
 	t.Run("symlink of another user in a sticky directory", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a symlink to another user")
-		}
-		tmp := filepath.Join(base, "tmp")
-		os.Mkdir(tmp, 0o777)
-		os.Chmod(tmp, 0o1777) // like /tmp
-		theirs := filepath.Join(tmp, "servagent")
-		os.Symlink(good, theirs)
-		if err := os.Lchown(theirs, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
+		roottest.Need(t, "gives a symlink to another user")
+		theirs := filepath.Join(roottest.SharedDir(t, base, "tmp"), "servagent")
+		roottest.SymlinkAs(t, good, theirs, roottest.Nobody)
 		if err := open(filepath.Join(theirs, "oauth.db")); err == nil || !strings.Contains(err.Error(), "writable by others") {
 			t.Errorf("nobody's symlink in a sticky directory: err = %v", err)
 		}

@@ -15,7 +15,7 @@ import (
 // look like reuse of a rotated token, the family ends up revoked.
 func TestConcurrentRefreshSingleWinner(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	const n = 8
 	var wg sync.WaitGroup
@@ -24,7 +24,7 @@ func TestConcurrentRefreshSingleWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, _, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+			st, _ := e.operatorRefresh(t, tok.RefreshToken)
 			statuses[i] = st
 		}()
 	}
@@ -47,7 +47,7 @@ func TestConcurrentRefreshSingleWinner(t *testing.T) {
 // Parallel exchanges of one code: at most one gets tokens.
 func TestConcurrentCodeExchange(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	code := e.codeFor(t, cfg, v)
 	const n = 8
@@ -125,7 +125,7 @@ func TestClientAuthFailuresThrottled(t *testing.T) {
 		t.Fatalf("wrong secret after 20 failures: %d", st)
 	}
 	// The correct secret is never refused by the limiter (issue 8, item 3).
-	st, _, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	st, _ = e.operatorRefresh(t, "x")
 	if st != http.StatusBadRequest {
 		t.Fatalf("correct secret after 20 failures: %d", st)
 	}

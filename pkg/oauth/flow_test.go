@@ -115,7 +115,7 @@ func TestFlowPublicClient(t *testing.T) {
 
 func TestAutoApproval(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.Approval = ApprovalAuto; o.ApprovalSecret = "" })
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	resp, _ := getPage(t, browser(t), cfg.AuthCodeURL("s1", oauth2.S256ChallengeOption(v)))
 	if resp.StatusCode != http.StatusFound {
@@ -145,7 +145,7 @@ func validParams(e *env, v string) url.Values {
 
 func TestAuthorizationNegative(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 
 	// expectRedirectError checks an error sent back to the callback.
 	expectRedirectError := func(t *testing.T, p url.Values, code string) {
@@ -226,7 +226,7 @@ func TestAuthorizationNegative(t *testing.T) {
 			t.Fatal("replayed code accepted")
 		}
 		e.mustNotVerify(t, tok.AccessToken)
-		st, _, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		st, _ := e.operatorRefresh(t, tok.RefreshToken)
 		if st != http.StatusBadRequest {
 			t.Fatalf("refresh after code replay: %d", st)
 		}
@@ -329,19 +329,19 @@ func TestAuthorizationNegative(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		tok := e.tokenFor(t, cfg)
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "resource": {"https://other.example/mcp"}})
+		st, m, _ := e.postForm(t, "/token", staticCreds, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "resource": {"https://other.example/mcp"}})
 		if st != http.StatusBadRequest || m["error"] != "invalid_target" {
 			t.Fatalf("refresh with another resource: %d %v", st, m)
 		}
 	})
 	t.Run("repeated parameter at token", func(t *testing.T) {
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token", "refresh_token"}})
+		st, m, _ := e.postForm(t, "/token", staticCreds, url.Values{"grant_type": {"refresh_token", "refresh_token"}})
 		if st != http.StatusBadRequest || m["error"] != "invalid_request" {
 			t.Fatalf("%d %v", st, m)
 		}
 	})
 	t.Run("unsupported grant type", func(t *testing.T) {
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"password"}})
+		st, m, _ := e.postForm(t, "/token", staticCreds, url.Values{"grant_type": {"password"}})
 		if st != http.StatusBadRequest || m["error"] != "unsupported_grant_type" {
 			t.Fatalf("%d %v", st, m)
 		}
@@ -356,7 +356,7 @@ func TestAuthorizationNegative(t *testing.T) {
 
 func TestAudience(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	e.mustVerify(t, tok.AccessToken)
 
@@ -372,7 +372,7 @@ func TestAudience(t *testing.T) {
 		t.Fatalf("other audience: %v", err)
 	}
 	// Audience survives refresh.
-	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+	st, m := e.operatorRefresh(t, tok.RefreshToken)
 	if st != http.StatusOK {
 		t.Fatalf("refresh: %d %v", st, m)
 	}
@@ -404,7 +404,7 @@ func TestAudience(t *testing.T) {
 
 func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	unrelated := e.tokenFor(t, cfg)
 	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
@@ -434,7 +434,7 @@ func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 	}
 	// A refresh may narrow the scope but not widen it.
 	tok3 := e.tokenFor(t, cfg)
-	st, m, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok3.RefreshToken}, "scope": {"mcp admin"}})
+	st, m, _ = e.postForm(t, "/token", staticCreds, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok3.RefreshToken}, "scope": {"mcp admin"}})
 	if st != http.StatusBadRequest || m["error"] != "invalid_scope" {
 		t.Fatalf("widening scope: %d %v", st, m)
 	}
@@ -448,14 +448,13 @@ func TestRefreshRotationReuseRevokesFamily(t *testing.T) {
 
 func TestRevoke(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	a := e.tokenFor(t, cfg)
 	b := e.tokenFor(t, cfg)
 	c := e.tokenFor(t, cfg)
-	creds := [2]string{testClientID, testClientSecret}
 
 	t.Run("access token only", func(t *testing.T) {
-		st, _, _ := e.postForm(t, "/revoke", creds, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}})
+		st, _, _ := e.postForm(t, "/revoke", staticCreds, url.Values{"token": {a.AccessToken}, "token_type_hint": {"access_token"}})
 		if st != http.StatusOK {
 			t.Fatalf("revoke: %d", st)
 		}
@@ -465,19 +464,19 @@ func TestRevoke(t *testing.T) {
 		e.mustVerify(t, c.AccessToken)
 	})
 	t.Run("refresh token revokes its family only", func(t *testing.T) {
-		st, _, _ := e.postForm(t, "/revoke", creds, url.Values{"token": {b.RefreshToken}})
+		st, _, _ := e.postForm(t, "/revoke", staticCreds, url.Values{"token": {b.RefreshToken}})
 		if st != http.StatusOK {
 			t.Fatalf("revoke: %d", st)
 		}
 		e.mustNotVerify(t, b.AccessToken)
-		st, _, _ = e.postForm(t, "/token", creds, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {b.RefreshToken}})
+		st, _ = e.operatorRefresh(t, b.RefreshToken)
 		if st != http.StatusBadRequest {
 			t.Fatalf("revoked refresh token usable: %d", st)
 		}
 		e.mustVerify(t, c.AccessToken)
 	})
 	t.Run("unknown token is 200", func(t *testing.T) {
-		st, _, _ := e.postForm(t, "/revoke", creds, url.Values{"token": {"unknown"}})
+		st, _, _ := e.postForm(t, "/revoke", staticCreds, url.Values{"token": {"unknown"}})
 		if st != http.StatusOK {
 			t.Fatalf("unknown token: %d", st)
 		}
@@ -585,7 +584,7 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 // operator a new one (pending approvals are stateless).
 func TestAuthorizeFlood(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	v := oauth2.GenerateVerifier()
 	op := browser(t)
 	f := openApproval(t, op, cfg.AuthCodeURL("operator", oauth2.S256ChallengeOption(v)))

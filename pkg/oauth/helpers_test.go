@@ -26,6 +26,9 @@ const (
 	testApprovalSecret = "operator-approval-secret"
 )
 
+// staticCreds authenticate the static client to postForm (Basic auth).
+var staticCreds = [2]string{testClientID, testClientSecret}
+
 // clock is a settable time source for Options.Now.
 type clock struct {
 	mu  sync.Mutex
@@ -128,6 +131,12 @@ func (e *env) config(clientID, clientSecret string, style oauth2.AuthStyle) *oau
 		RedirectURL: e.callbackURL(),
 		Scopes:      []string{"mcp"},
 	}
+}
+
+// staticConfig is the client configuration of the static client (the
+// operator's, from SERVAGENT_OAUTH_CLIENT_ID), authenticating by Basic auth.
+func (e *env) staticConfig() *oauth2.Config {
+	return e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
 }
 
 // browser is an HTTP client with cookies that does not follow redirects,
@@ -250,7 +259,7 @@ func (e *env) tokenFor(t *testing.T, cfg *oauth2.Config) *oauth2.Token {
 // client's Basic credentials.
 func (e *env) operatorRefresh(t *testing.T, rt string) (int, map[string]any) {
 	t.Helper()
-	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	st, m, _ := e.postForm(t, "/token", staticCreds, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 	return st, m
 }
 

@@ -26,7 +26,7 @@ func (e *env) exchange(t *testing.T, p url.Values, verifier string, extra url.Va
 	for k, v := range extra {
 		f[k] = v
 	}
-	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, f)
+	st, m, _ := e.postForm(t, "/token", staticCreds, f)
 	return st, m
 }
 
@@ -57,7 +57,7 @@ func TestScopeQuirks(t *testing.T) {
 			if scope != nil {
 				f.Set("scope", *scope)
 			}
-			st, m, _ = e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, f)
+			st, m, _ = e.postForm(t, "/token", staticCreds, f)
 			if st != http.StatusOK || m["scope"] != "mcp" {
 				t.Fatalf("refresh: %d %v", st, m)
 			}
@@ -130,7 +130,7 @@ func TestSameResource(t *testing.T) {
 // or once the new pair has itself been used, reuse revokes the family.
 func TestRefreshReuseInterval(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.RefreshReuseInterval = 30 * time.Second })
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	refresh := func(rt string) (int, map[string]any) { return e.operatorRefresh(t, rt) }
 
 	t.Run("sequential retry", func(t *testing.T) {
@@ -188,12 +188,12 @@ func TestRefreshReuseInterval(t *testing.T) {
 	})
 	t.Run("strict when 0", func(t *testing.T) {
 		e := newEnv(t, nil)
-		tok := e.tokenFor(t, e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader))
-		st, a, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		tok := e.tokenFor(t, e.staticConfig())
+		st, a := e.operatorRefresh(t, tok.RefreshToken)
 		if st != http.StatusOK {
 			t.Fatal(st)
 		}
-		st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+		st, m := e.operatorRefresh(t, tok.RefreshToken)
 		if st != http.StatusBadRequest || m["error"] != "invalid_grant" {
 			t.Fatalf("reuse with interval 0: %d %v", st, m)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -133,7 +134,7 @@ func TestRegisterClosedWithoutOperatorClient(t *testing.T) {
 
 func TestApprovalPage(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	authURL := func() string {
 		return cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	}
@@ -384,12 +385,12 @@ func TestMetadata(t *testing.T) {
 
 func TestPersistenceAcrossRestart(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	id, sec := e.registerClient(t, "client_secret_basic")
 	e.restart()
 	e.mustVerify(t, tok.AccessToken)
-	st, m, _ := e.postForm(t, "/token", [2]string{testClientID, testClientSecret}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+	st, m := e.operatorRefresh(t, tok.RefreshToken)
 	if st != http.StatusOK {
 		t.Fatalf("refresh after restart: %d %v", st, m)
 	}
@@ -399,7 +400,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 
 func TestStaticSecretChangeRevokesItsTokens(t *testing.T) {
 	e := newEnv(t, nil)
-	tok := e.tokenFor(t, e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader))
+	tok := e.tokenFor(t, e.staticConfig())
 	id, sec := e.registerClient(t, "client_secret_basic")
 	other := e.tokenFor(t, e.config(id, sec, oauth2.AuthStyleInHeader))
 	e.opts.ClientSecret = "a-new-static-secret"
@@ -472,9 +473,7 @@ func TestFileModes(t *testing.T) {
 	if _, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: link, Approval: ApprovalAuto}); err == nil {
 		t.Error("symlinked database accepted")
 	}
-	shared := filepath.Join(t.TempDir(), "shared")
-	os.Mkdir(shared, 0o777)
-	os.Chmod(shared, 0o1777)
+	shared := roottest.SharedDir(t, t.TempDir(), "shared")
 	if _, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: filepath.Join(shared, "o.db"), Approval: ApprovalAuto}); err == nil {
 		t.Error("database in a sticky world-writable directory accepted")
 	}
@@ -505,12 +504,10 @@ func TestDBDirRefused(t *testing.T) {
 		}
 	}
 	t.Run("other owner", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a directory to another user")
-		}
+		roottest.Need(t, "gives a directory to another user")
 		dir := filepath.Join(t.TempDir(), "nobody")
 		os.Mkdir(dir, 0o755)
-		if err := os.Chown(dir, 65534, 65534); err != nil {
+		if err := os.Chown(dir, roottest.Nobody, roottest.Nobody); err != nil {
 			t.Fatal(err)
 		}
 		if err := open(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {
@@ -521,7 +518,7 @@ func TestDBDirRefused(t *testing.T) {
 
 func TestPurge(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	tok := e.tokenFor(t, cfg)
 	v := oauth2.GenerateVerifier()
 	_ = e.codeFor(t, cfg, v) // an unused code
@@ -596,7 +593,7 @@ func TestCloseStopsPurgeLoop(t *testing.T) {
 
 func TestCodesStoredHashed(t *testing.T) {
 	e := newEnv(t, nil)
-	cfg := e.config(testClientID, testClientSecret, oauth2.AuthStyleInHeader)
+	cfg := e.staticConfig()
 	code := e.codeFor(t, cfg, oauth2.GenerateVerifier())
 	var n int64
 	e.srv.db.Model(&codeRow{}).Where("hash = ?", secret.Hash(code)).Count(&n)

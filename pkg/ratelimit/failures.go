@@ -121,26 +121,20 @@ func (a *Attempt) End(hold time.Duration) {
 	a.release()
 }
 
-func (a *Attempt) unreserve() {
-	f := a.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.pending[a.key] <= 1 {
-		delete(f.pending, a.key)
-		return
-	}
-	f.pending[a.key]--
-}
+func (a *Attempt) unreserve() { a.f.decrement(a.f.pending, a.key) }
 
-func (a *Attempt) release() {
-	f := a.f
+func (a *Attempt) release() { a.f.decrement(a.f.busy, a.key) }
+
+// decrement takes one check of key off count (pending or busy), dropping
+// the key at zero so the maps hold only addresses with checks running.
+func (f *Failures) decrement(count map[string]int, key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.busy[a.key] <= 1 {
-		delete(f.busy, a.key)
+	if count[key] <= 1 {
+		delete(count, key)
 		return
 	}
-	f.busy[a.key]--
+	count[key]--
 }
 
 // InFlight is how many penalised checks of key run now (tests, metrics).

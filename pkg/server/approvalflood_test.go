@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -10,13 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"testing"
-
-	"github.com/servagent/servagent/pkg/oauth"
-	"github.com/servagent/servagent/pkg/server"
-	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
 // forwardedAs sets X-Forwarded-For on every request.
@@ -33,26 +27,10 @@ func (x forwardedAs) RoundTrip(r *http.Request) (*http.Response, error) {
 // counts its approval-secret guesses on its own address: 20 a minute,
 // then 429.
 func TestApprovalGuessesFromLoopbackIgnoreForwardedFor(t *testing.T) {
-	ln := servertest.Listen(t)
-	base := "http://" + ln.Addr().String()
-	cfg := servertest.Config(t, map[string]string{
-		"SERVAGENT_OAUTH_ISSUER_URL":    base + "/mcp",
-		"SERVAGENT_OAUTH_CLIENT_ID":     opClientID,
-		"SERVAGENT_OAUTH_CLIENT_SECRET": opClientSecret,
-		"SERVAGENT_ALLOWED_HOSTS":       ln.Addr().String(),
-	})
-	o, err := oauth.New(context.Background(), oauth.Options{
-		IssuerURL: cfg.OAuthIssuerURL, ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret,
-		DBPath: filepath.Join(t.TempDir(), "oauth.db"), Approval: "operator", ApprovalSecret: "operator-pw", ExtraRedirectURIs: []string{"http://127.0.0.1:9/cb"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.Close() })
-	inst := servertest.StartOn(t, server.Options{Config: cfg, OAuth: o}, ln)
+	inst := startOAuth(t, staticOAuth{clientID: opClientID, approval: "operator", approvalSecret: "operator-pw", allowHost: true})
 	sum := sha256.Sum256([]byte("verifier-verifier-verifier-verifier-verifier-0123"))
 	authURL := inst.URL + "/mcp/authorize?" + url.Values{"response_type": {"code"}, "client_id": {opClientID}, "redirect_uri": {"http://127.0.0.1:9/cb"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "state": {"s"}, "resource": {base + "/mcp"}}.Encode()
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}, "state": {"s"}, "resource": {inst.URL + "/mcp"}}.Encode()
 	reqRe := regexp.MustCompile(`name="request_id" value="([^"]*)"`)
 	csrfRe := regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 	answered, limited := 0, 0

@@ -7,15 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
-
-func needRootForFS(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: plants files owned by nobody and root setuid files, as servagent running as root meets them")
-	}
-}
 
 // plantedLink makes a sticky world-writable directory in dir holding a
 // symlink owned by nobody to a root-only file outside it.
@@ -23,23 +17,15 @@ func plantedLink(t *testing.T, dir string) (link, secret string) {
 	t.Helper()
 	secret = filepath.Join(t.TempDir(), "secret")
 	os.WriteFile(secret, []byte("root only"), 0o600)
-	shared := filepath.Join(dir, "shared")
-	os.Mkdir(shared, 0o755)
-	os.Chmod(shared, 0o1777)
-	link = filepath.Join(shared, "planted")
-	if err := os.Symlink(secret, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
+	link = filepath.Join(roottest.SharedDir(t, dir, "shared"), "planted")
+	roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 	return link, secret
 }
 
 // Every tool that writes refuses to write through a symlink another user
 // planted in a shared directory, and says why.
 func TestToolWritesRefusePlantedSymlink(t *testing.T) {
-	needRootForFS(t)
+	roottest.Need(t, "plants a symlink owned by nobody, as servagent running as root meets them")
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	dir := inst.Config.WorkDir
@@ -79,7 +65,7 @@ func TestToolWritesRefusePlantedSymlink(t *testing.T) {
 
 // No tool leaves setuid or setgid on content it wrote.
 func TestToolWritesDropSetuid(t *testing.T) {
-	needRootForFS(t)
+	roottest.Need(t, "replaces root setuid files, as servagent running as root meets them")
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	dir := inst.Config.WorkDir

@@ -148,25 +148,45 @@ func TestLimiterKeysOnForwardedClientOnlyFromTrustedProxy(t *testing.T) {
 // static operator client is clientID (auto approval, a loopback callback).
 func startStaticOAuth(t *testing.T, clientID string, logw io.Writer) *servertest.Instance {
 	t.Helper()
+	return startOAuth(t, staticOAuth{clientID: clientID, approval: "auto", log: logw})
+}
+
+// staticOAuth is the authorization server startOAuth runs beside the MCP
+// endpoint: its static operator client (secret opClientSecret, a loopback
+// callback allowed), how grants are approved, and the server's setup.
+type staticOAuth struct {
+	clientID       string
+	approval       string // "auto" or "operator"
+	approvalSecret string // the operator's approval secret, with "operator"
+	// allowHost sets SERVAGENT_ALLOWED_HOSTS to the listener's address.
+	allowHost bool
+	log       io.Writer // the server's log (nil: discarded)
+}
+
+func startOAuth(t *testing.T, s staticOAuth) *servertest.Instance {
+	t.Helper()
 	ln := servertest.Listen(t)
-	base := "http://" + ln.Addr().String()
-	cfg := servertest.Config(t, map[string]string{
-		"SERVAGENT_OAUTH_ISSUER_URL":    base + "/mcp",
-		"SERVAGENT_OAUTH_CLIENT_ID":     clientID,
+	env := map[string]string{
+		"SERVAGENT_OAUTH_ISSUER_URL":    "http://" + ln.Addr().String() + "/mcp",
+		"SERVAGENT_OAUTH_CLIENT_ID":     s.clientID,
 		"SERVAGENT_OAUTH_CLIENT_SECRET": opClientSecret,
-		"SERVAGENT_OAUTH_APPROVAL":      "auto",
-	})
+		"SERVAGENT_OAUTH_APPROVAL":      s.approval,
+	}
+	if s.allowHost {
+		env["SERVAGENT_ALLOWED_HOSTS"] = ln.Addr().String()
+	}
+	cfg := servertest.Config(t, env)
 	o, err := oauth.New(context.Background(), oauth.Options{
 		IssuerURL: cfg.OAuthIssuerURL, ClientID: cfg.OAuthClientID, ClientSecret: cfg.OAuthClientSecret,
-		DBPath: filepath.Join(t.TempDir(), "oauth.db"), Approval: "auto", ExtraRedirectURIs: []string{"http://127.0.0.1:9/cb"},
+		DBPath: filepath.Join(t.TempDir(), "oauth.db"), Approval: s.approval, ApprovalSecret: s.approvalSecret, ExtraRedirectURIs: []string{"http://127.0.0.1:9/cb"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.Close() })
 	opts := server.Options{Config: cfg, OAuth: o}
-	if logw != nil {
-		opts.Logger = slog.New(slog.NewTextHandler(logw, nil))
+	if s.log != nil {
+		opts.Logger = slog.New(slog.NewTextHandler(s.log, nil))
 	}
 	return servertest.StartOn(t, opts, ln)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/internal/testutil/mcptest"
 	"github.com/servagent/servagent/pkg/instructions"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
@@ -52,15 +53,8 @@ func structured(t *testing.T, res *mcp.CallToolResult, into any) {
 	}
 }
 
-func text(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+// text is the text content of a result (short for the many call sites).
+var text = mcptest.Text
 
 func TestBothTransportsListAndCallTools(t *testing.T) {
 	inst := start(t, nil)

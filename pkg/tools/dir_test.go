@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 func mkTree(t testing.TB, root string, files map[string]string) {
@@ -183,7 +185,7 @@ func TestListDirectoryUnreadable(t *testing.T) {
 		cmd := exec.Command(bin, "-test.run=^TestListDirectoryUnreadableHelper$")
 		cmd.Env = append(os.Environ(), listAsNobodyEnv+"="+dir, "GOCOVERDIR=")
 		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: roottest.Nobody, Gid: roottest.Nobody}}
 		b, err := cmd.Output()
 		_, js, found := strings.Cut(string(b), "JSON")
 		if !found {

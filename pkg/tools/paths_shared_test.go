@@ -1,45 +1,32 @@
 package tools
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 // These tests play another local user (uid 65534) who can write to a
 // shared directory, or owns a directory a source lives in, against root's
 // move_path, copy_path and delete_path.
 
-const nobodyUID = 65534
-
-func needRootTools(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the attacker's files belong to uid 65534")
-	}
-}
-
 // plantedLink makes base/shared (1777, like /tmp), base/secret (root 0700)
 // and shared/evil -> secret, a symlink owned by uid 65534.
 func plantedLink(t *testing.T) (link, secret string) {
 	t.Helper()
-	needRootTools(t)
+	roottest.Need(t, "the planted link belongs to uid 65534")
 	base := t.TempDir()
 	os.Chmod(base, 0o755)
-	shared := filepath.Join(base, "shared")
+	shared := roottest.SharedDir(t, base, "shared")
 	secret = filepath.Join(base, "secret")
-	os.Mkdir(shared, 0o755)
-	os.Chmod(shared, 0o1777)
 	os.Mkdir(secret, 0o700)
 	link = filepath.Join(shared, "evil")
-	if err := os.Symlink(secret, link); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Lchown(link, nobodyUID, nobodyUID); err != nil {
-		t.Fatal(err)
-	}
+	roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 	return link, secret
 }
 
@@ -128,7 +115,7 @@ func swapper(t *testing.T, adir, src string, mk func(tmp string)) {
 		for !stop.Load() {
 			tmpF := filepath.Join(adir, "f")
 			os.WriteFile(tmpF, []byte("ATTACKER"), 0o755)
-			os.Chown(tmpF, nobodyUID, nobodyUID)
+			os.Chown(tmpF, roottest.Nobody, roottest.Nobody)
 			os.Rename(tmpF, src)
 			tmpX := filepath.Join(adir, "x")
 			os.Remove(tmpX)
@@ -139,15 +126,38 @@ func swapper(t *testing.T, adir, src string, mk func(tmp string)) {
 	t.Cleanup(func() { stop.Store(true); <-done })
 }
 
+// raceCalls calls tool (copy_path or move_path) n times from src to a
+// fresh dst while a swapper replaces src, and fails at the first result
+// that unsafe describes (given dst's lstat and content); refused calls are
+// fine.
+func raceCalls(t *testing.T, env *Env, tool string, n int, src, dst string, unsafe func(fi os.FileInfo, content []byte) string) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		os.Remove(dst)
+		if res := callTool(t, env, tool, map[string]any{"source": src, "destination": dst}); res.IsError {
+			continue
+		}
+		fi, err := os.Lstat(dst)
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(dst)
+		if msg := unsafe(fi, b); msg != "" {
+			t.Fatalf("%s call %d: %s", tool, i, msg)
+		}
+	}
+}
+
 // attackerDir makes base (0755 root) with base/attacker owned by uid 65534
 // and base/shadow, a root 0600 secret.
 func attackerDir(t *testing.T) (base, adir, secret string) {
-	needRootTools(t)
+	t.Helper()
+	roottest.Need(t, "the attacker's directory belongs to uid 65534")
 	base = t.TempDir()
 	os.Chmod(base, 0o755)
 	adir = filepath.Join(base, "attacker")
 	os.Mkdir(adir, 0o755)
-	os.Chown(adir, nobodyUID, nobodyUID)
+	os.Chown(adir, roottest.Nobody, roottest.Nobody)
 	secret = filepath.Join(base, "shadow")
 	os.WriteFile(secret, []byte("ROOT-SECRET"), 0o600)
 	return base, adir, secret
@@ -161,20 +171,14 @@ func TestCopyPathSourceSwappedForLinkNeverCopiesTarget(t *testing.T) {
 	src := filepath.Join(adir, "notes")
 	swapper(t, adir, src, func(tmp string) {
 		os.Symlink(secret, tmp)
-		os.Lchown(tmp, nobodyUID, nobodyUID)
+		os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 	})
-	dstDir := t.TempDir()
-	for i := 0; i < 300; i++ {
-		dst := filepath.Join(dstDir, "copy")
-		os.Remove(dst)
-		if res := callTool(t, env, "copy_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "copy_path", 300, src, filepath.Join(t.TempDir(), "copy"), func(fi os.FileInfo, b []byte) string {
+		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
+			return fmt.Sprintf("copy_path copied the target of a swapped-in symlink (mode %v)", fi.Mode())
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
-			t.Fatalf("copy %d: copy_path copied the target of a swapped-in symlink (mode %v)", i, fi.Mode())
-		}
-	}
+		return ""
+	})
 }
 
 func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
@@ -184,19 +188,14 @@ func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
 	src := filepath.Join(adir, "notes")
 	swapper(t, adir, src, func(tmp string) {
 		os.Symlink(secret, tmp)
-		os.Lchown(tmp, nobodyUID, nobodyUID)
+		os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 	})
-	for i := 0; i < 300; i++ {
-		dst := filepath.Join(dstDir, "moved")
-		os.Remove(dst)
-		if res := callTool(t, env, "move_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "move_path", 300, src, filepath.Join(dstDir, "moved"), func(fi os.FileInfo, b []byte) string {
+		if fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
+			return fmt.Sprintf("the secret came out as a regular file (mode %v uid %d)", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && fi.Mode().IsRegular() && string(b) == "ROOT-SECRET" {
-			t.Fatalf("move %d: the secret came out as a regular file (mode %v uid %d)", i, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
-		}
-	}
+		return ""
+	})
 	if b, err := os.ReadFile(secret); err != nil || string(b) != "ROOT-SECRET" {
 		t.Errorf("the secret itself changed: %q %v", b, err)
 	}
@@ -212,18 +211,12 @@ func TestCopyPathSetuidSwapNeverYieldsSetuidAttackerCode(t *testing.T) {
 	os.Chmod(suid, 0o755|os.ModeSetuid)
 	src := filepath.Join(adir, "tool")
 	swapper(t, adir, src, func(tmp string) { os.Link(suid, tmp) })
-	dstDir := t.TempDir()
-	for i := 0; i < 400; i++ {
-		dst := filepath.Join(dstDir, "tool")
-		os.Remove(dst)
-		if res := callTool(t, env, "copy_path", map[string]any{"source": src, "destination": dst}); res.IsError {
-			continue
+	raceCalls(t, env, "copy_path", 400, src, filepath.Join(t.TempDir(), "tool"), func(fi os.FileInfo, b []byte) string {
+		if string(b) == "ATTACKER" && fi.Mode()&os.ModeSetuid != 0 {
+			return fmt.Sprintf("setuid copy with the attacker's content (mode %v uid %d)", fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
 		}
-		fi, err := os.Lstat(dst)
-		if b, _ := os.ReadFile(dst); err == nil && string(b) == "ATTACKER" && fi.Mode()&os.ModeSetuid != 0 {
-			t.Fatalf("copy %d: setuid copy with the attacker's content (mode %v uid %d)", i, fi.Mode(), fi.Sys().(*syscall.Stat_t).Uid)
-		}
-	}
+		return ""
+	})
 }
 
 // write_file and an append into a file another user pre-created in a
@@ -236,7 +229,7 @@ func TestWriteFileRefusesOtherUsersFileInSharedDir(t *testing.T) {
 	for _, name := range []string{"db-password.txt", "appended"} {
 		p := filepath.Join(shared, name)
 		os.WriteFile(p, nil, 0o666)
-		os.Chown(p, nobodyUID, nobodyUID)
+		os.Chown(p, roottest.Nobody, roottest.Nobody)
 	}
 	toolError(t, callTool(t, env, "write_file", map[string]any{"path": filepath.Join(shared, "db-password.txt"), "content": "s3cr3t"}), "protected_regular", "uid 65534")
 	toolError(t, callTool(t, env, "write_file_binary", map[string]any{"path": filepath.Join(shared, "appended"), "content_base64": "c2VjcmV0", "append": true}), "protected_regular")
@@ -256,10 +249,10 @@ func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
 	os.WriteFile(victim, []byte("orig"), 0o600)
 	d := filepath.Join(filepath.Dir(link), "build")
 	os.Mkdir(d, 0o755)
-	os.Chown(d, nobodyUID, nobodyUID)
+	os.Chown(d, roottest.Nobody, roottest.Nobody)
 	l := filepath.Join(d, "out.txt")
 	os.Symlink(victim, l)
-	os.Lchown(l, nobodyUID, nobodyUID)
+	os.Lchown(l, roottest.Nobody, roottest.Nobody)
 	toolError(t, callTool(t, env, "write_file", map[string]any{"path": l, "content": "ssh-ed25519 ATTACKER", "create_dirs": true}), "protected_symlinks")
 	toolError(t, callTool(t, env, "delete_path", map[string]any{"path": l + "/x"}), "protected_symlinks")
 	if b, _ := os.ReadFile(victim); string(b) != "orig" {

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 func mustRead(t testing.TB, p string) string {
@@ -253,9 +255,7 @@ func TestDeletePath(t *testing.T) {
 // TestCopyDropsSetuidOfAnotherOwner: root copying another user's setuid
 // program must not create a setuid-root program; a move keeps owner and bits.
 func TestCopyDropsSetuidOfAnotherOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown the source to another user")
-	}
+	roottest.Need(t, "chowns the source to another user")
 	env := newTestEnv(t)
 	src := filepath.Join(env.WorkDir, "prog")
 	os.WriteFile(src, []byte("#!/bin/sh\n"), 0o755)

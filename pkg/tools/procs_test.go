@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/internal/testutil/roottest"
 )
 
 // startSleep starts `sleep <secs>` and reaps it at the end of the test.
@@ -244,9 +246,7 @@ func TestKillErrorMapping(t *testing.T) {
 // TestKillProcessEPERM produces a real EPERM: a copy of this test binary
 // runs as nobody and asks kill_process to signal a root-owned sleep.
 func TestKillProcessEPERM(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to start a helper as nobody")
-	}
+	roottest.Need(t, "starts a helper as nobody")
 	victim := startSleepChild(t, "30")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tools.test")
@@ -263,7 +263,7 @@ func TestKillProcessEPERM(t *testing.T) {
 	cmd := exec.Command(bin, "-test.run=^TestKillProcessEPERMHelper$", "-test.v")
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "SERVAGENT_EPERM_PID="+strconv.Itoa(victim.Process.Pid))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: roottest.Nobody, Gid: roottest.Nobody}}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Skipf("cannot run the helper as nobody here (%v): %s", err, out)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -349,39 +350,69 @@ func collect(r *bufio.Reader, col *lineCollector, limit int64) (consumed, newlin
 // estimating from the mean line length past the budget.
 func (lr lineRead) countRest(ctx context.Context, f io.ReaderAt, buf []byte, col *lineCollector, offset, pos, line int64, lastByte byte) error {
 	out := lr.out
-	var counted int64
-	for {
-		n, err := f.ReadAt(buf, pos)
-		if n > 0 {
-			line += int64(bytes.Count(buf[:n], []byte{'\n'}))
-			lastByte = buf[n-1]
-			pos += int64(n)
-			counted += int64(n)
-		}
-		if n == 0 || err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if counted > lr.budget {
-			mean := float64(pos) / float64(max(line, 1))
-			out.TotalLines = line + int64(float64(out.SizeBytes-pos)/mean)
-			out.TotalExact = false
-			finishRange(out, col, offset, true)
-			return nil
-		}
+	scan, err := scanNewlines(ctx, f, buf, pos, lr.budget, lastByte)
+	if err != nil {
+		return err
 	}
-	total := line
-	if lastByte != '\n' {
-		total++
+	line += scan.newlines
+	if !scan.complete {
+		mean := float64(scan.end) / float64(max(line, 1))
+		out.TotalLines = line + int64(float64(out.SizeBytes-scan.end)/mean)
+		out.TotalExact = false
+		finishRange(out, col, offset, true)
+		return nil
 	}
+	total := scan.lines(line)
 	out.TotalLines, out.TotalExact = total, true
 	finishRange(out, col, offset, offset+col.lines < total)
 	return nil
+}
+
+// newlineScan is what scanNewlines found.
+type newlineScan struct {
+	newlines int64
+	end      int64 // the offset the scan stopped at
+	last     byte  // the last byte read (the one given when none was)
+	complete bool  // the scan reached the end (false: the budget stopped it)
+}
+
+// lines turns newlines, a count that ends where the scan ended, into
+// lines: a last line without its newline counts too.
+func (s newlineScan) lines(newlines int64) int64 {
+	if s.last != '\n' {
+		return newlines + 1
+	}
+	return newlines
+}
+
+// scanNewlines counts the newlines of f from pos on by raw blocks with
+// bytes.Count, stopping early once more than budget bytes were read; last
+// is the byte before pos.
+func scanNewlines(ctx context.Context, f io.ReaderAt, buf []byte, pos, budget int64, last byte) (newlineScan, error) {
+	s := newlineScan{end: pos, last: last}
+	var read int64
+	for {
+		n, err := f.ReadAt(buf, s.end)
+		if n > 0 {
+			s.newlines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+			s.last = buf[n-1]
+			s.end += int64(n)
+			read += int64(n)
+		}
+		if n == 0 || err == io.EOF {
+			s.complete = true
+			return s, nil
+		}
+		if err != nil {
+			return s, err
+		}
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
+		if read > budget {
+			return s, nil
+		}
+	}
 }
 
 func finishRange(out *ReadFileOutput, col *lineCollector, offset int64, more bool) {
@@ -485,30 +516,11 @@ func tailStart(f *os.File, size, n int64) (int64, int64, error) {
 func countLines(ctx context.Context, f io.ReaderAt) (int64, error) {
 	bp := getBuf()
 	defer putBuf(bp)
-	buf := *bp
-	var n, pos int64
-	last := byte('\n')
-	for {
-		k, err := f.ReadAt(buf, pos)
-		if k > 0 {
-			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-			last = buf[k-1]
-			pos += int64(k)
-		}
-		if k == 0 || err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
+	scan, err := scanNewlines(ctx, f, *bp, 0, math.MaxInt64, '\n')
+	if err != nil {
+		return 0, err
 	}
-	if last != '\n' {
-		n++
-	}
-	return n, nil
+	return scan.lines(scan.newlines), nil
 }
 
 func countNewlines(ctx context.Context, r io.Reader) (int64, error) {

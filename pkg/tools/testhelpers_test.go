@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/servagent/servagent/internal/testutil/mcptest"
 )
 
 // newTestEnv returns an Env whose working directory is a fresh temp dir.
@@ -55,16 +57,8 @@ func callTool(t testing.TB, env *Env, name string, args map[string]any) *mcp.Cal
 	return res
 }
 
-// resultText concatenates the text content of a result.
-func resultText(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
+// resultText is the text content of a result.
+var resultText = mcptest.Text
 
 // structured decodes a result's structuredContent into T, failing the test
 // when the call was a tool error.
