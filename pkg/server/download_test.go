@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
 	"github.com/servagent/servagent/pkg/server/servertest"
@@ -108,14 +109,11 @@ func TestDownloadRefusals(t *testing.T) {
 			code int
 			want string
 		}{dev, 400, "device"}
-		shared := filepath.Join(dir, "shared")
-		os.Mkdir(shared, 0o755)
-		os.Chmod(shared, 0o1777)
+		shared := roottest.SharedDir(t, dir, "shared")
 		secret := filepath.Join(t.TempDir(), "secret")
 		os.WriteFile(secret, []byte("root only"), 0o600)
 		link := filepath.Join(shared, "planted")
-		os.Symlink(secret, link)
-		os.Lchown(link, 65534, 65534)
+		roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 		cases["planted symlink"] = struct {
 			path string
 			code int

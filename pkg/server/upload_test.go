@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/server/servertest"
 )
 
@@ -198,20 +199,15 @@ func TestUploadFullDiskIs507(t *testing.T) {
 }
 
 func TestUploadSymlinkRuleAndSetuid(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: plants a symlink owned by nobody and a root setuid file")
-	}
+	roottest.Need(t, "plants a symlink owned by nobody and a root setuid file")
 	inst := start(t, nil)
 	dir := inst.Config.WorkDir
 	private := t.TempDir()
 	secret := filepath.Join(private, "secret")
 	os.WriteFile(secret, []byte("root only"), 0o600)
-	shared := filepath.Join(dir, "shared")
-	os.Mkdir(shared, 0o755)
-	os.Chmod(shared, 0o1777)
+	shared := roottest.SharedDir(t, dir, "shared")
 	link := filepath.Join(shared, "planted")
-	os.Symlink(secret, link)
-	os.Lchown(link, 65534, 65534)
+	roottest.SymlinkAs(t, secret, link, roottest.Nobody)
 	for _, parts := range [][]part{
 		{pathField(link), fileField(strings.NewReader("pwned"))},
 		{fileField(strings.NewReader("pwned")), pathField(link)},
