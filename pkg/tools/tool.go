@@ -8,6 +8,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -131,12 +132,17 @@ func Register(s *mcp.Server, env *Env, names []string) error {
 		}
 		want[n] = true
 	}
-	for _, t := range All {
+	// Each tool's schema work (inference, resolution) is independent of
+	// the others', and it is most of what building a server costs: done
+	// side by side, the first session of a fresh process waits less.
+	// The order of registration does not show: the SDK lists tools by name.
+	errs := make([]error, len(All))
+	var wg sync.WaitGroup
+	for i, t := range All {
 		if want[t.Name] || t.With != "" && want[t.With] {
-			if err := t.add(s, t.mcpTool(), env); err != nil {
-				return err
-			}
+			wg.Go(func() { errs[i] = t.add(s, t.mcpTool(), env) })
 		}
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
