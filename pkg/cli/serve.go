@@ -183,6 +183,7 @@ func loadServeConfig(opts *ServeOptions) (*config.Config, error) {
 		// goes on in a fresh image of itself whose environment holds none.
 		names := server.SecretEnvNames()
 		if err := secret.Scrub(names); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "servagent: %v; re-executing without the secrets in the environment instead\n", err)
 			if herr := secret.Handover(names); herr != nil {
 				return nil, fmt.Errorf("%w; %w", err, herr)
 			}

@@ -98,7 +98,9 @@ func zeroEntries(start, end int64, names []string) error {
 }
 
 // checkScrubbed reads /proc/self/environ as another process would and
-// fails if a named entry is still there.
+// fails if a named entry is still there. (A copy of a value under another
+// name is the operator's, and stays: neither a wipe nor a re-exec could
+// tell it from a setting; get_environment hides it from the model.)
 func checkScrubbed(names []string) error {
 	b, err := os.ReadFile("/proc/self/environ")
 	if err != nil {

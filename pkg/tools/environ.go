@@ -94,6 +94,11 @@ func (e *Env) getEnvironment(_ context.Context, _ *mcp.CallToolRequest, in GetEn
 	environ := os.Environ()
 	// Secret values, so that a copy under an innocent name is caught too.
 	var secrets []string
+	for _, v := range e.SecretValues {
+		if len(v) >= 6 {
+			secrets = append(secrets, v)
+		}
+	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		if e.isSecretName(k) && len(v) >= 6 {

@@ -118,3 +118,21 @@ func TestGetEnvironmentFilter(t *testing.T) {
 		t.Errorf("got %+v", out)
 	}
 }
+
+// serve wipes its secrets from its own environment before any tool runs, so
+// the values come through Env: a copy of the key under another name is
+// still hidden.
+func TestGetEnvironmentRedactsCopiesOfServagentSecrets(t *testing.T) {
+	t.Setenv("DEPLOY_HOOK_URL", "https://hooks.example/deploy?k=COPYKEY0123456789")
+	t.Setenv("DEPLOY_TARGET", "prod")
+	env := newTestEnv(t)
+	env.SecretValues = []string{"COPYKEY0123456789", "", "short"}
+	res := callTool(t, env, "get_environment", map[string]any{"filter": "DEPLOY"})
+	if strings.Contains(sysResultJSON(t, res), "COPYKEY0123456789") {
+		t.Fatalf("the key's value reached the model: %s", sysResultJSON(t, res))
+	}
+	out := structured[GetEnvironmentOutput](t, res)
+	if out.Redacted != 1 || !strings.Contains(resultText(res), "DEPLOY_TARGET=prod\n") {
+		t.Errorf("redacted %d, text %q", out.Redacted, resultText(res))
+	}
+}

@@ -61,6 +61,11 @@ type Env struct {
 	// SecretEnv names environment variables that must never reach the model
 	// or a child process (the API key, the OAuth secrets).
 	SecretEnv []string
+	// SecretValues are the values of servagent's own secrets (the key, the
+	// OAuth secrets). They are gone from its environment by the time tools
+	// run, so get_environment learns them here to hide a copy of one kept
+	// under another name.
+	SecretValues []string
 	// ProgressInterval is how often long calls report progress (default 5s).
 	ProgressInterval time.Duration
 }
