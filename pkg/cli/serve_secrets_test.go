@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/servagent/servagent/internal/testutil/roottest"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/logtest"
 	"github.com/servagent/servagent/pkg/server"
@@ -98,6 +99,52 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "servagent listening"); n != 1 {
 		t.Errorf("%d start lines, want 1:\n%s", n, stderr.String())
+	}
+}
+
+// TestServeBinaryFallsBackToReexec: where the kernel refuses the in-place
+// wipe (here a read-only /proc in a mount namespace of its own), serve says
+// so and re-executes itself without the secrets instead; the pid, the key
+// and the clean environment block are as in the test above.
+func TestServeBinaryFallsBackToReexec(t *testing.T) {
+	roottest.Need(t, "remounts /proc read-only in a private mount namespace")
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) (util-linux) for a private mount namespace")
+	}
+	const key = "k-fallback-secret-5d1e"
+	bin := buildServagent(t)
+	wrapper := filepath.Join(t.TempDir(), "ro-proc-servagent")
+	script := "#!/bin/sh\nexec " + unshare + " -m sh -c 'mount -o remount,ro /proc && exec \"$0\" \"$@\"' " + bin + ` "$@"` + "\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd, base, stderr := startServeBinary(t, wrapper, t.TempDir(), []string{"SERVAGENT_API_KEY=" + key, "SERVAGENT_LOG_LEVEL=DEBUG"},
+		"--tools", "execute_command")
+	pid := cmd.Process.Pid
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(environ), key) || strings.Contains(string(environ), "SERVAGENT_API_KEY") {
+		t.Errorf("/proc/%d/environ holds the key: %q", pid, environ)
+	}
+	if !strings.Contains(string(environ), "_SERVAGENT_SECRETS_FD=") {
+		t.Errorf("no re-exec with a handover descriptor: %q", environ)
+	}
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != bin {
+		t.Errorf("pid %d runs %q (%v), want the servagent binary", pid, exe, err)
+	}
+	if !strings.Contains(stderr.String(), "re-executing without the secrets") {
+		t.Errorf("serve did not say why it re-executed:\n%s", stderr.String())
+	}
+	cs, err := servertest.Dial(context.Background(), base, key, "streamable", nil, nil)
+	if err != nil {
+		t.Fatalf("the key no longer works after the re-exec: %v\n%s", err, stderr.String())
+	}
+	cs.Close()
+	if err := terminate(cmd); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 }
 
