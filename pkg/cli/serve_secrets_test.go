@@ -108,14 +108,19 @@ func TestServeBinaryLeavesNoSecretInItsEnvironment(t *testing.T) {
 // and the clean environment block are as in the test above.
 func TestServeBinaryFallsBackToReexec(t *testing.T) {
 	roottest.Need(t, "remounts /proc read-only in a private mount namespace")
+	// bind: only that namespace's mount turns read-only. A plain remount
+	// would change the procfs superblock, which every namespace shares.
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
 		t.Skip("needs unshare(1) (util-linux) for a private mount namespace")
 	}
+	if out, err := exec.Command(unshare, "-m", "mount", "-o", "remount,bind,ro", "/proc").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a private read-only /proc here (%v: %s)", err, out)
+	}
 	const key = "k-fallback-secret-5d1e"
 	bin := buildServagent(t)
 	wrapper := filepath.Join(t.TempDir(), "ro-proc-servagent")
-	script := "#!/bin/sh\nexec " + unshare + " -m sh -c 'mount -o remount,ro /proc && exec \"$0\" \"$@\"' " + bin + ` "$@"` + "\n"
+	script := "#!/bin/sh\nexec " + unshare + " -m sh -c 'mount -o remount,bind,ro /proc && exec \"$0\" \"$@\"' " + bin + ` "$@"` + "\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
