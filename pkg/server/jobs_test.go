@@ -41,10 +41,14 @@ func followJob(t *testing.T, cs *mcp.ClientSession, id string) (string, tools.Jo
 	return all, out
 }
 
-// readJobUntil reads until stdout (accumulated) contains want.
-func readJobUntil(t *testing.T, cs *mcp.ClientSession, id, want string) tools.JobOutput {
+// readJobUntil reads until stdout, accumulated after seen (what the
+// execute_command call already returned), contains want.
+func readJobUntil(t *testing.T, cs *mcp.ClientSession, id, seen, want string) tools.JobOutput {
 	t.Helper()
-	all, out, ok := pollJob(t, cs, id, 2, 15*time.Second, func(all string, _ tools.JobOutput) bool { return strings.Contains(all, want) })
+	if strings.Contains(seen, want) {
+		return tools.JobOutput{}
+	}
+	all, out, ok := pollJob(t, cs, id, 2, 15*time.Second, func(all string, _ tools.JobOutput) bool { return strings.Contains(seen+all, want) })
 	if !ok {
 		t.Fatalf("no %q in %q", want, all)
 	}
@@ -176,7 +180,7 @@ func TestPTYJobPromptsAreAnswered(t *testing.T) {
 	}
 	st := tools.JobOutput{WaitingForInput: out.WaitingForInput}
 	if !strings.Contains(out.Stdout, "Name: ") {
-		st = readJobUntil(t, cs, out.JobID, "Name: ")
+		st = readJobUntil(t, cs, out.JobID, "", "Name: ")
 	}
 	if !st.WaitingForInput {
 		// The prompt may be out before python reads: ask again.
@@ -199,7 +203,7 @@ func TestPTYJobPromptsAreAnswered(t *testing.T) {
 	}
 	// ctrl-c reaches the foreground program.
 	out, _ = execOut(t, cs, map[string]any{"command": "echo go; sleep 100", "pty": true, "background": true})
-	readJobUntil(t, cs, out.JobID, "go")
+	readJobUntil(t, cs, out.JobID, out.Stdout, "go")
 	time.Sleep(100 * time.Millisecond)
 	call(t, cs, "write_job_input", map[string]any{"job_id": out.JobID, "keys": []string{"ctrl-c"}})
 	if _, last := followJob(t, cs, out.JobID); last.Running || (last.Signal != "interrupt" && *last.ExitCode != 130) {
@@ -211,7 +215,7 @@ func TestKillJobKillsGrandchildren(t *testing.T) {
 	inst := start(t, nil)
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	out, _ := execOut(t, cs, map[string]any{"command": `echo $$ > pgid; sleep 300 & (trap '' TERM; exec sleep 301) & echo up; wait`, "background": true})
-	readJobUntil(t, cs, out.JobID, "up")
+	readJobUntil(t, cs, out.JobID, out.Stdout, "up")
 	pgid := pgidIn(inst.Config.WorkDir)
 	res := call(t, cs, "kill_job", map[string]any{"job_id": out.JobID})
 	var k tools.JobOutput
@@ -228,7 +232,7 @@ func TestShutdownKillsJobsAndSaysHowMany(t *testing.T) {
 	inst := servertest.Start(t, server.Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
 	out, _ := execOut(t, cs, map[string]any{"command": `echo $$ > pgid; (trap '' TERM; exec sleep 300) & echo up; wait`, "background": true})
-	readJobUntil(t, cs, out.JobID, "up")
+	readJobUntil(t, cs, out.JobID, out.Stdout, "up")
 	pgid := pgidIn(cfg.WorkDir)
 	cs.Close()
 	inst.Stop()
