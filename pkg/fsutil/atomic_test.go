@@ -220,13 +220,17 @@ func TestSymlinkSwapRaceNeverYieldsSetuid(t *testing.T) {
 				return
 			default:
 			}
+			// The planted link is the other user's; the plain file is
+			// root's own, so that in this sticky directory root may write
+			// it (a file of the other user's would be refused as well,
+			// and the race would never see a write).
 			tmp := filepath.Join(shared, fmt.Sprintf("swap%d", i))
 			if i%2 == 0 {
 				os.Symlink(suid, tmp)
+				os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 			} else {
-				os.WriteFile(tmp, []byte("user file"), 0o644)
+				os.WriteFile(tmp, []byte("root's file"), 0o644)
 			}
-			os.Lchown(tmp, roottest.Nobody, roottest.Nobody)
 			os.Rename(tmp, name)
 		}
 	}()
