@@ -47,3 +47,19 @@ func BenchmarkProtocolEchoSDK(b *testing.B) {
 	legacy := caller(dialAs(b, t, servertest.Streamable), "exec", args, "hi")
 	pairBench(b, perRequest, legacy)
 }
+
+// BenchmarkProtocolEchoProcess is BenchmarkProtocolEcho against the
+// release binary in a process of its own, as a server runs (the client's
+// garbage then does not set off the server's collections). Informational,
+// beside the in-process pair above.
+func BenchmarkProtocolEchoProcess(b *testing.B) {
+	gated(b)
+	p := command(b, "servagent")
+	p.start(b)
+	defer p.stop()
+	p.waitHealthy(b)
+	args := map[string]any{"command": "echo hi"}
+	perRequest := caller(dialAs(b, p.target(), servertest.PerRequest), "execute_command", args, "hi")
+	legacy := caller(dialAs(b, p.target(), servertest.Streamable), "execute_command", args, "hi")
+	pairBench(b, perRequest, legacy)
+}

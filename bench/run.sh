@@ -66,6 +66,7 @@ run '^BenchmarkNoExec$' "$NNOEXEC" $(prof noexec)
 # shellcheck disable=SC2046
 run '^BenchmarkProtocolEcho$' "$N1" $(prof protocol)
 run '^BenchmarkProtocolEchoSDK$' "$N1"
+run '^BenchmarkProtocolEchoProcess$' "$N1"
 # shellcheck disable=SC2046
 run '^BenchmarkSessionSetup$' "$NSESS" $(prof session)
 run '^BenchmarkIdleRSS$' "$NRSS"
@@ -119,6 +120,8 @@ END {
 	row("echo hi 2026-07-28 vs legacy, p50", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "<= 1.10x legacy session", verdict(get(b, "ratio-p50"), 1.10))
 	b = "BenchmarkProtocolEchoSDK"
 	row("  same pair on a bare go-sdk, p50", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "(info: SDK share)", "")
+	b = "BenchmarkProtocolEchoProcess"
+	row("  same pair, release binary, p50", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "(info: own process)", "")
 	b = "BenchmarkSessionSetup"
 	row("new session (init+close), p50 ms", b, "sa-p50-ms", "floor-p50-ms", "ratio-p50", "(info)", "")
 	b = "BenchmarkIdleRSS"
