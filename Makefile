@@ -34,6 +34,7 @@ lint:
 
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
+	cd third_party/go-sdk && $(GO) test -count=1 ./internal/json/
 
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
