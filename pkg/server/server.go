@@ -133,7 +133,7 @@ func New(opts Options) (*Server, error) {
 			Runner:         opts.Runner,
 			Logger:         opts.Logger,
 			SecretEnv:      SecretEnvNames(),
-			SecretValues:   []string{opts.APIKey, cfg.APIKey, cfg.OAuthClientSecret, cfg.OAuthApprovalPassword},
+			SecretValues:   []string{cfg.APIKey, cfg.OAuthClientSecret, cfg.OAuthApprovalPassword}, // cfg holds the generated key too
 			CommandYield:   cfg.CommandYield,
 			Jobs: jobs.NewManager(jobs.Options{Runner: opts.Runner, MaxJobs: cfg.MaxJobs, Retention: cfg.JobRetention,
 				MaxOutput: cfg.MaxOutputSize, Logger: opts.Logger}),
