@@ -89,8 +89,9 @@ func startACME(ctx context.Context, cfg *config.Config, logger *slog.Logger, sop
 			return fmt.Errorf("listening for HTTP-01 on port %d (SERVAGENT_ACME_HTTP_PORT): %w", cfg.ACMEHTTPPort, err)
 		}
 		hs := &http.Server{Handler: m.HTTPHandler(httpsRedirect(cfg)), ReadHeaderTimeout: 10 * time.Second}
-		go hs.Serve(ln)
-		ex.closers = append(ex.closers, func() { hs.Close() })
+		served := make(chan struct{})
+		go func() { defer close(served); hs.Serve(ln) }()
+		ex.closers = append(ex.closers, func() { hs.Close(); <-served })
 	}
 	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 		if ch != acme.HTTP01 {

@@ -57,7 +57,7 @@ func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
 		// Building a server (schema reflection for every tool) leaves a few
 		// MiB of garbage; hand it back to the OS rather than keep it resident
 		// on an otherwise idle server. This runs once per instructions change.
-		s.bg.Go(debug.FreeOSMemory)
+		s.background(debug.FreeOSMemory)
 	}
 	return srv
 }
@@ -108,14 +108,18 @@ func (s *Server) sessionContext(ss *mcp.ServerSession, user string) context.Cont
 		return sc.ctx
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.sessions[ss] = &sessionCalls{ctx: ctx, cancel: cancel, id: ss.ID(), user: user}
-	go func() {
+	watched := s.background(func() {
 		ss.Wait()
 		cancel()
 		s.mu.Lock()
 		delete(s.sessions, ss)
 		s.mu.Unlock()
-	}()
+	})
+	if !watched { // shutting down: the call gets an ended context
+		cancel()
+		return ctx
+	}
+	s.sessions[ss] = &sessionCalls{ctx: ctx, cancel: cancel, id: ss.ID(), user: user}
 	return ctx
 }
 

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -68,13 +69,17 @@ type Options struct {
 // Server is a configured servagent HTTP server.
 type Server struct {
 	opts    Options
-	cfg     *config.Config
+	cfg     *config.Config // as validated; never written
+	apiKey  string         // the key in force: Options.APIKey or the config's
 	log     *slog.Logger
 	env     *tools.Env
 	cache   *mcp.SchemaCache
 	handler http.Handler
-	calls   callTracker    // tool calls running now
-	bg      sync.WaitGroup // background work Serve waits for before it returns
+	calls   callTracker // tool calls running now
+
+	bgMu     sync.Mutex
+	bg       sync.WaitGroup // background work and session watchers: Serve waits for them
+	stopping bool           // Serve is shutting down: no new background work
 	certs   *certReloader
 	proxies *ratelimit.Proxies
 	limits  Limits
@@ -104,24 +109,24 @@ func New(opts Options) (*Server, error) {
 			opts.Runner.Cgroups = cg
 			opts.Logger.Info("commands run in their own cgroup", "cgroup", cg.Dir())
 		} else {
-			opts.Logger.Info("commands run in their own process group (no cgroup)", "reason", err.Error())
+			opts.Logger.Info("commands run in their own process group (no cgroup)", "err", err)
 		}
 	}
-	// The server's own copy, with what serve derived put in.
-	cfg := new(config.Config)
-	*cfg = *opts.Config
-	if opts.APIKey != "" {
-		cfg.APIKey = opts.APIKey
-	}
+	// What serve derived (a generated key, the ACME certificate) is taken
+	// beside the validated config, which stays as it was handed over.
+	cfg := opts.Config
+	apiKey := cmp.Or(opts.APIKey, cfg.APIKey)
+	certFile, keyFile := cfg.TLSCertFile, cfg.TLSKeyFile
 	if opts.CertFile != "" {
-		cfg.TLSCertFile, cfg.TLSKeyFile = opts.CertFile, opts.KeyFile
+		certFile, keyFile = opts.CertFile, opts.KeyFile
 	}
-	if cfg.APIKey == "" && !cfg.InsecureNoAuth && opts.OAuth == nil {
+	if apiKey == "" && !cfg.InsecureNoAuth && opts.OAuth == nil {
 		return nil, errors.New("server: refusing to serve without a credential (no API key, no OAuth)")
 	}
 	s := &Server{
 		opts:     opts,
 		cfg:      cfg,
+		apiKey:   apiKey,
 		log:      opts.Logger,
 		cache:    mcp.NewSchemaCache(),
 		sessions: map[*mcp.ServerSession]*sessionCalls{},
@@ -133,14 +138,14 @@ func New(opts Options) (*Server, error) {
 			Runner:         opts.Runner,
 			Logger:         opts.Logger,
 			SecretEnv:      SecretEnvNames(),
-			SecretValues:   []string{cfg.APIKey, cfg.OAuthClientSecret, cfg.OAuthApprovalPassword}, // cfg holds the generated key too
+			SecretValues:   []string{apiKey, cfg.OAuthClientSecret, cfg.OAuthApprovalPassword},
 			CommandYield:   cfg.CommandYield,
 			Jobs: jobs.NewManager(jobs.Options{Runner: opts.Runner, MaxJobs: cfg.MaxJobs, Retention: cfg.JobRetention,
 				MaxOutput: cfg.MaxOutputSize, Logger: opts.Logger}),
 		}),
 	}
-	if cfg.TLSEnabled() {
-		r, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if certFile != "" {
+		r, err := newCertReloader(certFile, keyFile)
 		if err != nil {
 			return nil, err
 		}
@@ -154,8 +159,38 @@ func New(opts Options) (*Server, error) {
 	s.handler = s.routes()
 	// Build the first MCP server (schema reflection for every tool) while
 	// the process finishes starting, instead of in the first initialize.
-	s.bg.Go(func() { s.newMCPServer(&http.Request{Header: http.Header{}}) })
+	s.background(func() { s.newMCPServer(&http.Request{Header: http.Header{}}) })
 	return s, nil
+}
+
+// background runs f in a goroutine that Serve waits for before it returns.
+// Once Serve is shutting down it starts nothing and reports false.
+func (s *Server) background(f func()) bool {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.bg.Go(f)
+	return true
+}
+
+// stopBackground ends the background work: no new one starts, every MCP
+// session still open is closed (which ends its watcher), and it waits.
+func (s *Server) stopBackground() {
+	s.bgMu.Lock()
+	s.stopping = true
+	s.bgMu.Unlock()
+	s.mu.Lock()
+	open := make([]*mcp.ServerSession, 0, len(s.sessions))
+	for ss := range s.sessions {
+		open = append(open, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range open {
+		ss.Close()
+	}
+	s.bg.Wait()
 }
 
 // SecretEnvNames lists the settings whose values never reach the model or a
@@ -222,7 +257,7 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	authOpts := auth.Options{
-		APIKey:          cfg.APIKey,
+		APIKey:          s.apiKey,
 		BasicUser:       cfg.OAuthClientID,
 		BasicPassword:   cfg.OAuthClientSecret,
 		InsecureNoAuth:  cfg.InsecureNoAuth,
@@ -243,7 +278,7 @@ func (s *Server) routes() http.Handler {
 	if cfg.InsecureNoAuth {
 		h = browserGuard(h)
 	}
-	if s.opts.ACME != nil && !cfg.TLSEnabled() {
+	if s.opts.ACME != nil && s.certs == nil {
 		// Plain HTTP on the main port can still answer HTTP-01.
 		h = s.opts.ACME.HTTPHandler(h)
 	}
@@ -308,12 +343,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		go func() { errc <- hs.Serve(ln) }()
 	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+		// The listener failed: what was started still ends as below.
+		s.log.Error("serving stopped; shutting down", "err", serveErr, "grace", s.opts.ShutdownTimeout.String())
 	case <-ctx.Done():
+		s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout.String())
 	}
-	s.log.Info("shutting down", "grace", s.opts.ShutdownTimeout.String())
 	shutdownDone := make(chan struct{})
 	go func() {
 		sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
@@ -333,8 +370,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.opts.Runner.Shutdown()
 	hs.Close() // ends hanging event streams
 	<-shutdownDone
-	s.bg.Wait()
-	return nil
+	if serveErr == nil {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	s.stopBackground()
+	return serveErr
 }
 
 // Listen opens the configured address, for Serve.
