@@ -14,13 +14,14 @@ import (
 
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // Download serves GET and HEAD /download?path=…: one regular file with
 // Content-Length, Last-Modified, an ETag, Content-Disposition and byte
 // ranges (http.ServeContent), opened under fsutil's symlink rule.
 type Download struct {
-	WorkDir string // relative paths are taken from here
+	WorkDir string // relative paths are taken from here (pkg/userpath rules)
 	Logger  *slog.Logger
 }
 
@@ -30,12 +31,16 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "use GET /download?path=/absolute/path (or HEAD)"})
 		return
 	}
-	p := r.URL.Query().Get("path")
-	if strings.TrimSpace(p) == "" {
-		d.fail(w, r, p, http.StatusBadRequest, "give the file as ?path=/absolute/path")
+	raw := r.URL.Query().Get("path")
+	p, err := userpath.Resolver{WorkDir: d.WorkDir}.Resolve(raw)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, userpath.ErrEmpty) {
+			msg = "give the file as ?path=/absolute/path"
+		}
+		d.fail(w, r, raw, http.StatusBadRequest, msg)
 		return
 	}
-	p = (&Handler{WorkDir: d.WorkDir}).absolute(p)
 	f, fi, err := fsutil.Open(p)
 	if err != nil {
 		code, msg := openStatus(err)
