@@ -19,10 +19,19 @@ import (
 
 // Download serves GET and HEAD /download?path=…: one regular file with
 // Content-Length, Last-Modified, an ETag, Content-Disposition and byte
-// ranges (http.ServeContent), opened under fsutil's symlink rule.
+// ranges (http.ServeContent), opened under fsutil's symlink rule. Build it
+// with NewDownload.
 type Download struct {
-	WorkDir string // relative paths are taken from here (pkg/userpath rules)
-	Logger  *slog.Logger
+	WorkDir string       // relative paths are taken from here (pkg/userpath rules)
+	Logger  *slog.Logger // nil: discard
+}
+
+// NewDownload returns d with its defaults filled in.
+func NewDownload(d Download) *Download {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &d
 }
 
 func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,9 +64,7 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	http.ServeContent(sw, r, fi.Name(), fi.ModTime(), f)
-	if d.Logger != nil {
-		d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", truncate(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
-	}
+	d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", truncate(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
 }
 
 // openStatus maps why a file cannot be served to a status and a sentence.
@@ -76,9 +83,7 @@ func openStatus(err error) (int, string) {
 }
 
 func (d *Download) fail(w http.ResponseWriter, r *http.Request, p string, code int, msg string) {
-	if d.Logger != nil {
-		d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
-	}
+	d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
 	httpjson.Write(w, code, map[string]string{"error": msg})
 }
 

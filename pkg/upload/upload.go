@@ -23,14 +23,22 @@ import (
 	"github.com/servagent/servagent/pkg/userpath"
 )
 
-// Handler serves POST /upload.
+// Handler serves POST /upload. Build it with NewHandler.
 type Handler struct {
 	WorkDir string // relative paths are taken from here (pkg/userpath rules)
 	MaxSize int64
 	// SpoolDir holds a file part that arrives before the path field (an
 	// unnamed O_TMPFILE, gone on close or crash); empty: the system temp dir.
 	SpoolDir string
-	Logger   *slog.Logger
+	Logger   *slog.Logger // nil: discard
+}
+
+// NewHandler returns h with its defaults filled in.
+func NewHandler(h Handler) *Handler {
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &h
 }
 
 // Result is the JSON answer of a successful upload.
@@ -64,15 +72,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &he) {
 			code = he.code
 		}
-		if h.Logger != nil {
-			h.Logger.Warn("upload failed", "status", code, "err", err.Error())
-		}
+		h.Logger.Warn("upload failed", "status", code, "err", err.Error())
 		httpjson.Write(w, code, map[string]string{"error": err.Error()})
 		return
 	}
-	if h.Logger != nil {
-		h.Logger.Info("upload", "path", res.Path, "bytes", res.BytesWritten)
-	}
+	h.Logger.Info("upload", "path", res.Path, "bytes", res.BytesWritten)
 	httpjson.Write(w, http.StatusOK, res)
 }
 

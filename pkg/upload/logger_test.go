@@ -1,0 +1,84 @@
+package upload
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// serve runs an upload and a download handler on loopback.
+func serve(t *testing.T, up *Handler, down *Download) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/upload", up)
+	mux.Handle("/download", down)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func post(t *testing.T, base, path, content string) int {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("path", path)
+	fw, _ := mw.CreateFormFile("file", "f")
+	io.WriteString(fw, content)
+	mw.Close()
+	resp, err := http.Post(base+"/upload", mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func get(t *testing.T, base, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(base + "/download?path=" + url.QueryEscape(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Handlers built without a logger serve and fail as usual, logging nowhere;
+// with one, each request writes its line there.
+func TestHandlersWithAndWithoutLogger(t *testing.T) {
+	var logs bytes.Buffer
+	for _, logger := range []*slog.Logger{nil, slog.New(slog.NewTextHandler(&logs, nil))} {
+		dir := t.TempDir()
+		base := serve(t, NewHandler(Handler{WorkDir: dir, MaxSize: 1 << 20, SpoolDir: dir, Logger: logger}),
+			NewDownload(Download{WorkDir: dir, Logger: logger}))
+		if code := post(t, base, "f", "data"); code != 200 {
+			t.Fatalf("upload: %d", code)
+		}
+		if code := post(t, base, "missing/f\x00", "data"); code != 400 {
+			t.Errorf("bad upload: %d", code)
+		}
+		if code, body := get(t, base, "f"); code != 200 || body != "data" {
+			t.Errorf("download: %d %q", code, body)
+		}
+		if code, _ := get(t, base, "nope"); code != 404 {
+			t.Errorf("missing download: %d", code)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "data" {
+			t.Errorf("f = %q", b)
+		}
+	}
+	for _, want := range []string{"msg=upload ", `msg="upload failed"`, "msg=download ", `msg="download refused"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
