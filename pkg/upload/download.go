@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/httpjson"
@@ -87,9 +88,14 @@ func (d *Download) fail(w http.ResponseWriter, r *http.Request, p string, code i
 	httpjson.Write(w, code, map[string]string{"error": msg})
 }
 
+// truncate bounds a client's value in a log line: at most n bytes, cut
+// before a rune rather than inside one, then the full length.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
