@@ -24,7 +24,7 @@ func TestFailedUploadCleanupIgnoresDirSwappedForLink(t *testing.T) {
 	secret := filepath.Join(base, "secret")
 	os.MkdirAll(filepath.Join(secret, "b"), 0o700)
 
-	h := &Handler{WorkDir: base, MaxSize: 1000}
+	h := NewHandler(Handler{WorkDir: base, MaxSize: 1000})
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	req := httptest.NewRequest("POST", "/upload", pr)

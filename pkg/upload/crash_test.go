@@ -28,7 +28,7 @@ func init() {
 		os.Exit(1)
 	}
 	fmt.Println(ln.Addr().String())
-	http.Serve(ln, &Handler{WorkDir: dir, MaxSize: 1 << 30, SpoolDir: dir})
+	http.Serve(ln, NewHandler(Handler{WorkDir: dir, MaxSize: 1 << 30, SpoolDir: dir}))
 	os.Exit(2)
 }
 

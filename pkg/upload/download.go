@@ -11,17 +11,28 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // Download serves GET and HEAD /download?path=…: one regular file with
 // Content-Length, Last-Modified, an ETag, Content-Disposition and byte
-// ranges (http.ServeContent), opened under fsutil's symlink rule.
+// ranges (http.ServeContent), opened under fsutil's symlink rule. Build it
+// with NewDownload.
 type Download struct {
-	WorkDir string // relative paths are taken from here
-	Logger  *slog.Logger
+	WorkDir string       // relative paths are taken from here (pkg/userpath rules)
+	Logger  *slog.Logger // nil: discard
+}
+
+// NewDownload returns d with its defaults filled in.
+func NewDownload(d Download) *Download {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &d
 }
 
 func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,12 +41,16 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusMethodNotAllowed, map[string]string{"error": "use GET /download?path=/absolute/path (or HEAD)"})
 		return
 	}
-	p := r.URL.Query().Get("path")
-	if strings.TrimSpace(p) == "" {
-		d.fail(w, r, p, http.StatusBadRequest, "give the file as ?path=/absolute/path")
+	raw := r.URL.Query().Get("path")
+	p, err := userpath.Resolver{WorkDir: d.WorkDir}.Resolve(raw)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, userpath.ErrEmpty) {
+			msg = "give the file as ?path=/absolute/path"
+		}
+		d.fail(w, r, raw, http.StatusBadRequest, msg)
 		return
 	}
-	p = (&Handler{WorkDir: d.WorkDir}).absolute(p)
 	f, fi, err := fsutil.Open(p)
 	if err != nil {
 		code, msg := openStatus(err)
@@ -50,9 +65,7 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	http.ServeContent(sw, r, fi.Name(), fi.ModTime(), f)
-	if d.Logger != nil {
-		d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", truncate(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
-	}
+	d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", truncate(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
 }
 
 // openStatus maps why a file cannot be served to a status and a sentence.
@@ -71,15 +84,18 @@ func openStatus(err error) (int, string) {
 }
 
 func (d *Download) fail(w http.ResponseWriter, r *http.Request, p string, code int, msg string) {
-	if d.Logger != nil {
-		d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
-	}
+	d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
 	httpjson.Write(w, code, map[string]string{"error": msg})
 }
 
+// truncate bounds a client's value in a log line: at most n bytes, cut
+// before a rune rather than inside one, then the full length.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -33,7 +33,7 @@ func TestDownloadUnreadableIs403(t *testing.T) {
 			runtime.LockOSThread() // never unlocked: the thread exits with its changed identity
 			unix.Setfsuid(65534)
 			unix.Setfsgid(65534)
-			(&Download{}).ServeHTTP(rec, httptest.NewRequest("GET", "/download?path="+url.QueryEscape(path), nil))
+			NewDownload(Download{}).ServeHTTP(rec, httptest.NewRequest("GET", "/download?path="+url.QueryEscape(path), nil))
 		}()
 		<-done
 		return rec

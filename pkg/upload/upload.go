@@ -14,23 +14,31 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
-// Handler serves POST /upload.
+// Handler serves POST /upload. Build it with NewHandler.
 type Handler struct {
-	WorkDir string
+	WorkDir string // relative paths are taken from here (pkg/userpath rules)
 	MaxSize int64
 	// SpoolDir holds a file part that arrives before the path field (an
 	// unnamed O_TMPFILE, gone on close or crash); empty: the system temp dir.
 	SpoolDir string
-	Logger   *slog.Logger
+	Logger   *slog.Logger // nil: discard
+}
+
+// NewHandler returns h with its defaults filled in.
+func NewHandler(h Handler) *Handler {
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &h
 }
 
 // Result is the JSON answer of a successful upload.
@@ -64,15 +72,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &he) {
 			code = he.code
 		}
-		if h.Logger != nil {
-			h.Logger.Warn("upload failed", "status", code, "err", err.Error())
-		}
+		h.Logger.Warn("upload failed", "status", code, "err", err.Error())
 		httpjson.Write(w, code, map[string]string{"error": err.Error()})
 		return
 	}
-	if h.Logger != nil {
-		h.Logger.Info("upload", "path", res.Path, "bytes", res.BytesWritten)
-	}
+	h.Logger.Info("upload", "path", res.Path, "bytes", res.BytesWritten)
 	httpjson.Write(w, http.StatusOK, res)
 }
 
@@ -146,10 +150,11 @@ func (h *Handler) field(f *form, part *multipart.Part) error {
 		if f.dest != "" {
 			return bad("field path given twice")
 		}
-		if strings.TrimSpace(v) == "" {
-			return bad("field path is empty")
+		dest, err := h.resolve(v)
+		if err != nil {
+			return err
 		}
-		f.dest = h.absolute(v)
+		f.dest = dest
 	case "create_dirs":
 		v, err := smallField(part)
 		if err != nil {
@@ -218,11 +223,17 @@ func (h *Handler) commit(f *form) (*Result, error) {
 	return &Result{Path: a.Result.Path, BytesWritten: f.n, SHA256: hex.EncodeToString(f.sum)}, nil
 }
 
-func (h *Handler) absolute(p string) string {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(h.WorkDir, p)
+// resolve turns the path field into the destination by the rules the tools
+// use (pkg/userpath); a bad path is the client's error.
+func (h *Handler) resolve(v string) (string, error) {
+	p, err := userpath.Resolver{WorkDir: h.WorkDir}.Resolve(v)
+	switch {
+	case errors.Is(err, userpath.ErrEmpty):
+		return "", bad("field %v", err) // field path is empty: give an absolute path or …
+	case err != nil:
+		return "", bad("%v", err)
 	}
-	return filepath.Clean(p)
+	return p, nil
 }
 
 // placeErr explains why the destination cannot take the file.

@@ -1,7 +1,7 @@
 // Package userpath turns a path written by a client (a tool argument, the
-// path field of POST /upload) into the clean absolute path servagent acts
-// on. Every entry point uses the same rules, so a path means the same thing
-// whichever way it arrives.
+// path field of POST /upload, the ?path= of GET /download) into the clean
+// absolute path servagent acts on. Every entry point uses the same rules, so
+// a path means the same thing whichever way it arrives.
 package userpath
 
 import (
