@@ -187,6 +187,6 @@ func killError(pid int, name, sigName string, sig syscall.Signal, err error) err
 		return fmt.Errorf("permission denied: %s may not send %s to %s, which belongs to another user; if sudo is set up, use execute_command with `sudo -n kill -%d %d`",
 			who, sigName, what, int(sig), pid)
 	default:
-		return fmt.Errorf("cannot send %s to pid %d: %v", sigName, pid, err)
+		return fmt.Errorf("cannot send %s to pid %d: %w", sigName, pid, err)
 	}
 }

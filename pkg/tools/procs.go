@@ -281,11 +281,11 @@ type procSample struct {
 func sampleCPU(ctx context.Context) (*procSample, error) {
 	boot, err := bootTime()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read /proc/stat: %v (is /proc mounted?)", err)
+		return nil, fmt.Errorf("cannot read /proc/stat: %w (is /proc mounted?)", err)
 	}
 	pids, err := listPIDs()
 	if err != nil {
-		return nil, fmt.Errorf("cannot list /proc: %v", err)
+		return nil, fmt.Errorf("cannot list /proc: %w", err)
 	}
 	s := &procSample{boot: boot, before: make(map[int]procStat, len(pids)), pageSize: uint64(os.Getpagesize())}
 	for _, pid := range pids {
@@ -300,7 +300,7 @@ func sampleCPU(ctx context.Context) (*procSample, error) {
 	case <-time.After(cpuSample):
 	}
 	if s.pids, err = listPIDs(); err != nil {
-		return nil, fmt.Errorf("cannot list /proc: %v", err)
+		return nil, fmt.Errorf("cannot list /proc: %w", err)
 	}
 	s.elapsed = time.Since(t0).Seconds()
 	s.memTotal = memTotalBytes()
