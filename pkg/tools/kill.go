@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 // KillProcessInput are the arguments of kill_process.
@@ -162,10 +163,8 @@ func waitExit(ctx context.Context, pid int, was procStat, known bool, max time.D
 		if time.Now().After(deadline) {
 			return false
 		}
-		select {
-		case <-ctx.Done():
+		if !timeutil.Sleep(ctx, 50*time.Millisecond) {
 			return false
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

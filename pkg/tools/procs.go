@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/textutil"
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. The
@@ -294,10 +295,8 @@ func sampleCPU(ctx context.Context) (*procSample, error) {
 		}
 	}
 	t0 := time.Now()
-	select {
-	case <-ctx.Done():
+	if !timeutil.Sleep(ctx, cpuSample) {
 		return nil, ctx.Err()
-	case <-time.After(cpuSample):
 	}
 	if s.pids, err = listPIDs(); err != nil {
 		return nil, fmt.Errorf("cannot list /proc: %w", err)
