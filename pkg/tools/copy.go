@@ -444,5 +444,3 @@ func unixMode(m os.FileMode) uint32 {
 	}
 	return u
 }
-
-// -------------------------------------------------------------- delete_path

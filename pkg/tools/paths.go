@@ -126,8 +126,6 @@ func checkNotInside(src, dst, verb string) error {
 	return nil
 }
 
-// ---------------------------------------------------------------- move_path
-
 // openSourceParent resolves the directory holding src under the symlink
 // rule; src itself is never followed.
 func openSourceParent(src string) (*fsutil.Parent, error) {
@@ -233,5 +231,3 @@ func typeName(m os.FileMode) string {
 	}
 	return "other"
 }
-
-// ---------------------------------------------------------------- copy_path
