@@ -223,7 +223,7 @@ func openTemp(loc *location, forceNamed bool) (*os.File, string, error) {
 			return nil, "", err
 		}
 		for range 100 {
-			named = tempName(loc.name)
+			named = TempName(loc.name)
 			fd, err = unix.Openat(loc.dir, named, unix.O_CREAT|unix.O_EXCL|unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 			if !errors.Is(err, unix.EEXIST) {
 				break
@@ -237,9 +237,10 @@ func openTemp(loc *location, forceNamed bool) (*os.File, string, error) {
 	return os.NewFile(uintptr(fd), fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd)), named, nil
 }
 
-// tempName is .NAME.servagent-RANDOM.tmp, NAME cut so the whole fits in 255
-// bytes.
-func tempName(name string) string {
+// TempName is .NAME.servagent-RANDOM.tmp, NAME cut so the whole fits in 255
+// bytes: the name of a file (or, for copy_path, a symlink or a tree) built
+// next to NAME before it is renamed over it.
+func TempName(name string) string {
 	if len(name) > 200 {
 		name = name[:200]
 	}
@@ -373,7 +374,7 @@ func (a *AtomicFile) commit() error {
 func (a *AtomicFile) link(fd int) (string, error) {
 	var err error
 	for range 100 {
-		tmp := tempName(a.loc.name)
+		tmp := TempName(a.loc.name)
 		err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), a.loc.dir, tmp, unix.AT_SYMLINK_FOLLOW)
 		if errors.Is(err, unix.ENOENT) { // no /proc: needs CAP_DAC_READ_SEARCH
 			err = unix.Linkat(fd, "", a.loc.dir, tmp, unix.AT_EMPTY_PATH)

@@ -446,3 +446,17 @@ func TestPlaceLinksOrCopiesTheSpool(t *testing.T) {
 	}
 	onlyEntries(t, other, "f")
 }
+
+// A temp name fits in a directory entry whatever the target's length, and
+// carries the marks sweep looks for.
+func TestTempName(t *testing.T) {
+	for _, name := range []string{"f", strings.Repeat("n", 255)} {
+		a, b := TempName(name), TempName(name)
+		if len(a) > 255 || a == b {
+			t.Errorf("TempName(%d bytes) = %q (%d bytes), then %q", len(name), a, len(a), b)
+		}
+		if !strings.HasPrefix(a, "."+name[:min(len(name), 200)]+tempMark) || !strings.HasSuffix(a, tempSuffix) {
+			t.Errorf("TempName(%q) = %q", name, a)
+		}
+	}
+}

@@ -11,6 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// IsDir reports whether p is a directory, following symlinks; a path that
+// cannot be stat'ed reads as not one. It is for checks that decide a message
+// or a default, never for a later write, which resolves the path itself.
+func IsDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
 // Parent is the directory holding a path, reached by the same walk as a
 // write (the symlink rule applies to every directory on the way), and the
 // final name in it, which is never followed. Acting on Name relative to

@@ -4,7 +4,6 @@
 package instructions
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servagent/servagent/pkg/osrelease"
 	"github.com/servagent/servagent/pkg/skills"
 	"github.com/servagent/servagent/pkg/systemd"
 )
@@ -37,7 +37,7 @@ type Host struct {
 // so a hung sudo or a slow disk cannot delay startup.
 func Probe(ctx context.Context, workDir string) Host {
 	h := Host{Arch: runtime.GOARCH, WorkDir: workDir, UID: os.Getuid()}
-	h.OS = osPrettyName()
+	h.OS = osName(osrelease.Files())
 	h.Kernel = kernelRelease()
 	h.Hostname, _ = os.Hostname()
 	if u, err := user.Current(); err == nil {
@@ -51,19 +51,11 @@ func Probe(ctx context.Context, workDir string) Host {
 	return h
 }
 
-func osPrettyName() string {
-	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
-				return strings.Trim(v, `"'`)
-			}
-		}
+// osName is the OS line of the context block: the os-release name, else
+// the GOOS.
+func osName(files []string) string {
+	if name, ok := osrelease.PrettyName(files); ok {
+		return name
 	}
 	return runtime.GOOS
 }

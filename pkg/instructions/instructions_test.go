@@ -59,3 +59,18 @@ func TestRulesTellHowToUseJobs(t *testing.T) {
 		}
 	}
 }
+
+// The OS line is the os-release name, or the GOOS when there is none.
+func TestOSName(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "os-release")
+	if err := os.WriteFile(p, []byte("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := osName([]string{filepath.Join(dir, "absent"), p}); got != "Debian GNU/Linux 12 (bookworm)" {
+		t.Errorf("got %q", got)
+	}
+	if got := osName([]string{filepath.Join(dir, "absent")}); got != "linux" {
+		t.Errorf("without os-release: got %q, want the GOOS", got)
+	}
+}

@@ -325,7 +325,7 @@ func waitGroupGone(pgid int, limit time.Duration) {
 
 // Shutdown refuses new commands and ends every running command (and the
 // cgroups of exited shells whose children still run): SIGTERM now, SIGKILL
-// after the grace period.
+// after the grace period, or as soon as nothing of them is left.
 func (r *Runner) Shutdown() {
 	r.mu.Lock()
 	r.closed = true
@@ -347,7 +347,7 @@ func (r *Runner) Shutdown() {
 	for _, g := range groups {
 		g.signal(syscall.SIGTERM)
 	}
-	time.Sleep(r.Grace)
+	r.awaitGone(procs, groups)
 	for _, p := range procs {
 		p.signal(syscall.SIGKILL)
 	}
@@ -355,6 +355,59 @@ func (r *Runner) Shutdown() {
 		g.kill()
 		g.remove(time.Second)
 	}
+}
+
+// awaitGone waits, up to the grace period, until every shell has exited and
+// nothing is left of its process group, session or cgroup, nor of the
+// lingering cgroups.
+func (r *Runner) awaitGone(procs []*Process, groups []*cgroup) {
+	t := time.NewTimer(r.Grace)
+	defer t.Stop()
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-t.C:
+			return
+		}
+	}
+	// Children that outlive their shell have no channel to wait on.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for anyLeft(procs, groups) {
+		select {
+		case <-tick.C:
+		case <-t.C:
+			return
+		}
+	}
+}
+
+// anyLeft reports whether a process of the commands or of the cgroups is
+// still alive.
+func anyLeft(procs []*Process, groups []*cgroup) bool {
+	for _, p := range procs {
+		if p.left() {
+			return true
+		}
+	}
+	for _, g := range groups {
+		if g.populated() {
+			return true
+		}
+	}
+	return false
+}
+
+// left reports whether a process of the command's group, session or cgroup
+// is still alive.
+func (p *Process) left() bool {
+	if syscall.Kill(-p.pgid, 0) == nil {
+		return true
+	}
+	if p.session && len(sessionMembers(p.pgid)) > 0 {
+		return true
+	}
+	return p.cg != nil && p.cg.populated()
 }
 
 // Running returns the number of commands in flight.
@@ -367,10 +420,18 @@ func (r *Runner) Running() int {
 // signalSession sends sig to every process of session sid: an interactive
 // shell on a terminal puts each pipeline in a process group of its own.
 func signalSession(sid int, sig syscall.Signal) {
+	for _, pid := range sessionMembers(sid) {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// sessionMembers returns the processes of session sid but its leader.
+func sessionMembers(sid int) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return nil
 	}
+	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == sid {
@@ -386,7 +447,8 @@ func signalSession(sid int, sig syscall.Signal) {
 		}
 		// After the command name: state ppid pgrp session …
 		if f := bytes.Fields(data[i+1:]); len(f) > 3 && string(f[3]) == strconv.Itoa(sid) {
-			syscall.Kill(pid, sig)
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }

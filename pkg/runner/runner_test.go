@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,6 +46,67 @@ func TestShutdownKillsRunningGroupsAndRefusesNewOnes(t *testing.T) {
 	if r.Running() != 0 {
 		t.Fatalf("%d groups still tracked", r.Running())
 	}
+}
+
+// A command that dies at SIGTERM does not hold Shutdown for the grace.
+func TestShutdownReturnsOnceEveryCommandIsGone(t *testing.T) {
+	r := New()
+	r.Grace = 5 * time.Second
+	p, err := r.Start(Cmd{Script: "sleep 30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan Result, 1)
+	go func() {
+		res, _ := p.Wait(context.Background())
+		waited <- res
+	}()
+	start := time.Now()
+	r.Shutdown()
+	if d := time.Since(start); d >= r.Grace/2 {
+		t.Fatalf("Shutdown took %v with a grace of %v for a command that dies at SIGTERM", d, r.Grace)
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("Shutdown returned before the command exited")
+	}
+	if res := <-waited; res.Signal != syscall.SIGTERM.String() {
+		t.Fatalf("want the command ended by SIGTERM, got %+v", res)
+	}
+}
+
+// A child that ignores SIGTERM keeps its group alive after its shell died:
+// Shutdown gives it the whole grace, then SIGKILLs it.
+func TestShutdownKillsAChildThatOutlivesItsShellAfterTheGrace(t *testing.T) {
+	r := New()
+	r.Grace = 300 * time.Millisecond
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	p, err := r.Start(Cmd{Script: "trap '' TERM; sleep 301 & trap - TERM; echo $! >" + pidfile + "; wait"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Wait(context.Background())
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if data, _ := os.ReadFile(pidfile); strings.HasSuffix(string(data), "\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not write its child's pid")
+		}
+	}
+	child := readPids(t, pidfile, 1)[0]
+	start := time.Now()
+	r.Shutdown()
+	if d := time.Since(start); d < r.Grace {
+		t.Fatalf("Shutdown took %v: the child ignoring SIGTERM got less than the grace of %v", d, r.Grace)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the shell survived SIGTERM")
+	}
+	waitGone(t, []int{child})
 }
 
 func TestDaemonHoldingThePipeDoesNotBlockTheCall(t *testing.T) {

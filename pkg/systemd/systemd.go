@@ -102,7 +102,7 @@ func (s Systemd) Booted() error {
 func (s Systemd) SystemctlArgv(args ...string) ([]string, error) {
 	bin, err := exec.LookPath(s.Systemctl)
 	if err != nil {
-		return nil, fmt.Errorf("systemctl not found in PATH although systemd is running: %v", err)
+		return nil, fmt.Errorf("systemctl not found in PATH although systemd is running: %w", err)
 	}
 	return append([]string{bin, "--no-pager"}, args...), nil
 }

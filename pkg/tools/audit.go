@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // auditValueMax bounds one shown value on the audit line.
@@ -35,10 +36,11 @@ func AuditArgs(tool string, raw json.RawMessage) string {
 			str, _ := v.(string)
 			parts = append(parts, fmt.Sprintf("command=%q…(%d chars)", ProgramName(str), len(str)))
 		case slices.Contains(d.Audit, k):
-			if len(b) > auditValueMax {
-				b = append(b[:auditValueMax], "…"...)
+			shown := string(b)
+			if len(shown) > auditValueMax {
+				shown = cutBytes(shown, auditValueMax) + "…"
 			}
-			parts = append(parts, k+"="+string(b))
+			parts = append(parts, k+"="+shown)
 		default:
 			parts = append(parts, fmt.Sprintf("%s=<%d bytes>", k, len(b)))
 		}
@@ -61,12 +63,21 @@ func ProgramName(cmd string) string {
 		if name, _, ok := strings.Cut(prog, "="); ok {
 			prog = name + "=…"
 		}
-		if len(prog) > 40 {
-			prog = prog[:40]
-		}
-		return prog
+		return cutBytes(prog, 40)
 	}
 	return ""
+}
+
+// cutBytes is s cut to at most n bytes, never inside a UTF-8 sequence, so
+// the audit line stays valid text.
+func cutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // validName: a shell variable name ([A-Za-z_][A-Za-z0-9_]*).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestProgramName(t *testing.T) {
@@ -67,5 +68,28 @@ func TestAuditArgs(t *testing.T) {
 		if len(got) > 400 {
 			t.Errorf("AuditArgs line is %d bytes", len(got))
 		}
+	}
+}
+
+// A clipped value or program name never ends inside a UTF-8 sequence; ASCII
+// is cut at the same byte as ever.
+func TestAuditCutsAreUTF8Safe(t *testing.T) {
+	// `"` then two-byte runes: byte 200 falls inside one.
+	got := AuditArgs("read_file", json.RawMessage(`{"path":"`+strings.Repeat("é", 150)+`"}`))
+	if want := `path="` + strings.Repeat("é", 99) + "…"; got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	got = AuditArgs("read_file", json.RawMessage(`{"path":"`+strings.Repeat("x", 300)+`"}`))
+	if want := `path="` + strings.Repeat("x", 199) + "…"; got != want {
+		t.Errorf("ASCII: got %q\nwant %q", got, want)
+	}
+	for _, cmd := range []string{"a" + strings.Repeat("é", 30), strings.Repeat("日", 20), "ab" + strings.Repeat("🙂", 15)} {
+		prog := ProgramName(cmd)
+		if !utf8.ValidString(prog) || len(prog) > 40 || len(prog) < 37 || !strings.HasPrefix(cmd, prog) {
+			t.Errorf("ProgramName(%q) = %q (%d bytes)", cmd, prog, len(prog))
+		}
+	}
+	if got := cutBytes("日本", 2); got != "" {
+		t.Errorf("cutBytes inside the first rune = %q", got)
 	}
 }

@@ -194,7 +194,7 @@ func (e *Env) writeFileBinary(ctx context.Context, _ *mcp.CallToolRequest, in Wr
 	}
 	data, err := decodeBase64(in.ContentBase64)
 	if err != nil {
-		return nil, WriteFileBinaryOutput{}, fmt.Errorf("content_base64 is not valid base64 (%v); nothing was written. Send standard base64 (A-Z a-z 0-9 + /)", err)
+		return nil, WriteFileBinaryOutput{}, fmt.Errorf("content_base64 is not valid base64 (%w); nothing was written. Send standard base64 (A-Z a-z 0-9 + /)", err)
 	}
 	if in.Offset < 0 {
 		return nil, WriteFileBinaryOutput{}, errors.New("offset must be 0 or more")

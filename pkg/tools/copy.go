@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -161,7 +160,7 @@ func copySymlinkInto(sp, dp *fsutil.Parent, keepOwner bool, st *copyStats) error
 	var tmp string
 	var err error
 	for range 100 {
-		tmp = tempName(dp.Name())
+		tmp = fsutil.TempName(dp.Name())
 		if err = copySymlinkAt(sp.Fd(), sp.Name(), sp.Path(), dp.Fd(), tmp, keepOwner); !errors.Is(err, unix.EEXIST) {
 			break
 		}
@@ -188,7 +187,7 @@ func copyDirInto(ctx context.Context, sp, dp *fsutil.Parent, keepOwner bool, st 
 	defer sd.Close()
 	var tmp string
 	for range 100 {
-		tmp = tempName(dp.Name())
+		tmp = fsutil.TempName(dp.Name())
 		if err = unix.Mkdirat(dp.Fd(), tmp, 0o700); !errors.Is(err, unix.EEXIST) {
 			break
 		}
@@ -445,13 +444,3 @@ func unixMode(m os.FileMode) uint32 {
 	}
 	return u
 }
-
-// tempName is a temp name for a copy of name built in the same directory.
-func tempName(name string) string {
-	if len(name) > 200 {
-		name = name[:200]
-	}
-	return fmt.Sprintf(".%s.servagent-%d-%d.tmp", name, os.Getpid(), time.Now().UnixNano())
-}
-
-// -------------------------------------------------------------- delete_path

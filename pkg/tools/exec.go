@@ -127,7 +127,7 @@ func (e *Env) executeCommand(ctx context.Context, req *mcp.CallToolRequest, in E
 	res, err := e.Runner.Run(ctx, c)
 	stopProgress()
 	if err != nil {
-		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %v", err)
+		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %w", err)
 	}
 	out := ExecOutput{
 		ExitCode:       res.ExitCode,

@@ -51,7 +51,7 @@ func (e *Env) executeJob(ctx context.Context, req *mcp.CallToolRequest, in ExecI
 	}
 	j, err := e.Jobs.Start(Owner(req), spec)
 	if err != nil {
-		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %v", err)
+		return nil, ExecOutput{}, fmt.Errorf("could not start the command: %w", err)
 	}
 	base := ExecOutput{WorkDir: dir, TimeoutSeconds: int(timeout / time.Second), JobID: j.ID}
 	if !in.Background {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 // KillProcessInput are the arguments of kill_process.
@@ -162,10 +163,8 @@ func waitExit(ctx context.Context, pid int, was procStat, known bool, max time.D
 		if time.Now().After(deadline) {
 			return false
 		}
-		select {
-		case <-ctx.Done():
+		if !timeutil.Sleep(ctx, 50*time.Millisecond) {
 			return false
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -187,6 +186,6 @@ func killError(pid int, name, sigName string, sig syscall.Signal, err error) err
 		return fmt.Errorf("permission denied: %s may not send %s to %s, which belongs to another user; if sudo is set up, use execute_command with `sudo -n kill -%d %d`",
 			who, sigName, what, int(sig), pid)
 	default:
-		return fmt.Errorf("cannot send %s to pid %d: %v", sigName, pid, err)
+		return fmt.Errorf("cannot send %s to pid %d: %w", sigName, pid, err)
 	}
 }

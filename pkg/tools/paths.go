@@ -126,8 +126,6 @@ func checkNotInside(src, dst, verb string) error {
 	return nil
 }
 
-// ---------------------------------------------------------------- move_path
-
 // openSourceParent resolves the directory holding src under the symlink
 // rule; src itself is never followed.
 func openSourceParent(src string) (*fsutil.Parent, error) {
@@ -205,7 +203,7 @@ func (e *Env) checkDestination(sfi os.FileInfo, src, dst, verb string) (bool, er
 	}
 	// A symlink to a directory counts as one: replacing /bin -> usr/bin
 	// with a file would be as bad as replacing the directory.
-	if dfi.IsDir() || dfi.Mode()&os.ModeSymlink != 0 && isDir(dst) {
+	if dfi.IsDir() || dfi.Mode()&os.ModeSymlink != 0 && fsutil.IsDir(dst) {
 		return false, fmt.Errorf("destination %s is an existing directory: to %s into it give the full path, e.g. %s", dst, verb, filepath.Join(dst, filepath.Base(src)))
 	}
 	if err := e.checkProtected(dst, "replace"); err != nil {
@@ -215,11 +213,6 @@ func (e *Env) checkDestination(sfi os.FileInfo, src, dst, verb string) (bool, er
 		return false, fmt.Errorf("destination %s exists and is not a directory: refusing to replace it with the directory %s; delete it first or choose another destination", dst, src)
 	}
 	return true, nil
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 func typeName(m os.FileMode) string {
@@ -233,5 +226,3 @@ func typeName(m os.FileMode) string {
 	}
 	return "other"
 }
-
-// ---------------------------------------------------------------- copy_path

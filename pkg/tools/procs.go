@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/textutil"
+	"github.com/servagent/servagent/pkg/timeutil"
 )
 
 // clockTicks is USER_HZ, the unit of the times in /proc/<pid>/stat. The
@@ -281,11 +282,11 @@ type procSample struct {
 func sampleCPU(ctx context.Context) (*procSample, error) {
 	boot, err := bootTime()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read /proc/stat: %v (is /proc mounted?)", err)
+		return nil, fmt.Errorf("cannot read /proc/stat: %w (is /proc mounted?)", err)
 	}
 	pids, err := listPIDs()
 	if err != nil {
-		return nil, fmt.Errorf("cannot list /proc: %v", err)
+		return nil, fmt.Errorf("cannot list /proc: %w", err)
 	}
 	s := &procSample{boot: boot, before: make(map[int]procStat, len(pids)), pageSize: uint64(os.Getpagesize())}
 	for _, pid := range pids {
@@ -294,13 +295,11 @@ func sampleCPU(ctx context.Context) (*procSample, error) {
 		}
 	}
 	t0 := time.Now()
-	select {
-	case <-ctx.Done():
+	if !timeutil.Sleep(ctx, cpuSample) {
 		return nil, ctx.Err()
-	case <-time.After(cpuSample):
 	}
 	if s.pids, err = listPIDs(); err != nil {
-		return nil, fmt.Errorf("cannot list /proc: %v", err)
+		return nil, fmt.Errorf("cannot list /proc: %w", err)
 	}
 	s.elapsed = time.Since(t0).Seconds()
 	s.memTotal = memTotalBytes()

@@ -312,3 +312,25 @@ func TestListProcessesChurn(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// The CPU sample window and the wait for a signalled process to exit both
+// stop when the call is cancelled.
+func TestProcessWaitsStopOnCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := sampleCPU(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("sampleCPU on a cancelled call: %v", err)
+	}
+	child := startSleepChild(t, "30")
+	st, err := readProcStat(child.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waitExit(ctx, child.Process.Pid, st, true, time.Minute) {
+		t.Error("waitExit reports a running process as gone")
+	}
+	if d := time.Since(start); d > cpuSample {
+		t.Errorf("the waits took %v after the call was cancelled", d)
+	}
+}

@@ -84,7 +84,7 @@ func (e *Env) serviceAction(ctx context.Context, req *mcp.CallToolRequest, in Se
 	res, err := e.Runner.Run(ctx, runner.Cmd{KillWithParent: true, Argv: argv, Env: systemd.Environ(e.childEnv(nil)), Stdout: combined, Stderr: combined, Timeout: timeout})
 	stop()
 	if err != nil {
-		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %v", err)
+		return nil, ServiceActionOutput{}, fmt.Errorf("could not run systemctl: %w", err)
 	}
 	out := ServiceActionOutput{
 		Service:  in.Service,

@@ -1,11 +1,14 @@
 package tools
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/servagent/servagent/pkg/systemd"
 )
 
 func TestServiceActionNoSystemd(t *testing.T) {
@@ -76,6 +79,24 @@ func TestServiceActionRejectsInjection(t *testing.T) {
 	}
 	if err := validateUnit("service", `systemd-fsck@dev-disk-by\x2duuid-1234.service`); err != nil {
 		t.Errorf("escaped unit name rejected: %v", err)
+	}
+}
+
+// The hints keep the systemd package's error as their cause, word for word.
+func TestSystemdHintsWrapTheCause(t *testing.T) {
+	err := validateUnit("service", "ngi nx")
+	if !errors.Is(err, systemd.ErrUnitCharset) {
+		t.Errorf("errors.Is(%q, ErrUnitCharset) is false", err)
+	}
+	want := `service "ngi nx" is not a valid systemd unit name: ` + systemd.ErrUnitCharset.Error() +
+		"; find the exact name with list_processes or `systemctl list-units` via execute_command"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %q\nwant %q", err, want)
+	}
+	err = booted(systemd.Systemd{RunDir: filepath.Join(t.TempDir(), "absent")})
+	var nb *systemd.NotBootedError
+	if !errors.As(err, &nb) || !strings.HasPrefix(err.Error(), nb.Error()+": manage services with execute_command") {
+		t.Errorf("booted: %v does not wrap a *NotBootedError", err)
 	}
 }
 

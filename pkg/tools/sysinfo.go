@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/servagent/servagent/pkg/fsutil"
+	"github.com/servagent/servagent/pkg/osrelease"
 )
 
 // SystemInfoInput has no arguments.
@@ -67,7 +68,7 @@ func (e *Env) systemInfo(ctx context.Context, _ *mcp.CallToolRequest, _ SystemIn
 	var o SystemInfoOutput
 	warn := func(format string, args ...any) { o.Warnings = append(o.Warnings, fmt.Sprintf(format, args...)) }
 
-	o.OS = osPrettyName()
+	o.OS = osName(osrelease.Files())
 	var u syscall.Utsname
 	if err := syscall.Uname(&u); err == nil {
 		o.Kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:]) + " " + utsString(u.Version[:])
@@ -145,33 +146,10 @@ func formatUptime(secs int64) string {
 	return fmt.Sprintf("%dh %dm", h, m)
 }
 
-// osPrettyName reads PRETTY_NAME from os-release, the standard location
-// first and the fallback one second.
-func osPrettyName() string {
-	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		vals := map[string]string{}
-		for line := range strings.Lines(string(b)) {
-			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-			if !ok {
-				continue
-			}
-			if uq, err := strconv.Unquote(v); err == nil {
-				v = uq
-			} else {
-				v = strings.Trim(v, `'"`)
-			}
-			vals[k] = v
-		}
-		if vals["PRETTY_NAME"] != "" {
-			return vals["PRETTY_NAME"]
-		}
-		if vals["NAME"] != "" {
-			return strings.TrimSpace(vals["NAME"] + " " + vals["VERSION"])
-		}
+// osName is system_info's os: the os-release name, or says there is none.
+func osName(files []string) string {
+	if name, ok := osrelease.PrettyName(files); ok {
+		return name
 	}
 	return "Linux (no /etc/os-release)"
 }

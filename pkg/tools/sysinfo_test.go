@@ -1,6 +1,8 @@
 package tools
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,5 +58,20 @@ func TestSystemToolAnnotations(t *testing.T) {
 	}
 	if seen != len(names) {
 		t.Errorf("saw %d of %d tools", seen, len(names))
+	}
+}
+
+// system_info's os is the os-release name, or says there is none.
+func TestSystemInfoOSName(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "os-release")
+	if err := os.WriteFile(p, []byte("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := osName([]string{filepath.Join(dir, "absent"), p}); got != "Debian GNU/Linux 12 (bookworm)" {
+		t.Errorf("got %q", got)
+	}
+	if got := osName([]string{filepath.Join(dir, "absent")}); got != "Linux (no /etc/os-release)" {
+		t.Errorf("without os-release: got %q", got)
 	}
 }

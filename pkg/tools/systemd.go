@@ -11,7 +11,7 @@ import (
 // booted is systemd.Booted with what the model can do instead.
 func booted(s systemd.Systemd) error {
 	if err := s.Booted(); err != nil {
-		return fmt.Errorf("%v: manage services with execute_command and the host's own tool (service, rc-service, supervisorctl, or the process directly via list_processes/kill_process)", err)
+		return fmt.Errorf("%w: manage services with execute_command and the host's own tool (service, rc-service, supervisorctl, or the process directly via list_processes/kill_process)", err)
 	}
 	return nil
 }
@@ -20,7 +20,7 @@ func booted(s systemd.Systemd) error {
 func validateUnit(field, name string) error {
 	err := systemd.ValidateUnit(field, name)
 	if errors.Is(err, systemd.ErrUnitCharset) {
-		return fmt.Errorf("%v; find the exact name with list_processes or `systemctl list-units` via execute_command", err)
+		return fmt.Errorf("%w; find the exact name with list_processes or `systemctl list-units` via execute_command", err)
 	}
 	return err
 }

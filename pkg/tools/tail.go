@@ -95,7 +95,7 @@ func (e *Env) tailFile(ctx context.Context, req *mcp.CallToolRequest, in TailFil
 	stop()
 	lw.Flush()
 	if err != nil {
-		return nil, TailFileOutput{}, fmt.Errorf("could not run %s: %v", argv[0], err)
+		return nil, TailFileOutput{}, fmt.Errorf("could not run %s: %w", argv[0], err)
 	}
 	out.Output = ht.String()
 	out.Lines = lw.Lines()
@@ -192,11 +192,11 @@ func (e *Env) journalArgv(unit string, lines, follow int) ([]string, string, err
 		return nil, "", err
 	}
 	if err := booted(e.Systemd); err != nil {
-		return nil, "", fmt.Errorf("%v; read the service's log file with path= instead (look under /var/log)", err)
+		return nil, "", fmt.Errorf("%w; read the service's log file with path= instead (look under /var/log)", err)
 	}
 	argv, err := e.Systemd.JournalArgv(unit, lines, follow > 0)
 	if err != nil {
-		return nil, "", fmt.Errorf("%v: read the service's log file with path= instead (look under /var/log)", err)
+		return nil, "", fmt.Errorf("%w: read the service's log file with path= instead (look under /var/log)", err)
 	}
 	return argv, "journalctl --unit=" + unit, nil
 }
@@ -211,7 +211,7 @@ func checkTailable(p string) error {
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("permission denied on %s: servagent's user cannot reach it; use execute_command with `sudo -n tail -n 50 -- %s` if sudo is set up", p, p)
 	case err != nil:
-		return fmt.Errorf("cannot stat %s: %v", p, err)
+		return fmt.Errorf("cannot stat %s: %w", p, err)
 	case fi.IsDir():
 		return fmt.Errorf("%s is a directory: pass a file inside it (list_directory shows them)", p)
 	case !fi.Mode().IsRegular():
@@ -222,7 +222,7 @@ func checkTailable(p string) error {
 		if errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("permission denied reading %s: use execute_command with `sudo -n tail -n 50 -- %s` if sudo is set up", p, p)
 		}
-		return fmt.Errorf("cannot open %s: %v", p, err)
+		return fmt.Errorf("cannot open %s: %w", p, err)
 	}
 	f.Close()
 	return nil

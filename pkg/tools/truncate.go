@@ -6,10 +6,11 @@ import (
 	"unicode/utf8"
 )
 
-// HeadTail is the one place servagent truncates output for the model. It
-// keeps the first and last halves of a byte budget while streaming, so memory
-// stays bounded and both the start of the output and the error at its end
-// survive. It is safe for concurrent writes.
+// HeadTail truncates what one tool call returns to the model (a job's output,
+// read across calls, is bounded by jobs.Log instead, on the same head and tail
+// rule). It keeps the first and last halves of a byte budget while streaming,
+// so memory stays bounded and both the start of the output and the error at
+// its end survive. It is safe for concurrent writes.
 type HeadTail struct {
 	mu    sync.Mutex
 	limit int64

@@ -61,7 +61,7 @@ func (e *Env) writeFile(ctx context.Context, _ *mcp.CallToolRequest, in WriteFil
 		}
 		cerr := f.Close()
 		if werr != nil || cerr != nil {
-			return nil, WriteFileOutput{}, fmt.Errorf("appending to %s: %v", f.Name(), errors.Join(werr, cerr))
+			return nil, WriteFileOutput{}, fmt.Errorf("appending to %s: %w", f.Name(), errors.Join(werr, cerr))
 		}
 		out.Path, out.Created, out.Size, out.Mode = f.Name(), created, st.Size(), fmt.Sprintf("%04o", st.Mode().Perm())
 	} else {
