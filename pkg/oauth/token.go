@@ -43,7 +43,7 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
 	}
-	writeJSONError(w, e.status, e.code, e.desc)
+	httpjson.Error(w, e.status, e.code, e.desc)
 }
 
 // parseTokenForm reads an application/x-www-form-urlencoded POST body and
