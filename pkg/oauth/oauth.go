@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"gorm.io/gorm"
 
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
 )
@@ -146,17 +147,12 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // checkOptions validates opts, filling the default approval mode, and
 // returns the issuer URL without its trailing slash, and parsed.
 func checkOptions(opts *Options) (issuer string, u *url.URL, err error) {
-	issuer = strings.TrimRight(opts.IssuerURL, "/")
-	u, err = url.Parse(issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must be an absolute http(s) URL without query or fragment", opts.IssuerURL)
+	issuer, err = netname.IssuerURL(opts.IssuerURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("oauth: invalid issuer URL %q: want %w", opts.IssuerURL, err)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		// Codes and tokens would cross the network in clear.
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must be https (plain http only for loopback)", opts.IssuerURL)
-	}
-	if !strings.HasSuffix(u.Path, "/mcp") {
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must end in /mcp", opts.IssuerURL)
+	if u, err = url.Parse(issuer); err != nil {
+		return "", nil, fmt.Errorf("oauth: issuer URL %q: %w", opts.IssuerURL, err) // netname.IssuerURL parsed it already
 	}
 	if (opts.ClientID == "") != (opts.ClientSecret == "") {
 		return "", nil, errors.New("oauth: set both the client id and the client secret, or neither")

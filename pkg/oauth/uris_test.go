@@ -1,0 +1,67 @@
+package oauth
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The issuer URL is checked by netname.IssuerURL, the check config applies
+// to SERVAGENT_OAUTH_ISSUER_URL: the same URLs pass, and New's error names
+// the URL and says what was expected.
+func TestNewChecksTheIssuerURL(t *testing.T) {
+	dir := t.TempDir()
+	for i, in := range []string{"https://example.com/mcp/", "http://127.0.0.1:8765/mcp", "http://[::1]:8765/mcp", "http://localhost/a/mcp"} {
+		s, err := New(context.Background(), Options{IssuerURL: in, DBPath: filepath.Join(dir, string(rune('a'+i))+".db"), Approval: ApprovalAuto})
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if want := strings.TrimSuffix(in, "/"); s.issuer != want || s.resource != want {
+			t.Errorf("%s: issuer %q, resource %q, want %q", in, s.issuer, s.resource, want)
+		}
+		s.Close()
+	}
+	for in, why := range map[string]string{
+		"example.com/mcp": "absolute", "https://example.com/": "ends in /mcp", "http://example.com/mcp": "https",
+		"http://127.0.0.1]:80/mcp": "https", "https://example.com/mcp?x=1": "query", "https://example.com/mcp#f": "fragment",
+	} {
+		s, err := New(context.Background(), Options{IssuerURL: in, DBPath: filepath.Join(dir, "x.db"), Approval: ApprovalAuto})
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: accepted", in)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "issuer URL \""+in+"\"") || !strings.Contains(msg, why) {
+			t.Errorf("%s: %q, want the URL and %q", in, msg, why)
+		}
+	}
+}
+
+// Plain http redirect URIs are loopback ones only, and a loopback host is
+// exact: a bracketed IPv6 literal passes, a stray bracket that
+// url.URL.Hostname keeps does not.
+func TestLoopbackRedirectHosts(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"http://127.0.0.1/cb": true, "http://[::1]:8080/cb": true, "http://localhost/cb": true,
+		"http://127.0.0.1]/cb": false, "http://127.0.0.1]:8080/cb": false, "http://127.0.0.2.example/cb": false,
+	} {
+		if err := validateRedirectURI(raw); (err == nil) != ok {
+			t.Errorf("validateRedirectURI(%q) = %v, want ok=%v", raw, err, ok)
+		}
+	}
+	for _, c := range []struct {
+		registered, requested string
+		ok                    bool
+	}{
+		{"http://[::1]/cb", "http://[::1]:5555/cb", true},
+		{"http://127.0.0.1/cb", "http://127.0.0.1:5555/cb", true},
+		{"http://127.0.0.1/cb", "http://127.0.0.1]:5555/cb", false},
+		{"http://127.0.0.1/cb", "http://127.0.0.2:5555/cb", false},
+	} {
+		if got := redirectMatches([]string{c.registered}, c.requested, false); got != c.ok {
+			t.Errorf("redirectMatches(%q, %q) = %v", c.registered, c.requested, got)
+		}
+	}
+}
