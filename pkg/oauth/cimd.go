@@ -109,10 +109,10 @@ func newDocFetcher(caFile string, now func() time.Time) (*docFetcher, error) {
 		}
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("oauth: CIMD CA file: %w", err)
+			return nil, fmt.Errorf("CIMD CA file: %w", err)
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("oauth: CIMD CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("CIMD CA file %s holds no PEM certificate", caFile)
 		}
 		tlsConf.RootCAs = pool
 		f.allowLoopback = true
