@@ -57,11 +57,14 @@ func isURLClientID(id string) bool {
 
 // docError says why a document cannot be used; the text is shown to the
 // user on the error page or to the client as error_description.
-type docError struct{ reason string }
+// It wraps the cause when there is one (docErrorf with %w).
+type docError struct{ err error }
 
-func (e *docError) Error() string { return e.reason }
+func (e *docError) Error() string { return e.err.Error() }
 
-func docErrorf(format string, args ...any) error { return &docError{fmt.Sprintf(format, args...)} }
+func (e *docError) Unwrap() error { return e.err }
+
+func docErrorf(format string, args ...any) error { return &docError{fmt.Errorf(format, args...)} }
 
 // clientDocument is the part of a metadata document we use. Unknown fields
 // are ignored.
@@ -375,7 +378,7 @@ func (f *docFetcher) fetch(ctx context.Context, id string) (*clientRow, time.Dur
 		case errors.As(err, &de):
 			return nil, 0, de
 		case errors.As(err, &be):
-			return nil, 0, &docError{be.Error()}
+			return nil, 0, &docError{be}
 		case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
 			return nil, 0, docErrorf("it could not be fetched within %s", docFetchTimeout)
 		}
@@ -445,7 +448,7 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 	}
 	for _, u := range d.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return nil, docErrorf("its redirect URI %+q is rejected: %v", truncate(u, 200), err)
+			return nil, docErrorf("its redirect URI %+q is rejected: %w", truncate(u, 200), err)
 		}
 	}
 	if len(d.ResponseTypes) > 0 && !slices.Contains(d.ResponseTypes, "code") {

@@ -176,7 +176,7 @@ func checkOptions(opts *Options) (issuer string, u *url.URL, err error) {
 	}
 	for _, r := range opts.ExtraRedirectURIs {
 		if err := validateRedirectURI(r); err != nil {
-			return "", nil, fmt.Errorf("extra redirect URI %q: %v", r, err)
+			return "", nil, fmt.Errorf("extra redirect URI %q: %w", r, err)
 		}
 	}
 	return issuer, u, nil

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,31 @@ func TestLoopbackRedirectHosts(t *testing.T) {
 		if got := redirectMatches([]string{c.registered}, c.requested, false); got != c.ok {
 			t.Errorf("redirectMatches(%q, %q) = %v", c.registered, c.requested, got)
 		}
+	}
+}
+
+// A redirect URI refused in the options or in a metadata document names it
+// and wraps the reason validateRedirectURI gave, with the text unchanged.
+func TestRejectedRedirectURIsWrapTheReason(t *testing.T) {
+	const bad = "http://evil.example/cb"
+	reason := validateRedirectURI(bad)
+	if reason == nil {
+		t.Fatal("validateRedirectURI accepted " + bad)
+	}
+	_, err := New(context.Background(), Options{IssuerURL: "https://example.com/mcp", DBPath: filepath.Join(t.TempDir(), "o.db"),
+		Approval: ApprovalAuto, ExtraRedirectURIs: []string{bad}})
+	if want := `extra redirect URI "` + bad + `": ` + reason.Error(); err == nil || err.Error() != want {
+		t.Errorf("New: %v, want %q", err, want)
+	} else if u := errors.Unwrap(err); u == nil || u.Error() != reason.Error() {
+		t.Errorf("New's error wraps %v, want %v", u, reason)
+	}
+
+	const id = "https://app.example/oauth/client.json"
+	_, err = parseClientDocument(id, []byte(`{"client_id":"`+id+`","redirect_uris":["`+bad+`"]}`))
+	var de *docError
+	if want := `its redirect URI "` + bad + `" is rejected: ` + reason.Error(); !errors.As(err, &de) || err.Error() != want {
+		t.Errorf("document: %T %v, want a docError %q", err, err, want)
+	} else if u := errors.Unwrap(errors.Unwrap(err)); u == nil || u.Error() != reason.Error() {
+		t.Errorf("the document's error wraps %v, want %v", u, reason)
 	}
 }
