@@ -22,6 +22,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -432,13 +434,13 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 		return nil, docErrorf("it has data after the JSON object")
 	}
 	if d.ClientID != id {
-		return nil, docErrorf("its client_id (%+q) is not the URL it was fetched from", truncate(d.ClientID, 200))
+		return nil, docErrorf("its client_id (%+q) is not the URL it was fetched from", textutil.ClipBytes(d.ClientID, 200))
 	}
 	if len(d.ClientSecret) > 0 {
 		return nil, docErrorf("it contains a client_secret; a metadata document describes a public client")
 	}
 	if m := d.TokenEndpointAuthMethod; m != "" && m != "none" {
-		return nil, docErrorf("its token_endpoint_auth_method is %+q; only none (a public client with PKCE) is supported", truncate(m, 60))
+		return nil, docErrorf("its token_endpoint_auth_method is %+q; only none (a public client with PKCE) is supported", textutil.ClipBytes(m, 60))
 	}
 	if len(d.RedirectURIs) == 0 {
 		return nil, docErrorf("it lists no redirect_uris")
@@ -448,7 +450,7 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 	}
 	for _, u := range d.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return nil, docErrorf("its redirect URI %+q is rejected: %w", truncate(u, 200), err)
+			return nil, docErrorf("its redirect URI %+q is rejected: %w", textutil.ClipBytes(u, 200), err)
 		}
 	}
 	if len(d.ResponseTypes) > 0 && !slices.Contains(d.ResponseTypes, "code") {
@@ -521,16 +523,6 @@ func cacheTTL(h http.Header, now time.Time) time.Duration {
 		}
 	}
 	return min(ttl, maxDocTTL)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // docHost is the host of a client_id URL, shown on the approval page.
