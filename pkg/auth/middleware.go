@@ -3,17 +3,16 @@ package auth
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/servagent/servagent/pkg/ratelimit"
-
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 
+	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
 )
 
@@ -63,7 +62,7 @@ func Middleware(opts Options, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rule := Lookup(r.URL.Path)
 		if rule == nil {
-			writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+			httpjson.Error(w, http.StatusNotFound, "not_found", "no such endpoint")
 			return
 		}
 		if rule.Allows(Public) {
@@ -105,7 +104,7 @@ func checkBasic(w http.ResponseWriter, r *http.Request, next http.Handler, attem
 			return
 		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent"`)
-		writeError(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
+		httpjson.Error(w, http.StatusUnauthorized, "invalid_client", "this endpoint needs HTTP Basic with the operator's OAuth client id and secret")
 		return
 	}
 	attempt.End(0)
@@ -143,7 +142,7 @@ func checkBearer(w http.ResponseWriter, r *http.Request, next http.Handler, rule
 			return
 		}
 		if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
-			writeError(w, http.StatusInternalServerError, "server_error", "token verification failed")
+			httpjson.Error(w, http.StatusInternalServerError, "server_error", "token verification failed")
 			return
 		}
 	}
@@ -220,7 +219,7 @@ func pause(r *http.Request, d time.Duration) {
 
 func tooMany(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "60")
-	writeError(w, http.StatusTooManyRequests, "too_many_requests", msg)
+	httpjson.Error(w, http.StatusTooManyRequests, "too_many_requests", msg)
 }
 
 // Owner ids carry the authentication method, so a credential of one kind
@@ -250,15 +249,7 @@ func unauthorized(w http.ResponseWriter, rule *Rule, opts Options, msg string) {
 		}
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
-}
-
-// writeError writes a JSON error body.
-func writeError(w http.ResponseWriter, code int, errCode, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": errCode, "error_description": msg})
+	httpjson.Error(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 
 // BasicHeader builds an Authorization value for HTTP Basic (tests, clients).

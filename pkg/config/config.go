@@ -86,11 +86,7 @@ func (c *Config) TLSEnabled() bool { return c.TLSCertFile != "" }
 func (c *Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
 
 // LoopbackOnly reports whether the listen host is a loopback address or name.
-func (c *Config) LoopbackOnly() bool { return IsLoopbackHost(c.Host) }
-
-// IsLoopbackHost reports whether host (no port) names the loopback
-// interface; it is netname.IsLoopbackHost, kept for existing callers.
-func IsLoopbackHost(host string) bool { return netname.IsLoopbackHost(host) }
+func (c *Config) LoopbackOnly() bool { return netname.IsLoopbackHost(c.Host) }
 
 // Error is a configuration error: one line, naming the variable.
 type Error struct {

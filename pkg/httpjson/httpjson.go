@@ -20,3 +20,14 @@ func Write(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client went away: nothing left to tell it
 }
+
+// Error sends the error body of RFC 6749 §5.2, which servagent uses for
+// every refusal of its own: {"error": code, "error_description": desc}, the
+// description left out when empty.
+func Error(w http.ResponseWriter, status int, code, desc string) {
+	body := map[string]string{"error": code}
+	if desc != "" {
+		body["error_description"] = desc
+	}
+	Write(w, status, body)
+}

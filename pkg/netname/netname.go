@@ -51,13 +51,22 @@ func Domain(d string) (string, error) {
 	return d, nil
 }
 
-// IsLoopbackHost reports whether host (no port; brackets allowed) names the
-// loopback interface: "localhost" or a loopback IP literal.
+// IsLoopbackHost reports whether host (no port) names the loopback
+// interface: "localhost" or a loopback IP literal, an IPv6 one bare or in
+// one pair of brackets ("::1", "[::1]"). A stray bracket ("127.0.0.1]",
+// "[::1") or an IPv4 literal in brackets is not a loopback name.
 func IsLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		if !ok || !strings.Contains(inner, ":") {
+			return false
+		}
+		host = inner
+	}
+	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 

@@ -26,7 +26,10 @@ func TestDomain(t *testing.T) {
 
 func TestIsLoopbackHost(t *testing.T) {
 	for h, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true, "[::1]": true,
-		"0.0.0.0": false, "example.com": false, "10.0.0.1": false, "": false, "localhost.example.com": false} {
+		"0.0.0.0": false, "example.com": false, "10.0.0.1": false, "": false, "localhost.example.com": false,
+		"::ffff:127.0.0.1": true, "[::ffff:127.0.0.1]": true, "[::2]": false, "[localhost]": false,
+		// url.URL.Hostname keeps a stray bracket ("http://127.0.0.1]:80/"): not loopback.
+		"127.0.0.1]": false, "::1]": false, "[::1": false, "[127.0.0.1]": false, "[[::1]]": false, "[]": false} {
 		if got := IsLoopbackHost(h); got != want {
 			t.Errorf("IsLoopbackHost(%q) = %v", h, got)
 		}

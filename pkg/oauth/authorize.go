@@ -14,6 +14,7 @@ import (
 
 	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 const maxStateLen = 2048
@@ -206,7 +207,7 @@ func (s *Server) lookupAuthClient(ctx context.Context, clientID string) (*client
 			return nil, &pageMsg{Text: "This server is fetching too many client metadata documents right now. Try again in a few seconds.", status: http.StatusServiceUnavailable}
 		}
 		if err != nil {
-			s.log.Warn("client metadata document refused", "client_id", truncate(clientID, 200), "err", err)
+			s.log.Warn("client metadata document refused", "client_id", textutil.ClipBytes(clientID, 200), "err", err)
 			return nil, &pageMsg{Text: "The client's metadata document at ", Code: clientID, Tail: " cannot be used: " + err.Error() + "."}
 		}
 		return c, nil

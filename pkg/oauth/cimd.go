@@ -22,6 +22,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document):
@@ -57,11 +59,14 @@ func isURLClientID(id string) bool {
 
 // docError says why a document cannot be used; the text is shown to the
 // user on the error page or to the client as error_description.
-type docError struct{ reason string }
+// It wraps the cause when there is one (docErrorf with %w).
+type docError struct{ err error }
 
-func (e *docError) Error() string { return e.reason }
+func (e *docError) Error() string { return e.err.Error() }
 
-func docErrorf(format string, args ...any) error { return &docError{fmt.Sprintf(format, args...)} }
+func (e *docError) Unwrap() error { return e.err }
+
+func docErrorf(format string, args ...any) error { return &docError{fmt.Errorf(format, args...)} }
 
 // clientDocument is the part of a metadata document we use. Unknown fields
 // are ignored.
@@ -109,10 +114,10 @@ func newDocFetcher(caFile string, now func() time.Time) (*docFetcher, error) {
 		}
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("oauth: CIMD CA file: %w", err)
+			return nil, fmt.Errorf("CIMD CA file: %w", err)
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("oauth: CIMD CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("CIMD CA file %s holds no PEM certificate", caFile)
 		}
 		tlsConf.RootCAs = pool
 		f.allowLoopback = true
@@ -375,7 +380,7 @@ func (f *docFetcher) fetch(ctx context.Context, id string) (*clientRow, time.Dur
 		case errors.As(err, &de):
 			return nil, 0, de
 		case errors.As(err, &be):
-			return nil, 0, &docError{be.Error()}
+			return nil, 0, &docError{be}
 		case errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err):
 			return nil, 0, docErrorf("it could not be fetched within %s", docFetchTimeout)
 		}
@@ -429,13 +434,13 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 		return nil, docErrorf("it has data after the JSON object")
 	}
 	if d.ClientID != id {
-		return nil, docErrorf("its client_id (%+q) is not the URL it was fetched from", truncate(d.ClientID, 200))
+		return nil, docErrorf("its client_id (%+q) is not the URL it was fetched from", textutil.ClipBytes(d.ClientID, 200))
 	}
 	if len(d.ClientSecret) > 0 {
 		return nil, docErrorf("it contains a client_secret; a metadata document describes a public client")
 	}
 	if m := d.TokenEndpointAuthMethod; m != "" && m != "none" {
-		return nil, docErrorf("its token_endpoint_auth_method is %+q; only none (a public client with PKCE) is supported", truncate(m, 60))
+		return nil, docErrorf("its token_endpoint_auth_method is %+q; only none (a public client with PKCE) is supported", textutil.ClipBytes(m, 60))
 	}
 	if len(d.RedirectURIs) == 0 {
 		return nil, docErrorf("it lists no redirect_uris")
@@ -445,7 +450,7 @@ func parseClientDocument(id string, body []byte) (*clientRow, error) {
 	}
 	for _, u := range d.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return nil, docErrorf("its redirect URI %+q is rejected: %v", truncate(u, 200), err)
+			return nil, docErrorf("its redirect URI %+q is rejected: %w", textutil.ClipBytes(u, 200), err)
 		}
 	}
 	if len(d.ResponseTypes) > 0 && !slices.Contains(d.ResponseTypes, "code") {
@@ -518,16 +523,6 @@ func cacheTTL(h http.Header, now time.Time) time.Duration {
 		}
 	}
 	return min(ttl, maxDocTTL)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // docHost is the host of a client_id URL, shown on the approval page.

@@ -435,3 +435,21 @@ func TestNewRefusesBadCIMDOptions(t *testing.T) {
 		}
 	}
 }
+
+// A document's values echoed in its refusal are clipped to 200 bytes (60
+// for the auth method), never in the middle of a character.
+func TestDocumentRefusalClipsEchoedValues(t *testing.T) {
+	const id = "https://app.example/oauth/client.json"
+	long := strings.Repeat("a", 199) + "é" + strings.Repeat("z", 100) // é spans bytes 199-200
+	for _, c := range []struct{ body, want string }{
+		{`{"client_id":"` + long + `"}`, `its client_id ("` + strings.Repeat("a", 199) + `\u2026") is not the URL it was fetched from`},
+		{`{"client_id":"` + id + `","token_endpoint_auth_method":"` + strings.Repeat("m", 70) + `"}`,
+			`its token_endpoint_auth_method is "` + strings.Repeat("m", 60) + `\u2026"; only none (a public client with PKCE) is supported`},
+		{`{"client_id":"` + id + `","redirect_uris":["http://evil.example/` + long + `"]}`,
+			`its redirect URI "http://evil.example/` + strings.Repeat("a", 180) + `\u2026" is rejected: ` + validateRedirectURI("http://evil.example/").Error()},
+	} {
+		if _, err := parseClientDocument(id, []byte(c.body)); err == nil || err.Error() != c.want {
+			t.Errorf("%.60s…: %v, want %q", c.body, err, c.want)
+		}
+	}
+}

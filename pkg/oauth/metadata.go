@@ -64,7 +64,7 @@ func metadataPreamble(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
+		httpjson.Error(w, http.StatusMethodNotAllowed, "invalid_request", "use GET")
 	}
 	return false
 }
@@ -110,12 +110,4 @@ func (s *Server) handlePRMetadata(w http.ResponseWriter, r *http.Request) {
 			"resource_name":            "servagent",
 		})
 	}
-}
-
-func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
-	body := map[string]string{"error": code}
-	if desc != "" {
-		body["error_description"] = desc
-	}
-	httpjson.Write(w, status, body)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"gorm.io/gorm"
 
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/ratelimit"
 	"github.com/servagent/servagent/pkg/secret"
 )
@@ -146,41 +147,36 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // checkOptions validates opts, filling the default approval mode, and
 // returns the issuer URL without its trailing slash, and parsed.
 func checkOptions(opts *Options) (issuer string, u *url.URL, err error) {
-	issuer = strings.TrimRight(opts.IssuerURL, "/")
-	u, err = url.Parse(issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must be an absolute http(s) URL without query or fragment", opts.IssuerURL)
+	issuer, err = netname.IssuerURL(opts.IssuerURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("invalid issuer URL %q: want %w", opts.IssuerURL, err)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-		// Codes and tokens would cross the network in clear.
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must be https (plain http only for loopback)", opts.IssuerURL)
-	}
-	if !strings.HasSuffix(u.Path, "/mcp") {
-		return "", nil, fmt.Errorf("oauth: issuer URL %q must end in /mcp", opts.IssuerURL)
+	if u, err = url.Parse(issuer); err != nil {
+		return "", nil, fmt.Errorf("issuer URL %q: %w", opts.IssuerURL, err) // netname.IssuerURL parsed it already
 	}
 	if (opts.ClientID == "") != (opts.ClientSecret == "") {
-		return "", nil, errors.New("oauth: set both the client id and the client secret, or neither")
+		return "", nil, errors.New("set both the client id and the client secret, or neither")
 	}
 	switch opts.Approval {
 	case "":
 		opts.Approval = ApprovalOperator
 	case ApprovalOperator, ApprovalAuto:
 	default:
-		return "", nil, fmt.Errorf("oauth: approval mode %q: want operator or auto", opts.Approval)
+		return "", nil, fmt.Errorf("approval mode %q: want operator or auto", opts.Approval)
 	}
 	if opts.Approval == ApprovalOperator && opts.ApprovalSecret == "" {
 		// An empty secret would let anyone approve by submitting nothing.
-		return "", nil, errors.New("oauth: operator approval needs an approval secret (the API key or SERVAGENT_OAUTH_APPROVAL_PASSWORD)")
+		return "", nil, errors.New("operator approval needs an approval secret (the API key or SERVAGENT_OAUTH_APPROVAL_PASSWORD)")
 	}
 	if isURLClientID(opts.ClientID) {
-		return "", nil, fmt.Errorf("oauth: static client id %q must not be a URL (URL client ids name metadata documents)", opts.ClientID)
+		return "", nil, fmt.Errorf("static client id %q must not be a URL (URL client ids name metadata documents)", opts.ClientID)
 	}
 	if opts.RefreshReuseInterval < 0 {
-		return "", nil, errors.New("oauth: negative refresh reuse interval")
+		return "", nil, errors.New("negative refresh reuse interval")
 	}
 	for _, r := range opts.ExtraRedirectURIs {
 		if err := validateRedirectURI(r); err != nil {
-			return "", nil, fmt.Errorf("oauth: extra redirect URI %q: %v", r, err)
+			return "", nil, fmt.Errorf("extra redirect URI %q: %w", r, err)
 		}
 	}
 	return issuer, u, nil
@@ -261,7 +257,7 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*auth.Tok
 		return nil, fmt.Errorf("%w: unknown token", auth.ErrInvalidToken)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("oauth: looking up token: %w", err)
+		return nil, fmt.Errorf("looking up token: %w", err)
 	}
 	now := s.now().Unix()
 	switch {
@@ -293,7 +289,7 @@ func (s *Server) syncStaticClient(ctx context.Context) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var stale []clientRow
 		if err := tx.Where("static = ? AND id <> ?", true, s.opts.ClientID).Find(&stale).Error; err != nil {
-			return fmt.Errorf("oauth: reading clients: %w", err)
+			return fmt.Errorf("reading clients: %w", err)
 		}
 		for _, c := range stale {
 			if err := s.deleteClientTx(tx, c.ID); err != nil {
@@ -324,12 +320,12 @@ func (s *Server) syncStaticClient(ctx context.Context) error {
 		case errors.Is(err, gorm.ErrRecordNotFound):
 			return tx.Create(&row).Error
 		case err != nil:
-			return fmt.Errorf("oauth: reading clients: %w", err)
+			return fmt.Errorf("reading clients: %w", err)
 		}
 		if !old.Static {
 			// A dynamically registered client cannot collide with ours
 			// (different id shape), but never silently take one over.
-			return fmt.Errorf("oauth: client id %q already belongs to a registered client", row.ID)
+			return fmt.Errorf("client id %q already belongs to a registered client", row.ID)
 		}
 		if !secret.Equal(old.SecretHash, row.SecretHash) {
 			// New secret: the old one may have leaked, so end its sessions.

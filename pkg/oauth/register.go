@@ -45,18 +45,18 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeJSONError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		httpjson.Error(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
 		return
 	}
 	if s.opts.ClientID == "" {
-		writeJSONError(w, http.StatusForbidden, "access_denied",
+		httpjson.Error(w, http.StatusForbidden, "access_denied",
 			"dynamic client registration is closed: set SERVAGENT_OAUTH_CLIENT_ID and SERVAGENT_OAUTH_CLIENT_SECRET to enable it")
 		return
 	}
 	ip := limitKey(r)
 	if !s.regFail.Allowed(ip, s.now()) {
 		w.Header().Set("Retry-After", "60")
-		writeJSONError(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")
+		httpjson.Error(w, http.StatusTooManyRequests, "access_denied", "too many failed attempts; retry in a minute")
 		return
 	}
 	id, sec, ok := basicCredentials(r)
@@ -66,12 +66,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if !ok || !idOK || !secOK {
 		s.regFail.Allow(ip, s.now())
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
-		writeJSONError(w, http.StatusUnauthorized, "invalid_client", "registration requires HTTP Basic authentication with the operator client credentials")
+		httpjson.Error(w, http.StatusUnauthorized, "invalid_client", "registration requires HTTP Basic authentication with the operator client credentials")
 		return
 	}
 	req, rerr := decodeRegistration(w, r)
 	if rerr != nil {
-		writeJSONError(w, rerr.status, rerr.code, rerr.desc)
+		httpjson.Error(w, rerr.status, rerr.code, rerr.desc)
 		return
 	}
 	c := clientRow{
@@ -92,7 +92,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.db.WithContext(r.Context()).Create(&c).Error; err != nil {
 		s.log.Error("storing a registered client", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "server_error", "storage error")
+		httpjson.Error(w, http.StatusInternalServerError, "server_error", "storage error")
 		return
 	}
 	s.log.Info("client registered", "client_id", c.ID, "auth_method", c.AuthMethod)

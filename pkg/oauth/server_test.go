@@ -499,6 +499,10 @@ func TestDBDirRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "writable") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("mode %#o: err = %v, want one line naming %s as writable", mode, err, dir)
 		}
+		// serve says "starting OAuth: " before it: no package prefix of its own.
+		if err != nil && !strings.HasPrefix(err.Error(), "database directory "+dir+" is ") {
+			t.Errorf("mode %#o: %q, want it to begin with the directory", mode, err)
+		}
 		if fi, _ := os.Stat(dir); fi.Mode()&(os.ModePerm|os.ModeSticky) != mode {
 			t.Errorf("mode %#o changed to %#o", mode, fi.Mode())
 		}

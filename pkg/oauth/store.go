@@ -91,15 +91,15 @@ func (tokenRow) TableName() string { return "oauth_tokens" }
 // SQLite touches them, then opens the database and migrates the schema.
 func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 	if path == "" {
-		return nil, errors.New("oauth: empty database path")
+		return nil, errors.New("empty database path")
 	}
 	if strings.ContainsAny(path, "?#") {
 		// The driver reads everything after '?' as DSN options.
-		return nil, fmt.Errorf("oauth: database path %q must not contain '?' or '#'", path)
+		return nil, fmt.Errorf("database path %q must not contain '?' or '#'", path)
 	}
 	path, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: database path: %w", err)
+		return nil, fmt.Errorf("database path: %w", err)
 	}
 	path, checked, err := prepareDBFile(path)
 	if err != nil {
@@ -112,11 +112,11 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 		SkipDefaultTransaction: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	// One connection serialises every statement and transaction, which is
 	// what makes code and refresh-token exchange atomic without relying on
@@ -124,18 +124,18 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 	sqlDB.SetMaxOpenConns(1)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("oauth: opening %s: %w", path, err)
+		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	if err := db.WithContext(ctx).AutoMigrate(&clientRow{}, &codeRow{}, &tokenRow{}); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("oauth: migrating %s: %w", path, err)
+		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
 	// SQLite makes the -wal and -shm files itself; make sure they are not
 	// more readable than the database, then check the result.
 	for _, p := range []string{path + "-wal", path + "-shm"} {
 		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			sqlDB.Close()
-			return nil, fmt.Errorf("oauth: %w", err)
+			return nil, err
 		}
 	}
 	if err := checkMode(path, 0o600); err != nil {
@@ -145,7 +145,7 @@ func openDB(ctx context.Context, path string) (*gorm.DB, error) {
 	// SQLite opened the path again: it must still be the file checked.
 	if fi, err := os.Stat(path); err != nil || !sameFile(fi, checked) {
 		sqlDB.Close()
-		return nil, fmt.Errorf("oauth: %s changed while it was being opened; refusing it", path)
+		return nil, fmt.Errorf("%s changed while it was being opened; refusing it", path)
 	}
 	return db, nil
 }
@@ -177,26 +177,26 @@ func prepareDBFile(path string) (string, syscall.Stat_t, error) {
 		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", none, fmt.Errorf("oauth: creating %s: %w", dir, err)
+		return "", none, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	if err := checkAncestors(dir); err != nil {
 		return "", none, err
 	}
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", none, fmt.Errorf("oauth: %w", err)
+		return "", none, err
 	}
 	if err := checkAncestors(real); err != nil {
 		return "", none, err
 	}
 	dfd, err := syscall.Open(real, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return "", none, fmt.Errorf("oauth: opening %s: %w", real, err)
+		return "", none, fmt.Errorf("opening %s: %w", real, err)
 	}
 	defer syscall.Close(dfd)
 	var dst syscall.Stat_t
 	if err := syscall.Fstat(dfd, &dst); err != nil {
-		return "", none, fmt.Errorf("oauth: %s: %w", real, err)
+		return "", none, fmt.Errorf("%s: %w", real, err)
 	}
 	if err := checkDBDir(dir, dst); err != nil {
 		return "", none, err
@@ -204,22 +204,22 @@ func prepareDBFile(path string) (string, syscall.Stat_t, error) {
 	file := filepath.Join(real, name)
 	fd, err := syscall.Openat(dfd, name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
-		return "", none, fmt.Errorf("oauth: %s is a symlink; refusing to use it as the OAuth database", path)
+		return "", none, fmt.Errorf("%s is a symlink; refusing to use it as the OAuth database", path)
 	}
 	if err != nil {
-		return "", none, fmt.Errorf("oauth: creating %s: %w", path, err)
+		return "", none, fmt.Errorf("creating %s: %w", path, err)
 	}
 	f := os.NewFile(uintptr(fd), file)
 	defer f.Close()
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
-		return "", none, fmt.Errorf("oauth: %s: %w", path, err)
+		return "", none, fmt.Errorf("%s: %w", path, err)
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return "", none, fmt.Errorf("oauth: %s is not a regular file", path)
+		return "", none, fmt.Errorf("%s is not a regular file", path)
 	}
 	if err := f.Chmod(0o600); err != nil {
-		return "", none, fmt.Errorf("oauth: making %s private: %w", path, err)
+		return "", none, fmt.Errorf("making %s private: %w", path, err)
 	}
 	return file, st, nil
 }
@@ -243,7 +243,7 @@ func checkAncestors(p string) error {
 	for i := len(parts) - 1; i >= 0; i-- {
 		var est syscall.Stat_t
 		if err := syscall.Lstat(parts[i], &est); err != nil {
-			return fmt.Errorf("oauth: %s: %w", parts[i], err)
+			return fmt.Errorf("%s: %w", parts[i], err)
 		}
 		if err := checkParent(parent, &est); err != nil {
 			return err
@@ -260,15 +260,15 @@ func ours(st *syscall.Stat_t) bool { return int(st.Uid) == os.Geteuid() || st.Ui
 func checkParent(dir string, entry *syscall.Stat_t) error {
 	var st syscall.Stat_t
 	if err := syscall.Stat(dir, &st); err != nil {
-		return fmt.Errorf("oauth: %s: %w", dir, err)
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	writable := st.Mode&0o022 != 0
 	sticky := st.Mode&syscall.S_ISVTX != 0
 	switch {
 	case !ours(&st):
-		return fmt.Errorf("oauth: %s, above the database, belongs to uid %d; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Uid)
+		return fmt.Errorf("%s, above the database, belongs to uid %d; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Uid)
 	case writable && !(sticky && (entry == nil || ours(entry))):
-		return fmt.Errorf("oauth: %s, above the database, is writable by others (mode %#o); put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Mode&0o7777)
+		return fmt.Errorf("%s, above the database, is writable by others (mode %#o); put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)", dir, st.Mode&0o7777)
 	}
 	return nil
 }
@@ -278,18 +278,18 @@ func checkParent(dir string, entry *syscall.Stat_t) error {
 // naming the path and the problem in one line.
 func checkDBDir(dir string, st syscall.Stat_t) error {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-		return fmt.Errorf("oauth: %s is not a directory", dir)
+		return fmt.Errorf("%s is not a directory", dir)
 	}
 	const advice = "; put SERVAGENT_OAUTH_DB_PATH in a directory only servagent's user can write (e.g. ~/.servagent)"
 	perm := st.Mode & 0o777
 	switch {
 	case st.Mode&syscall.S_ISVTX != 0 || perm&0o002 != 0:
-		return fmt.Errorf("oauth: database directory %s is world-writable (mode %#o)%s", dir, perm, advice)
+		return fmt.Errorf("database directory %s is world-writable (mode %#o)%s", dir, perm, advice)
 	case perm&0o020 != 0:
-		return fmt.Errorf("oauth: database directory %s is group-writable (mode %#o)%s", dir, perm, advice)
+		return fmt.Errorf("database directory %s is group-writable (mode %#o)%s", dir, perm, advice)
 	}
 	if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
-		return fmt.Errorf("oauth: database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
+		return fmt.Errorf("database directory %s belongs to uid %d, not to servagent's user (uid %d) or root%s", dir, uid, os.Geteuid(), advice)
 	}
 	return nil
 }
@@ -297,10 +297,10 @@ func checkDBDir(dir string, st syscall.Stat_t) error {
 func checkMode(path string, want fs.FileMode) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("oauth: %w", err)
+		return err
 	}
 	if got := fi.Mode().Perm(); got != want {
-		return fmt.Errorf("oauth: %s has mode %#o, want %#o", path, got, want)
+		return fmt.Errorf("%s has mode %#o, want %#o", path, got, want)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
 	}
-	writeJSONError(w, e.status, e.code, e.desc)
+	httpjson.Error(w, e.status, e.code, e.desc)
 }
 
 // parseTokenForm reads an application/x-www-form-urlencoded POST body and
@@ -257,6 +257,39 @@ func pkceS256(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// The invalid_grant descriptions of a code or refresh token that is
+// unknown, expired, used or revoked: one text for all of these.
+const (
+	unknownCode    = "unknown, expired or used code"
+	unknownRefresh = "unknown, expired or revoked refresh token"
+)
+
+// issuedTo is the client a code or refresh token row was issued to.
+func (r *codeRow) issuedTo() string  { return r.ClientID }
+func (r *tokenRow) issuedTo() string { return r.ClientID }
+
+// presentedRow reads the row of the code or refresh token value a client
+// presented, by its hash and the further conditions cond, and checks it
+// was issued to client: no row is invalid_grant with unknown, another
+// client's row invalid_grant with other, a storage failure server_error.
+// Whether the row is still usable is the caller's to check.
+func presentedRow[T any, P interface {
+	*T
+	issuedTo() string
+}](ctx context.Context, s *Server, client *clientRow, value, unknown, other string, cond ...any) (P, *oauthError) {
+	row := P(new(T))
+	err := s.db.WithContext(ctx).Where("hash = ?", secret.Hash(value)).Take(row, cond...).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return nil, errInvalidGrant(unknown)
+	case err != nil:
+		return nil, s.storageError(err)
+	case row.issuedTo() != client.ID:
+		return nil, errInvalidGrant(other)
+	}
+	return row, nil
+}
+
 func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[string]string) (map[string]any, *oauthError) {
 	code := form["code"]
 	if code == "" {
@@ -269,28 +302,20 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 	if len(code) > maxTokenLen {
 		return nil, errInvalidGrant("unknown code")
 	}
-	db := s.db.WithContext(ctx)
-	var row codeRow
-	err := db.Where("hash = ?", secret.Hash(code)).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, errInvalidGrant("unknown, expired or used code")
-	}
-	if err != nil {
-		return nil, s.storageError(err)
-	}
-	if row.ClientID != client.ID {
-		return nil, errInvalidGrant("the code was issued to another client")
+	row, oe := presentedRow[codeRow](ctx, s, client, code, unknownCode, "the code was issued to another client")
+	if oe != nil {
+		return nil, oe
 	}
 	if row.Used {
 		// RFC 6749 §4.1.2: a replayed code revokes what it issued, since
 		// one of the two callers has stolen it.
 		s.revokeGrant(ctx, row.GrantID)
 		s.log.Warn("authorization code replayed; its tokens were revoked", "client_id", client.ID)
-		return nil, errInvalidGrant("unknown, expired or used code")
+		return nil, errInvalidGrant(unknownCode)
 	}
 	now := s.now()
 	if row.ExpiresAt <= now.Unix() {
-		return nil, errInvalidGrant("unknown, expired or used code")
+		return nil, errInvalidGrant(unknownCode)
 	}
 	if ru, given := form["redirect_uri"]; row.RedirectGiven || given {
 		if ru != row.RedirectURI {
@@ -306,7 +331,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 	// transaction, so a concurrent replay sees either nothing or both.
 	var resp map[string]any
 	badVerifier := false
-	err = db.Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&codeRow{}).Where("hash = ? AND used = ?", row.Hash, false).Update("used", true)
 		if res.Error != nil {
 			return res.Error
@@ -325,7 +350,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 	switch {
 	case errors.Is(err, errReplay):
 		s.revokeGrant(ctx, row.GrantID)
-		return nil, errInvalidGrant("unknown, expired or used code")
+		return nil, errInvalidGrant(unknownCode)
 	case err != nil:
 		return nil, s.storageError(err)
 	case badVerifier:
@@ -344,31 +369,23 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 	if len(rt) > maxTokenLen {
 		return nil, errInvalidGrant("unknown refresh token")
 	}
-	db := s.db.WithContext(ctx)
-	var row tokenRow
-	err := db.Where("hash = ? AND kind = ?", secret.Hash(rt), kindRefresh).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
-	}
-	if err != nil {
-		return nil, s.storageError(err)
-	}
-	if row.ClientID != client.ID {
-		return nil, errInvalidGrant("the refresh token was issued to another client")
+	row, oe := presentedRow[tokenRow](ctx, s, client, rt, unknownRefresh, "the refresh token was issued to another client", "kind = ?", kindRefresh)
+	if oe != nil {
+		return nil, oe
 	}
 	if row.Revoked {
-		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+		return nil, errInvalidGrant(unknownRefresh)
 	}
 	if row.Rotated {
-		if resp, ok := s.replayRotation(ctx, &row); ok {
+		if resp, ok := s.replayRotation(ctx, row); ok {
 			return resp, nil
 		}
 		s.revokeGrant(ctx, row.GrantID)
 		s.log.Warn("rotated refresh token reused; its family was revoked", "client_id", client.ID)
-		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+		return nil, errInvalidGrant(unknownRefresh)
 	}
 	if row.ExpiresAt <= s.now().Unix() {
-		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+		return nil, errInvalidGrant(unknownRefresh)
 	}
 	scope := row.Scope
 	if req := requestedScopes(form["scope"]); len(req) > 0 {
@@ -382,7 +399,7 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 		scope = strings.Join(dedupe(req), " ")
 	}
 	var resp map[string]any
-	err = db.Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&tokenRow{}).Where("hash = ? AND rotated = ? AND revoked = ?", row.Hash, false, false).Update("rotated", true)
 		if res.Error != nil {
 			return res.Error
@@ -404,11 +421,11 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 	})
 	switch {
 	case errors.Is(err, errReplay):
-		if resp, ok := s.replayRotation(ctx, &row); ok {
+		if resp, ok := s.replayRotation(ctx, row); ok {
 			return resp, nil
 		}
 		s.revokeGrant(ctx, row.GrantID)
-		return nil, errInvalidGrant("unknown, expired or revoked refresh token")
+		return nil, errInvalidGrant(unknownRefresh)
 	case err != nil:
 		return nil, s.storageError(err)
 	}

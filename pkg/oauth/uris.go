@@ -2,12 +2,13 @@ package oauth
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/servagent/servagent/pkg/netname"
 )
 
 // chatGPTConnectorRe is ChatGPT's per-connector callback. Only the static
@@ -58,16 +59,6 @@ func isURIChars(s string) bool {
 	return true
 }
 
-// isLoopbackHost reports whether host (without port) is a loopback name or
-// literal, for which RFC 8252 allows plain http and any port.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // validateRedirectURI checks a redirect URI a client wants to register.
 func validateRedirectURI(raw string) error {
 	if raw == "" || len(raw) > maxRedirectURILen {
@@ -98,7 +89,7 @@ func validateRedirectURI(raw string) error {
 			return errors.New("https URI without a host")
 		}
 	case scheme == "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !netname.IsLoopbackHost(u.Hostname()) {
 			return errors.New("plain http is allowed only for loopback hosts (127.0.0.1, [::1], localhost)")
 		}
 	case privateSchemeRe().MatchString(scheme):
@@ -126,12 +117,12 @@ func redirectMatches(registered []string, requested string, static bool) bool {
 		return true
 	}
 	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !isLoopbackHost(req.Hostname()) || req.User != nil || req.Fragment != "" || strings.Contains(requested, "#") {
+	if err != nil || req.Scheme != "http" || !netname.IsLoopbackHost(req.Hostname()) || req.User != nil || req.Fragment != "" || strings.Contains(requested, "#") {
 		return false
 	}
 	for _, r := range registered {
 		reg, err := url.Parse(r)
-		if err != nil || reg.Scheme != "http" || !isLoopbackHost(reg.Hostname()) {
+		if err != nil || reg.Scheme != "http" || !netname.IsLoopbackHost(reg.Hostname()) {
 			continue
 		}
 		if reg.Hostname() == req.Hostname() && reg.EscapedPath() == req.EscapedPath() && reg.RawQuery == req.RawQuery && reg.User == nil {

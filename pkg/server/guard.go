@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/ratelimit"
 )
 
@@ -52,13 +52,13 @@ func browserGuard(next http.Handler) http.Handler {
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		if !config.IsLoopbackHost(host) {
+		if !netname.IsLoopbackHost(host) {
 			httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "without authentication only loopback Host names are accepted"})
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" {
 			u, err := url.Parse(o)
-			if err != nil || !config.IsLoopbackHost(u.Hostname()) {
+			if err != nil || !netname.IsLoopbackHost(u.Hostname()) {
 				httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "cross-origin request refused"})
 				return
 			}

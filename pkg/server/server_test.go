@@ -397,6 +397,7 @@ func TestInsecureModeRefusesBrowsers(t *testing.T) {
 	dest := filepath.Join(cfg.WorkDir, "written")
 	for name, hdr := range map[string][2]string{
 		"foreign Host":       {"Host", "evil.example:8765"},
+		"stray bracket Host": {"Host", "127.0.0.1]"},
 		"foreign Origin":     {"Origin", "https://evil.example"},
 		"cross-site fetch":   {"Sec-Fetch-Site", "cross-site"},
 		"same-site subframe": {"Sec-Fetch-Site", "same-site"},

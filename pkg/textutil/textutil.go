@@ -17,6 +17,27 @@ func Clip(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+// ClipBytes keeps at most n bytes of s, followed by an ellipsis when
+// anything was cut (so the result may be n+3 bytes long). It never splits
+// a valid UTF-8 sequence: the cut moves back to the start of the rune it
+// would fall in; inside bytes that are not UTF-8 it is a plain byte cut.
+// Use it to bound a value of unknown size (a log field, an echoed name);
+// n < 0 is treated as 0.
+func ClipBytes(s string, n int) string {
+	n = max(n, 0)
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut > n-(utf8.UTFMax-1) && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if !utf8.RuneStart(s[cut]) {
+		cut = n
+	}
+	return s[:cut] + "…"
+}
+
 // OneLine folds every run of white space (newlines included) into one space
 // and trims the ends, so a multi-line error fits a table cell or a log value.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
