@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/servagent/servagent/pkg/httpjson"
 	"github.com/servagent/servagent/pkg/netname"
 	"github.com/servagent/servagent/pkg/ratelimit"
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // Request guards in front of authentication: allowed Host names, the
@@ -187,10 +187,4 @@ func (b *deadlineBody) extend() error {
 
 // logged bounds a request value (a path, a header) before it reaches the
 // log: anyone can send a megabyte of path before authenticating.
-func logged(s string) string {
-	const max = 200
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s…(%d bytes)", strings.ToValidUTF8(s[:max], ""), len(s))
-}
+func logged(s string) string { return textutil.ClipBytesSized(s, 200) }

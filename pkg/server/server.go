@@ -80,9 +80,9 @@ type Server struct {
 	bgMu     sync.Mutex
 	bg       sync.WaitGroup // background work and session watchers: Serve waits for them
 	stopping bool           // Serve is shutting down: no new background work
-	certs   *certReloader
-	proxies *ratelimit.Proxies
-	limits  Limits
+	certs    *certReloader
+	proxies  *ratelimit.Proxies
+	limits   Limits
 
 	mu       sync.Mutex
 	current  *builtServer                         // the MCP server for the current instructions

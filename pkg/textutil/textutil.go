@@ -3,6 +3,7 @@
 package textutil
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -19,11 +20,29 @@ func Clip(s string, n int) string {
 
 // ClipBytes keeps at most n bytes of s, followed by an ellipsis when
 // anything was cut (so the result may be n+3 bytes long). It never splits
-// a valid UTF-8 sequence: the cut moves back to the start of the rune it
-// would fall in; inside bytes that are not UTF-8 it is a plain byte cut.
-// Use it to bound a value of unknown size (a log field, an echoed name);
-// n < 0 is treated as 0.
+// a valid UTF-8 sequence (see CutBytes). Use it to bound a value of unknown
+// size (a log field, an echoed name); n < 0 is treated as 0.
 func ClipBytes(s string, n int) string {
+	if len(s) <= max(n, 0) {
+		return s
+	}
+	return CutBytes(s, n) + "…"
+}
+
+// ClipBytesSized is ClipBytes with the full size said after the ellipsis,
+// "prefix…(N bytes)", for log values whose length matters to the reader.
+func ClipBytesSized(s string, n int) string {
+	if len(s) <= max(n, 0) {
+		return s
+	}
+	return CutBytes(s, n) + "…(" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// CutBytes is the first n bytes of s or fewer: the cut moves back to the
+// start of the rune it would fall in, so a valid UTF-8 sequence is never
+// split; inside bytes that are not UTF-8 it is a plain byte cut. n < 0 is
+// treated as 0.
+func CutBytes(s string, n int) string {
 	n = max(n, 0)
 	if len(s) <= n {
 		return s
@@ -35,7 +54,7 @@ func ClipBytes(s string, n int) string {
 	if !utf8.RuneStart(s[cut]) {
 		cut = n
 	}
-	return s[:cut] + "…"
+	return s[:cut]
 }
 
 // OneLine folds every run of white space (newlines included) into one space

@@ -56,3 +56,29 @@ func TestClipBytes(t *testing.T) {
 		}
 	}
 }
+
+// ClipBytesSized cuts like ClipBytes and says the full size; CutBytes is
+// the bare cut.
+func TestClipBytesSized(t *testing.T) {
+	for _, c := range []struct {
+		in        string
+		n         int
+		want, cut string
+	}{
+		{"short", 10, "short", "short"},
+		{"exactly10!", 10, "exactly10!", "exactly10!"},
+		{"eleven char", 10, "eleven cha…(11 bytes)", "eleven cha"},
+		{"aéé", 2, "a…(5 bytes)", "a"},   // 'é' is 2 bytes: not split
+		{"aéé", 3, "aé…(5 bytes)", "aé"}, // the cut falls between runes
+		{"日本語", 4, "日…(9 bytes)", "日"},
+		{"日本語", 2, "…(9 bytes)", ""},
+		{"abc", -1, "…(3 bytes)", ""},
+	} {
+		if got := ClipBytesSized(c.in, c.n); got != c.want {
+			t.Errorf("ClipBytesSized(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+		if got := CutBytes(c.in, c.n); got != c.cut {
+			t.Errorf("CutBytes(%q, %d) = %q, want %q", c.in, c.n, got, c.cut)
+		}
+	}
+}

@@ -6,7 +6,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 // auditValueMax bounds one shown value on the audit line.
@@ -38,7 +39,7 @@ func AuditArgs(tool string, raw json.RawMessage) string {
 		case slices.Contains(d.Audit, k):
 			shown := string(b)
 			if len(shown) > auditValueMax {
-				shown = cutBytes(shown, auditValueMax) + "…"
+				shown = textutil.ClipBytes(shown, auditValueMax)
 			}
 			parts = append(parts, k+"="+shown)
 		default:
@@ -63,21 +64,9 @@ func ProgramName(cmd string) string {
 		if name, _, ok := strings.Cut(prog, "="); ok {
 			prog = name + "=…"
 		}
-		return cutBytes(prog, 40)
+		return textutil.CutBytes(prog, 40)
 	}
 	return ""
-}
-
-// cutBytes is s cut to at most n bytes, never inside a UTF-8 sequence, so
-// the audit line stays valid text.
-func cutBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // validName: a shell variable name ([A-Za-z_][A-Za-z0-9_]*).

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 func TestProgramName(t *testing.T) {
@@ -89,7 +91,7 @@ func TestAuditCutsAreUTF8Safe(t *testing.T) {
 			t.Errorf("ProgramName(%q) = %q (%d bytes)", cmd, prog, len(prog))
 		}
 	}
-	if got := cutBytes("日本", 2); got != "" {
-		t.Errorf("cutBytes inside the first rune = %q", got)
+	if got := textutil.CutBytes("日本", 2); got != "" {
+		t.Errorf("CutBytes inside the first rune = %q", got)
 	}
 }

@@ -8,13 +8,12 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/httpjson"
+	"github.com/servagent/servagent/pkg/textutil"
 	"github.com/servagent/servagent/pkg/userpath"
 )
 
@@ -65,7 +64,7 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	http.ServeContent(sw, r, fi.Name(), fi.ModTime(), f)
-	d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", truncate(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
+	d.Logger.Info("download", "path", p, "status", sw.code, "bytes", sw.n, "size", fi.Size(), "range", textutil.ClipBytesSized(r.Header.Get("Range"), 64), "remote", r.RemoteAddr)
 }
 
 // openStatus maps why a file cannot be served to a status and a sentence.
@@ -84,20 +83,8 @@ func openStatus(err error) (int, string) {
 }
 
 func (d *Download) fail(w http.ResponseWriter, r *http.Request, p string, code int, msg string) {
-	d.Logger.Warn("download refused", "path", truncate(p, 512), "status", code, "err", truncate(msg, 512), "remote", r.RemoteAddr)
+	d.Logger.Warn("download refused", "path", textutil.ClipBytesSized(p, 512), "status", code, "err", textutil.ClipBytesSized(msg, 512), "remote", r.RemoteAddr)
 	httpjson.Write(w, code, map[string]string{"error": msg})
-}
-
-// truncate bounds a client's value in a log line: at most n bytes, cut
-// before a rune rather than inside one, then the full length.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // statusWriter records the status and byte count for the log line. It

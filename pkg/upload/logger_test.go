@@ -86,26 +86,6 @@ func TestHandlersWithAndWithoutLogger(t *testing.T) {
 	}
 }
 
-func TestTruncate(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly10!", 10, "exactly10!"},
-		{"eleven char", 10, "eleven cha…(11 bytes)"},
-		{"aéé", 2, "a…(5 bytes)"},  // 'é' is 2 bytes: not split
-		{"aéé", 3, "aé…(5 bytes)"}, // the cut falls between runes
-		{"日本語", 4, "日…(9 bytes)"},
-		{"日本語", 2, "…(9 bytes)"},
-	} {
-		if got := truncate(c.in, c.n); got != c.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 // A long path or Range of multi-byte runes is shortened in the log line
 // without splitting a rune, and the line still says the full length.
 func TestDownloadLogKeepsRunesWhole(t *testing.T) {
