@@ -37,7 +37,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/textutil"
 )
 
 const (
@@ -254,20 +255,9 @@ func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	if n <= 0 {
-		return ""
-	}
-	s = s[:n]
+	s = textutil.CutBytes(s, n)
 	if i := strings.LastIndexByte(s, '\n'); i > n/2 {
 		return strings.TrimRight(s[:i], " \t\r\n")
-	}
-	// Drop the last rune if the cut left it incomplete.
-	i := len(s) - 1
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	if !utf8.FullRuneInString(s[i:]) {
-		s = s[:i]
 	}
 	return s
 }

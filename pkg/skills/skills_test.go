@@ -317,6 +317,7 @@ func TestCut(t *testing.T) {
 		{"line one\nline two", 12, "line one"},
 		{"ab\ncdefghijkl", 10, "ab\ncdefghi"},
 		{"x", 0, ""},
+		{"line one two\nab€", 16, "line one two"}, // the cut falls inside €: the line end still wins
 	} {
 		if got := cut(tc.s, tc.n); got != tc.want {
 			t.Errorf("cut(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
