@@ -20,6 +20,10 @@ import (
 	"time"
 )
 
+// DefaultHealthTimeout is how long a started service has to answer /healthz
+// before install, update (which then rolls back) and tls setup give up.
+const DefaultHealthTimeout = 30 * time.Second
+
 // Health is the /healthz answer of serve.
 type Health struct {
 	Status  string `json:"status"`
@@ -107,7 +111,7 @@ func PinnedClient(certFile, serverName string) (*http.Client, error) {
 // lines on failure.
 func VerifyService(ctx context.Context, l Layout, sd systemd.Systemd, s *config.Config, version string, timeout time.Duration) error {
 	if timeout == 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultHealthTimeout
 	}
 	url, client, err := HealthEndpoint(l, s)
 	if err != nil {

@@ -38,7 +38,7 @@ type InstallOptions struct {
 	RotateKey  bool
 	NoStart    bool
 
-	HealthTimeout time.Duration // 0: 30s
+	HealthTimeout time.Duration // 0: DefaultHealthTimeout
 	NewKey        func() string // nil: secret.NewKey
 }
 
