@@ -114,8 +114,8 @@ func runSetup(ctx context.Context, o *SetupOptions) error {
 	if err := w.ask(ctx, &a, cur != nil, all); err != nil {
 		return err
 	}
-	skillsDir := d.Layout.Path(system.SkillsDir)
-	plan, err := setup.NewPlan(a, cur, all, func(n string) bool { return fileExists(filepath.Join(skillsDir, n, skills.FileName)) }, newOAuthCredentials)
+	haveSkill := func(n string) bool { return d.Layout.Exists(filepath.Join(system.SkillsDir, n, skills.FileName)) }
+	plan, err := setup.NewPlan(a, cur, all, haveSkill, newOAuthCredentials)
 	if err != nil {
 		return failf("%w", err)
 	}
@@ -204,5 +204,3 @@ func offerSetup(ctx context.Context, f *Factory, o *InstallOptions) error {
 	}
 	return runSetup(ctx, &SetupOptions{IO: f.IO, Lifecycle: o.Lifecycle, SelfPath: o.SelfPath, Executable: o.Executable, Version: o.Version, Obtainer: o.Obtainer})
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

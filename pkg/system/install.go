@@ -265,7 +265,7 @@ func obtainCert(ctx context.Context, o InstallOptions, curDomain string, logf fu
 	l := o.Layout
 	certFile := filepath.Join(StateDir, "certs", o.Domain, "fullchain.pem")
 	keyFile := filepath.Join(StateDir, "certs", o.Domain, "privkey.pem")
-	have := curDomain == o.Domain && fileExists(l.Path(certFile)) && fileExists(l.Path(keyFile))
+	have := curDomain == o.Domain && l.Exists(certFile) && l.Exists(keyFile)
 	if !have {
 		if o.Obtainer == nil {
 			return nil, ErrNoObtainer
@@ -411,8 +411,6 @@ func chownTree(h Host, root string, uid, gid int) error {
 	})
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 func (l Layout) unprefix(p string) string {
 	if l.Root == "" {
 		return p
@@ -425,7 +423,7 @@ func (l Layout) unprefix(p string) string {
 
 func nologinShell(l Layout) string {
 	for _, s := range []string{"/usr/sbin/nologin", "/sbin/nologin"} {
-		if fileExists(l.Path(s)) {
+		if l.Exists(s) {
 			return s
 		}
 	}
