@@ -119,8 +119,10 @@ func (in *installer) ensureUser(ctx context.Context) error {
 			"--no-create-home", "--shell", nologinShell(in.l), "--comment", "servagent MCP server", ServiceUser); err != nil {
 			return fmt.Errorf("creating system user %s: %w", ServiceUser, err)
 		}
-		if uid, gid, exists, err = in.h.LookupUser(ServiceUser); err != nil || !exists {
-			return fmt.Errorf("user %s not found after useradd: %v", ServiceUser, err)
+		if uid, gid, exists, err = in.h.LookupUser(ServiceUser); err != nil {
+			return fmt.Errorf("user %s not found after useradd: %w", ServiceUser, err)
+		} else if !exists {
+			return fmt.Errorf("user %s not found after useradd", ServiceUser)
 		}
 		in.manifest.CreatedUser = true
 		in.logf("created system user %s (uid %d)", ServiceUser, uid)
