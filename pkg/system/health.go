@@ -14,6 +14,7 @@ import (
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/systemd"
+	"github.com/servagent/servagent/pkg/timeutil"
 	"net/http"
 	"os"
 	"strings"
@@ -69,10 +70,8 @@ func WaitHealthy(ctx context.Context, c *http.Client, url, wantVersion string, t
 			return h, nil
 		}
 		last = err
-		select {
-		case <-ctx.Done():
+		if !timeutil.Sleep(ctx, 200*time.Millisecond) {
 			return h, fmt.Errorf("no healthy answer within %s: %w", timeout, last)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
