@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/charmbracelet/huh"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/secret"
@@ -95,10 +93,7 @@ func runSetup(ctx context.Context, o *SetupOptions) error {
 			return err
 		}
 	}
-	all, err := toolList(ctx)
-	if err != nil {
-		return err
-	}
+	all := toolList()
 	if o.Address == "" {
 		o.Address = clientconfig.ReachableHost()
 	}
@@ -153,38 +148,16 @@ func installed(l system.Layout) (*setup.Installed, error) {
 func newOAuthCredentials() (string, string) { return "servagent-" + secret.NewHex(8), secret.NewKey() }
 
 // toolList names every tool with the first sentence of its own description,
-// read from an in-memory MCP server so the wizard never restates them.
-func toolList(ctx context.Context) ([]setup.Tool, error) {
-	s := mcp.NewServer(&mcp.Implementation{Name: "servagent-setup", Version: buildinfo.Version}, nil)
-	if err := tools.Register(s, &tools.Env{}, tools.Names()); err != nil {
-		return nil, err
-	}
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "setup"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer cs.Close()
-	byName := map[string]string{}
-	for t, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			return nil, err
-		}
-		byName[t.Name] = setup.FirstSentence(t.Description)
-	}
+// read from the tools' declarations so the wizard never restates them.
+func toolList() []setup.Tool {
 	var out []setup.Tool
-	for _, n := range tools.Names() {
-		if t, _ := tools.Lookup(n); t.With != "" {
+	for _, t := range tools.All {
+		if t.With != "" {
 			continue // comes with the tool it names (the job tools with execute_command)
 		}
-		out = append(out, setup.Tool{Name: n, Summary: byName[n]})
+		out = append(out, setup.Tool{Name: t.Name, Summary: setup.FirstSentence(t.Description)})
 	}
-	return out, nil
+	return out
 }
 
 // offerSetup is `servagent install` with no argument on a terminal: the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,8 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/pkg/system"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
+
+	"github.com/servagent/servagent/pkg/setup"
+	"github.com/servagent/servagent/pkg/system"
+	"github.com/servagent/servagent/pkg/tools"
 )
 
 // TestMain lets the tmux test run this test binary as `servagent setup`
@@ -289,5 +294,53 @@ func TestSetupAccessibleInterruptChangesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("interrupted setup wrote %v", entries)
+	}
+}
+
+// TestToolListIsWhatClientsList: the wizard's tool list is every tool a
+// client lists from a server with all tools, minus those that come with
+// another, in canonical order, each with the first sentence of the
+// description the client receives.
+func TestToolListIsWhatClientsList(t *testing.T) {
+	ctx := t.Context()
+	s := mcp.NewServer(&mcp.Implementation{Name: "servagent-test", Version: "test"}, nil)
+	if err := tools.Register(s, &tools.Env{}, tools.Names()); err != nil {
+		t.Fatal(err)
+	}
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	listed := map[string]string{}
+	for tl, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed[tl.Name] = setup.FirstSentence(tl.Description)
+	}
+	var want []setup.Tool
+	for _, n := range tools.Names() {
+		if d, _ := tools.Lookup(n); d.With == "" {
+			want = append(want, setup.Tool{Name: n, Summary: listed[n]})
+		}
+	}
+	got := toolList()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("toolList:\n%v\nclients list:\n%v", got, want)
+	}
+	if len(got) < 10 || len(got) >= len(listed) {
+		t.Errorf("toolList has %d tools of the %d listed: the job tools should be left out, the rest kept", len(got), len(listed))
+	}
+	for _, tl := range got {
+		if tl.Summary == "" || strings.Contains(tl.Summary, "\n") {
+			t.Errorf("%s: summary %q, want one non-empty line", tl.Name, tl.Summary)
+		}
 	}
 }
