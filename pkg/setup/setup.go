@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 )
 
@@ -155,17 +156,9 @@ func (a Answers) Validate() error {
 	return nil
 }
 
-// MCPURL is the endpoint clients use with these answers.
+// MCPURL is the endpoint clients use with these answers: HTTPS on the
+// domain, else plain HTTP on the address, written as install and serve
+// write it (clientconfig.MCPURL: no port when it is the scheme's default).
 func (a Answers) MCPURL() string {
-	if a.Domain != "" {
-		if a.Port == 443 {
-			return "https://" + a.Domain + "/mcp"
-		}
-		return "https://" + a.Domain + ":" + strconv.Itoa(a.Port) + "/mcp"
-	}
-	host := a.Address
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return "http://" + host + ":" + strconv.Itoa(a.Port) + "/mcp"
+	return clientconfig.MCPURL(a.Domain != "", a.Address, a.Port, a.Domain)
 }

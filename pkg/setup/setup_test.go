@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/servagent/servagent/pkg/clientconfig"
 )
 
 var testTools = []Tool{{"execute_command", "Run a shell command"}, {"read_file", "Read a text file"}, {"upload_file", "Copy a file"}}
@@ -194,5 +196,36 @@ func TestTemplatesAndSummaries(t *testing.T) {
 	got := FirstSentence(long)
 	if got != "Read a byte range of any file as base64, with the chunk's sha256, the…" || len([]rune(got)) > SummaryWidth {
 		t.Errorf("FirstSentence(long) = %q (%d runes)", got, len([]rune(got)))
+	}
+}
+
+// TestMCPURLIsTheOneInstallPrints: the wizard shows the endpoint exactly as
+// install and serve print it (clientconfig.MCPURL), the scheme's default
+// port left out, at ports 80, 443 and any other, over HTTP and HTTPS.
+func TestMCPURLIsTheOneInstallPrints(t *testing.T) {
+	for _, c := range []struct {
+		domain, address string
+		port            int
+		want            string
+	}{
+		{"", "203.0.113.7", 80, "http://203.0.113.7/mcp"},
+		{"", "203.0.113.7", 443, "http://203.0.113.7:443/mcp"},
+		{"", "203.0.113.7", 8765, "http://203.0.113.7:8765/mcp"},
+		{"", "2001:db8::7", 80, "http://[2001:db8::7]/mcp"},
+		{"", "2001:db8::7", 8765, "http://[2001:db8::7]:8765/mcp"},
+		{"", "[2001:db8::7]", 8765, "http://[2001:db8::7]:8765/mcp"},
+		{"mcp.example.com", "203.0.113.7", 443, "https://mcp.example.com/mcp"},
+		{"mcp.example.com", "203.0.113.7", 80, "https://mcp.example.com:80/mcp"},
+		{"mcp.example.com", "203.0.113.7", 8443, "https://mcp.example.com:8443/mcp"},
+	} {
+		a := Defaults(c.address)
+		a.Domain, a.Port = c.domain, c.port
+		got := a.MCPURL()
+		if got != c.want {
+			t.Errorf("%q on %s:%d: MCPURL = %q, want %q", c.domain, c.address, c.port, got, c.want)
+		}
+		if printed := clientconfig.MCPURL(c.domain != "", c.address, c.port, c.domain); got != printed {
+			t.Errorf("%q on %s:%d: the wizard shows %q, install prints %q", c.domain, c.address, c.port, got, printed)
+		}
 	}
 }
