@@ -138,11 +138,15 @@ func installed(l system.Layout) (*setup.Installed, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	env, err := config.ReadEnvFile(l.Path(system.EnvFile))
+	file, err := config.ReadEnvFile(l.Path(system.EnvFile))
 	if err != nil {
 		return nil, err
 	}
-	return &setup.Installed{Env: env, FullAccess: m.FullAccess}, nil
+	in, err := setup.NewInstalled(file, m.FullAccess, tools.Names())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", system.EnvFile, err)
+	}
+	return in, nil
 }
 
 func newOAuthCredentials() (string, string) { return "servagent-" + secret.NewHex(8), secret.NewKey() }

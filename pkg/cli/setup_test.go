@@ -123,6 +123,36 @@ func TestSetupInstalledShowsChangesKeepsLines(t *testing.T) {
 	}
 }
 
+// TestSetupRefusesAnInstalledValueServeWouldRefuse: setup reads the
+// installation through its typed settings, so a value that serve would
+// refuse (a port that is no number, an unknown tool) stops it with a line
+// naming the variable, before any question and with nothing changed.
+func TestSetupRefusesAnInstalledValueServeWouldRefuse(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{"SERVAGENT_PORT=eighty", `invalid SERVAGENT_PORT="eighty"`},
+		{"SERVAGENT_TOOLS=execute_command,no_such_tool", `invalid SERVAGENT_TOOLS="execute_command,no_such_tool": unknown tool "no_such_tool"`},
+	} {
+		root := t.TempDir()
+		l := system.Layout{Root: root}
+		if err := os.MkdirAll(l.Path(system.InstallDir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(l.Path(system.ManifestPath), []byte(`{"created_user":true,"full_access":false,"version":"v1"}`), 0o644)
+		env := "SERVAGENT_API_KEY=k\n" + c.line + "\n"
+		os.WriteFile(l.Path(system.EnvFile), []byte(env), 0o600)
+		out, prompts, err := accessibleSetup(t, root, "\n\n\n")
+		if err == nil || !strings.Contains(err.Error(), "reading the installation") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one naming %s", c.line, err, c.want)
+		}
+		if prompts != "" || out != "" {
+			t.Errorf("%s: setup went on: prompts %q, output %q", c.line, prompts, out)
+		}
+		if got, _ := os.ReadFile(l.Path(system.EnvFile)); string(got) != env {
+			t.Errorf("%s: .env changed:\n%s", c.line, got)
+		}
+	}
+}
+
 func TestSetupNeedsTerminal(t *testing.T) {
 	d, _ := lcDeps(t, 0)
 	ios, _, _ := lcIO()
