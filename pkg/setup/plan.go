@@ -95,8 +95,8 @@ func NewPlan(a Answers, cur *Installed, all []Tool, haveSkill func(string) bool,
 }
 
 // installArgs are the arguments of the `servagent install` that applies a
-// over cur (nil: a first install): --port unless it is the mode's default
-// on a first install, or what the .env already assigns.
+// over cur (nil: a first install). --port is left out only when the port is
+// the mode's default and, over an installation, what its .env assigns.
 func installArgs(a Answers, cur *Installed) []string {
 	args := []string{"install"}
 	if a.Domain != "" {
