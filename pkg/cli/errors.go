@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/servagent/servagent/pkg/config"
 )
 
@@ -51,4 +53,38 @@ func codeFor(err error) ExitCode {
 	default:
 		return ExitFailure
 	}
+}
+
+// usageErrors makes cobra's refusals of a command line usage errors: a bad
+// flag (SetFlagErrorFunc, inherited by every subcommand) and wrong arguments
+// (each Args validator wrapped). Call it on the complete tree.
+func usageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return &ExitError{Code: ExitUsage, Err: err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
+
+// commandLineError is err as Execute returned it for cmd. A command that is
+// not runnable (the root, tls, skills) does nothing itself, so an error
+// reported for it is cobra refusing the command line before any validator
+// of ours ran: an unknown command.
+func commandLineError(cmd *cobra.Command, err error) error {
+	var ee *ExitError
+	if err != nil && cmd != nil && !cmd.Runnable() && !errors.As(err, &ee) {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	return err
 }

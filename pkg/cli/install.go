@@ -100,7 +100,7 @@ generates a new key.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask questions")
 	fl.BoolVar(&opts.NoStart, "no-start", false, "install and enable the service but do not start it")
 	fl.BoolVar(&opts.RotateKey, "rotate-key", false, "generate a new API key even if one exists")
-	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the started service has to answer /healthz (raise it on a slow machine)")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", system.DefaultHealthTimeout, "how long the started service has to answer /healthz (raise it on a slow machine)")
 	return cmd
 }
 

@@ -53,6 +53,7 @@ commands, edit files, manage services and read logs here.`,
 		newOAuthCmd(ios),
 		newSkillsCmd(ios),
 	)
+	usageErrors(root)
 	return root
 }
 
@@ -68,7 +69,8 @@ func Main(args []string) int {
 func Run(ctx context.Context, args []string, ios IO) int {
 	root := NewRootCmd(NewFactory(ios))
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	err = commandLineError(cmd, err)
 	if err != nil {
 		fmt.Fprintln(ios.ErrOut, "servagent: "+err.Error())
 	}

@@ -69,3 +69,36 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("the cause is not wrapped: %v", err)
 	}
 }
+
+// TestUsageExitCodes: cobra's refusals of a command line (a bad flag, an
+// unknown command, wrong arguments) exit 2 like every other usage error, with
+// the message cobra gives; a command that ran and failed still exits 1.
+func TestUsageExitCodes(t *testing.T) {
+	skills := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want ExitCode
+		msg  string
+	}{
+		{[]string{"serve", "--bogus"}, ExitUsage, "servagent: unknown flag: --bogus\n"},
+		{[]string{"--bogus"}, ExitUsage, "servagent: unknown flag: --bogus\n"},
+		{[]string{"update", "--health-timeout", "soon"}, ExitUsage, `servagent: invalid argument "soon" for "--health-timeout" flag: time: invalid duration "soon"` + "\n"},
+		{[]string{"nosuch"}, ExitUsage, `servagent: unknown command "nosuch" for "servagent"` + "\n"},
+		{[]string{"serv"}, ExitUsage, `servagent: unknown command "serv" for "servagent"` + "\n\nDid you mean this?\n\tserve\n\n"},
+		{[]string{"version", "extra"}, ExitUsage, `servagent: unknown command "extra" for "servagent version"` + "\n"},
+		{[]string{"oauth", "extra"}, ExitUsage, `servagent: unknown command "extra" for "servagent oauth"` + "\n"},
+		{[]string{"completion"}, ExitUsage, "servagent: accepts 1 arg(s), received 0\n"},
+		{[]string{"completion", "tcsh"}, ExitUsage, `servagent: invalid argument "tcsh" for "servagent completion"` + "\n"},
+		{[]string{"install", "a.example", "b.example"}, ExitUsage, "servagent: accepts at most 1 arg(s), received 2\n"},
+		{[]string{"skills", "show", "--dir", skills}, ExitUsage, "servagent: accepts 1 arg(s), received 0\n"},
+		{[]string{"skills", "show", "nosuch", "--dir", skills}, ExitFailure, fmt.Sprintf("servagent: no skill %q in %s\n", "nosuch", skills)},
+		{[]string{"version"}, ExitOK, ""},
+		{[]string{"tls"}, ExitOK, ""}, // a group without a subcommand prints its help
+	} {
+		var out, errOut bytes.Buffer
+		got := ExitCode(Run(t.Context(), c.args, IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}))
+		if got != c.want || errOut.String() != c.msg {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d, stderr %q", c.args, got, errOut.String(), c.want, c.msg)
+		}
+	}
+}

@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/charmbracelet/huh"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/servagent/servagent/pkg/buildinfo"
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/secret"
@@ -95,10 +93,7 @@ func runSetup(ctx context.Context, o *SetupOptions) error {
 			return err
 		}
 	}
-	all, err := toolList(ctx)
-	if err != nil {
-		return err
-	}
+	all := toolList()
 	if o.Address == "" {
 		o.Address = clientconfig.ReachableHost()
 	}
@@ -114,8 +109,8 @@ func runSetup(ctx context.Context, o *SetupOptions) error {
 	if err := w.ask(ctx, &a, cur != nil, all); err != nil {
 		return err
 	}
-	skillsDir := d.Layout.Path(system.SkillsDir)
-	plan, err := setup.NewPlan(a, cur, all, func(n string) bool { return fileExists(filepath.Join(skillsDir, n, skills.FileName)) }, newOAuthCredentials)
+	haveSkill := func(n string) bool { return d.Layout.Exists(filepath.Join(system.SkillsDir, n, skills.FileName)) }
+	plan, err := setup.NewPlan(a, cur, all, haveSkill, newOAuthCredentials)
 	if err != nil {
 		return failf("%w", err)
 	}
@@ -143,48 +138,30 @@ func installed(l system.Layout) (*setup.Installed, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	env, err := config.ReadEnvFile(l.Path(system.EnvFile))
+	file, err := config.ReadEnvFile(l.Path(system.EnvFile))
 	if err != nil {
 		return nil, err
 	}
-	return &setup.Installed{Env: env, FullAccess: m.FullAccess}, nil
+	in, err := setup.NewInstalled(file, m.FullAccess, tools.Names())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", system.EnvFile, err)
+	}
+	return in, nil
 }
 
 func newOAuthCredentials() (string, string) { return "servagent-" + secret.NewHex(8), secret.NewKey() }
 
 // toolList names every tool with the first sentence of its own description,
-// read from an in-memory MCP server so the wizard never restates them.
-func toolList(ctx context.Context) ([]setup.Tool, error) {
-	s := mcp.NewServer(&mcp.Implementation{Name: "servagent-setup", Version: buildinfo.Version}, nil)
-	if err := tools.Register(s, &tools.Env{}, tools.Names()); err != nil {
-		return nil, err
-	}
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "setup"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer cs.Close()
-	byName := map[string]string{}
-	for t, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			return nil, err
-		}
-		byName[t.Name] = setup.FirstSentence(t.Description)
-	}
+// read from the tools' declarations so the wizard never restates them.
+func toolList() []setup.Tool {
 	var out []setup.Tool
-	for _, n := range tools.Names() {
-		if t, _ := tools.Lookup(n); t.With != "" {
+	for _, t := range tools.All {
+		if t.With != "" {
 			continue // comes with the tool it names (the job tools with execute_command)
 		}
-		out = append(out, setup.Tool{Name: n, Summary: byName[n]})
+		out = append(out, setup.Tool{Name: t.Name, Summary: setup.FirstSentence(t.Description)})
 	}
-	return out, nil
+	return out
 }
 
 // offerSetup is `servagent install` with no argument on a terminal: the
@@ -204,5 +181,3 @@ func offerSetup(ctx context.Context, f *Factory, o *InstallOptions) error {
 	}
 	return runSetup(ctx, &SetupOptions{IO: f.IO, Lifecycle: o.Lifecycle, SelfPath: o.SelfPath, Executable: o.Executable, Version: o.Version, Obtainer: o.Obtainer})
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

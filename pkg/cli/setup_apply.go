@@ -135,9 +135,9 @@ func printClients(w io.Writer, url string, res *system.InstallResult, p *setup.P
 	} else {
 		fmt.Fprintf(w, "\nAPI key unchanged (SERVAGENT_API_KEY in %s; new one: servagent install --rotate-key).\n", system.EnvFile)
 	}
-	if id := p.Env["SERVAGENT_OAUTH_CLIENT_ID"]; id != "" {
+	if id := p.Env[config.VarOAuthClientID]; id != "" {
 		fmt.Fprintf(w, "\nClaude.ai / ChatGPT connector (shown only now):\n  URL:           %s\n  Client ID:     %s\n  Client secret: %s\n",
-			url, id, p.Env["SERVAGENT_OAUTH_CLIENT_SECRET"])
+			url, id, p.Env[config.VarOAuthClientSecret])
 	}
 	fmt.Fprintln(w, "\nStatus: systemctl status servagent   Logs: journalctl -u servagent -f")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,8 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servagent/servagent/pkg/system"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
+
+	"github.com/servagent/servagent/pkg/setup"
+	"github.com/servagent/servagent/pkg/system"
+	"github.com/servagent/servagent/pkg/tools"
 )
 
 // TestMain lets the tmux test run this test binary as `servagent setup`
@@ -115,6 +120,36 @@ func TestSetupInstalledShowsChangesKeepsLines(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(l.Path(system.EnvFile)); string(got) != env {
 		t.Errorf("dry run changed .env:\n%s", got)
+	}
+}
+
+// TestSetupRefusesAnInstalledValueServeWouldRefuse: setup reads the
+// installation through its typed settings, so a value that serve would
+// refuse (a port that is no number, an unknown tool) stops it with a line
+// naming the variable, before any question and with nothing changed.
+func TestSetupRefusesAnInstalledValueServeWouldRefuse(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{"SERVAGENT_PORT=eighty", `invalid SERVAGENT_PORT="eighty"`},
+		{"SERVAGENT_TOOLS=execute_command,no_such_tool", `invalid SERVAGENT_TOOLS="execute_command,no_such_tool": unknown tool "no_such_tool"`},
+	} {
+		root := t.TempDir()
+		l := system.Layout{Root: root}
+		if err := os.MkdirAll(l.Path(system.InstallDir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(l.Path(system.ManifestPath), []byte(`{"created_user":true,"full_access":false,"version":"v1"}`), 0o644)
+		env := "SERVAGENT_API_KEY=k\n" + c.line + "\n"
+		os.WriteFile(l.Path(system.EnvFile), []byte(env), 0o600)
+		out, prompts, err := accessibleSetup(t, root, "\n\n\n")
+		if err == nil || !strings.Contains(err.Error(), "reading the installation") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want one naming %s", c.line, err, c.want)
+		}
+		if prompts != "" || out != "" {
+			t.Errorf("%s: setup went on: prompts %q, output %q", c.line, prompts, out)
+		}
+		if got, _ := os.ReadFile(l.Path(system.EnvFile)); string(got) != env {
+			t.Errorf("%s: .env changed:\n%s", c.line, got)
+		}
 	}
 }
 
@@ -289,5 +324,53 @@ func TestSetupAccessibleInterruptChangesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(root); len(entries) != 0 {
 		t.Errorf("interrupted setup wrote %v", entries)
+	}
+}
+
+// TestToolListIsWhatClientsList: the wizard's tool list is every tool a
+// client lists from a server with all tools, minus those that come with
+// another, in canonical order, each with the first sentence of the
+// description the client receives.
+func TestToolListIsWhatClientsList(t *testing.T) {
+	ctx := t.Context()
+	s := mcp.NewServer(&mcp.Implementation{Name: "servagent-test", Version: "test"}, nil)
+	if err := tools.Register(s, &tools.Env{}, tools.Names()); err != nil {
+		t.Fatal(err)
+	}
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	listed := map[string]string{}
+	for tl, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed[tl.Name] = setup.FirstSentence(tl.Description)
+	}
+	var want []setup.Tool
+	for _, n := range tools.Names() {
+		if d, _ := tools.Lookup(n); d.With == "" {
+			want = append(want, setup.Tool{Name: n, Summary: listed[n]})
+		}
+	}
+	got := toolList()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("toolList:\n%v\nclients list:\n%v", got, want)
+	}
+	if len(got) < 10 || len(got) >= len(listed) {
+		t.Errorf("toolList has %d tools of the %d listed: the job tools should be left out, the rest kept", len(got), len(listed))
+	}
+	for _, tl := range got {
+		if tl.Summary == "" || strings.Contains(tl.Summary, "\n") {
+			t.Errorf("%s: summary %q, want one non-empty line", tl.Name, tl.Summary)
+		}
 	}
 }

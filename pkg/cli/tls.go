@@ -56,7 +56,7 @@ and port 80 be reachable now), write the TLS files and port 443 into
 	fl.StringVar(&opts.Email, "email", "", "contact email for the ACME account")
 	addACMEFlags(cmd, &opts.ACMEDirectory, &opts.ACMECAFile, &opts.ACMEHTTPPort)
 	fl.IntVar(&opts.Port, "port", 443, "HTTPS port")
-	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the restarted service has to answer /healthz over HTTPS (raise it on a slow machine)")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", system.DefaultHealthTimeout, "how long the restarted service has to answer /healthz over HTTPS (raise it on a slow machine)")
 	return cmd
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,12 +27,16 @@ type UpdateOptions struct {
 	Service update.Service
 	// BinaryPath overrides the binary to replace (tests).
 	BinaryPath string
-	// HealthTimeout bounds the wait for the new version's /healthz (0: 30s).
+	// Executable finds the running binary: the one replaced when no
+	// installed copy exists, and the one asked about its package.
+	Executable func() (string, error)
+	// HealthTimeout bounds the wait for the new version's /healthz (0:
+	// system.DefaultHealthTimeout).
 	HealthTimeout time.Duration
 }
 
 func newUpdateCmd(f *Factory, runF func(*UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{IO: f.IO, Lifecycle: f.Lifecycle, Current: f.Version}
+	opts := &UpdateOptions{IO: f.IO, Lifecycle: f.Lifecycle, Current: f.Version, Executable: f.Executable}
 	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Update the installed servagent to the latest release (needs root)",
@@ -61,7 +64,7 @@ Already up to date: says so and exits 0 without restarting anything.
 	fl.StringVar(&opts.Version, "version", "", "install this release (vX.Y.Z) instead of the newest")
 	fl.BoolVar(&opts.Force, "force", false, "reinstall even if already at that version")
 	fl.BoolVar(&opts.Check, "check", false, "only report whether an update is available")
-	fl.DurationVar(&opts.HealthTimeout, "health-timeout", 30*time.Second, "how long the new version has to answer /healthz before it is rolled back (raise it on a slow machine)")
+	fl.DurationVar(&opts.HealthTimeout, "health-timeout", system.DefaultHealthTimeout, "how long the new version has to answer /healthz before it is rolled back (raise it on a slow machine)")
 	return cmd
 }
 
@@ -72,7 +75,8 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 			return err
 		}
 	}
-	if exe, _ := os.Executable(); !o.Check && o.BinaryPath == "" {
+	if !o.Check && o.BinaryPath == "" {
+		exe, _ := o.Executable() // "": only the package path is asked about
 		if pkg, ok := distpkg.Servagent(ctx, exe); ok {
 			return failf("servagent comes from the %s package %s; upgrade it with: %s", pkg.Manager, pkg.Package, pkg.UpgradeCommand())
 		}
@@ -83,11 +87,7 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 		// The installed binary, even when update runs from another copy.
 		uo.BinaryPath = d.Layout.Path(system.BinPath)
 		if _, err := os.Stat(uo.BinaryPath); err != nil {
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			if uo.BinaryPath, err = filepath.EvalSymlinks(exe); err != nil {
+			if uo.BinaryPath, err = o.Executable(); err != nil {
 				return err
 			}
 		}

@@ -29,6 +29,7 @@ const (
 	VarAPIKey                = "SERVAGENT_API_KEY"
 	VarTLSCertFile           = "SERVAGENT_TLS_CERTFILE"
 	VarTLSKeyFile            = "SERVAGENT_TLS_KEYFILE"
+	VarTools                 = "SERVAGENT_TOOLS"
 	VarSkillsDir             = "SERVAGENT_SKILLS_DIR"
 	VarStateDir              = "SERVAGENT_STATE_DIR"
 	VarOAuthDBPath           = "SERVAGENT_OAUTH_DB_PATH"
@@ -76,7 +77,7 @@ var Vars = []Var{
 		set: func(c *Config, v string) error { c.TLSCertFile = v; return nil }},
 	{Name: VarTLSKeyFile, Flag: "tls-keyfile", Usage: "TLS private key (PEM)",
 		set: func(c *Config, v string) error { c.TLSKeyFile = v; return nil }},
-	{Name: "SERVAGENT_TOOLS", Flag: "tools", Default: defaultTools, Usage: "tools to expose: a comma list, or all",
+	{Name: VarTools, Flag: "tools", Default: defaultTools, Usage: "tools to expose: a comma list, or all",
 		set: func(c *Config, v string) error { c.Tools = splitList(v); return nil }},
 	{Name: "SERVAGENT_LOG_LEVEL", Flag: "log-level", Default: "INFO", Usage: "DEBUG, INFO, WARNING or ERROR",
 		set: func(c *Config, v string) error {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/servagent/servagent/pkg/config"
 )
 
 // Paths of the installation the plan talks about (system.EnvFile, ...),
@@ -47,40 +49,40 @@ func NewPlan(a Answers, cur *Installed, all []Tool, haveSkill func(string) bool,
 		return nil, err
 	}
 	p := &Plan{Answers: a, Env: map[string]string{}, Upgrade: cur != nil}
-	var env map[string]string
+	s := &config.Config{} // a first install has no settings yet
 	var old Answers
 	if cur != nil {
-		env = cur.Env
+		s = cur.Settings
 		old = FromInstalled(*cur, a.Address, all)
 	}
-	p.Env["SERVAGENT_TOOLS"] = ToolsValue(a.Tools, all)
+	// Only what changes is written, so an unchanged run rewrites nothing.
+	set := func(name, v string) {
+		if cur == nil || cur.File[name] != v {
+			p.Env[name] = v
+		}
+	}
+	set(config.VarTools, ToolsValue(a.Tools, all))
 	issuer := a.MCPURL()
 	switch {
-	case a.OAuth && (env["SERVAGENT_OAUTH_CLIENT_ID"] == "" || env["SERVAGENT_OAUTH_CLIENT_SECRET"] == ""):
+	case a.OAuth && (s.OAuthClientID == "" || s.OAuthClientSecret == ""):
 		id, sec := newCreds()
-		p.Env["SERVAGENT_OAUTH_CLIENT_ID"] = id
-		p.Env["SERVAGENT_OAUTH_CLIENT_SECRET"] = sec
-		p.Env["SERVAGENT_OAUTH_ISSUER_URL"] = issuer
+		set(config.VarOAuthClientID, id)
+		set(config.VarOAuthClientSecret, sec)
+		set(config.VarOAuthIssuerURL, issuer)
 	case a.OAuth:
-		p.Env["SERVAGENT_OAUTH_ISSUER_URL"] = issuer
+		set(config.VarOAuthIssuerURL, issuer)
 	case old.OAuth:
-		for _, k := range []string{"SERVAGENT_OAUTH_ISSUER_URL", "SERVAGENT_OAUTH_CLIENT_ID", "SERVAGENT_OAUTH_CLIENT_SECRET"} {
-			p.Env[k] = ""
-		}
+		set(config.VarOAuthIssuerURL, "")
+		set(config.VarOAuthClientID, "")
+		set(config.VarOAuthClientSecret, "")
 	}
 	if cur != nil && old.Domain != "" && a.Domain == "" {
 		// Back to plain HTTP: the certificate settings go, the files stay.
-		for _, k := range []string{"SERVAGENT_TLS_CERTFILE", "SERVAGENT_TLS_KEYFILE", "SERVAGENT_ACME_DOMAIN"} {
-			p.Env[k] = ""
-		}
+		set(config.VarTLSCertFile, "")
+		set(config.VarTLSKeyFile, "")
+		set(config.VarACMEDomain, "")
 	}
-	// Only what changes is written, so an unchanged run rewrites nothing.
-	for k, v := range p.Env {
-		if cur != nil && env[k] == v {
-			delete(p.Env, k)
-		}
-	}
-	p.Install = installArgs(a, env)
+	p.Install = installArgs(a, cur)
 	for _, s := range a.Skills {
 		if haveSkill == nil || !haveSkill(s) {
 			p.Skills = append(p.Skills, s)
@@ -92,7 +94,10 @@ func NewPlan(a Answers, cur *Installed, all []Tool, haveSkill func(string) bool,
 	return p, nil
 }
 
-func installArgs(a Answers, env map[string]string) []string {
+// installArgs are the arguments of the `servagent install` that applies a
+// over cur (nil: a first install). --port is left out only when the port is
+// the mode's default and, over an installation, what its .env assigns.
+func installArgs(a Answers, cur *Installed) []string {
 	args := []string{"install"}
 	if a.Domain != "" {
 		args = append(args, a.Domain)
@@ -104,7 +109,7 @@ func installArgs(a Answers, env map[string]string) []string {
 	if a.Domain != "" {
 		def = 443
 	}
-	if a.Port != def || (env != nil && env["SERVAGENT_PORT"] != strconv.Itoa(a.Port)) {
+	if a.Port != def || (cur != nil && cur.File[config.VarPort] != strconv.Itoa(a.Port)) {
 		args = append(args, "--port", strconv.Itoa(a.Port))
 	}
 	if a.FullAccess {

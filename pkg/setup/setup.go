@@ -8,9 +8,11 @@ package setup
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 )
 
@@ -49,54 +51,55 @@ func Defaults(address string) Answers {
 
 // Installed is what an existing installation says about itself.
 type Installed struct {
-	Env        map[string]string // the current .env
-	FullAccess bool              // from the install manifest
+	// Settings are its .env over the defaults, each value checked
+	// (config.Settings): what the answers are read from.
+	Settings *config.Config
+	// Tools are the tools it exposes: SERVAGENT_TOOLS with "all" expanded
+	// and every name checked against the tools servagent has.
+	Tools []string
+	// File holds the .env's own assignments. Setup edits that text, so it
+	// writes a variable unless the file already assigns it the same value.
+	File       map[string]string
+	FullAccess bool // from the install manifest
+}
+
+// NewInstalled reads an installation from its .env's assignments and its
+// manifest; valid names every tool servagent has (those the wizard lists
+// and those that come with one). A value serve would refuse is an error.
+func NewInstalled(file map[string]string, fullAccess bool, valid []string) (*Installed, error) {
+	s, err := config.Settings(file)
+	if err != nil {
+		return nil, err
+	}
+	tools, err := config.ResolveTools(s.Tools, valid)
+	if err != nil {
+		return nil, err
+	}
+	return &Installed{Settings: s, Tools: tools, File: file, FullAccess: fullAccess}, nil
 }
 
 // FromInstalled returns the answers that reproduce an installation, so the
-// wizard opens with the current values. all is the full tool list, used to
-// expand SERVAGENT_TOOLS=all.
+// wizard opens with the current values. all is the wizard's tool list: the
+// installed tools are its entries, in its order (a tool that comes with
+// another is not an entry).
 func FromInstalled(in Installed, address string, all []Tool) Answers {
 	a := Defaults(address)
-	env := in.Env
-	if env["SERVAGENT_TLS_CERTFILE"] != "" {
-		a.Domain = env["SERVAGENT_ACME_DOMAIN"]
+	s := in.Settings
+	if s.TLSEnabled() {
+		a.Domain = s.ACMEDomain
 	}
 	a.AcceptTerms = a.Domain != "" // accepted when the certificate was obtained
-	a.Email = env["SERVAGENT_ACME_EMAIL"]
-	if p, err := strconv.Atoi(env["SERVAGENT_PORT"]); err == nil {
-		a.Port = p
-	}
+	a.Email = s.ACMEEmail
+	a.Port = s.Port
 	a.FullAccess = in.FullAccess
-	if t := strings.TrimSpace(env["SERVAGENT_TOOLS"]); t != "" {
-		a.Tools = parseTools(t, all)
-	}
-	a.OAuth = env["SERVAGENT_OAUTH_CLIENT_ID"] != "" && env["SERVAGENT_OAUTH_ISSUER_URL"] != ""
-	return a
-}
-
-func parseTools(v string, all []Tool) []string {
-	if strings.EqualFold(v, "all") {
-		return toolNames(all)
-	}
-	var out []string
+	a.Tools = nil
 	for _, t := range all {
-		for _, n := range strings.Split(v, ",") {
-			if strings.TrimSpace(n) == t.Name {
-				out = append(out, t.Name)
-				break
-			}
+		if slices.Contains(in.Tools, t.Name) {
+			a.Tools = append(a.Tools, t.Name)
 		}
 	}
-	return out
-}
-
-func toolNames(all []Tool) []string {
-	out := make([]string, len(all))
-	for i, t := range all {
-		out[i] = t.Name
-	}
-	return out
+	a.OAuth = s.OAuthClientID != "" && s.OAuthEnabled()
+	return a
 }
 
 // ToolsValue is SERVAGENT_TOOLS for the selection: "all" when every tool is
@@ -155,17 +158,9 @@ func (a Answers) Validate() error {
 	return nil
 }
 
-// MCPURL is the endpoint clients use with these answers.
+// MCPURL is the endpoint clients use with these answers: HTTPS on the
+// domain, else plain HTTP on the address, written as install and serve
+// write it (clientconfig.MCPURL: no port when it is the scheme's default).
 func (a Answers) MCPURL() string {
-	if a.Domain != "" {
-		if a.Port == 443 {
-			return "https://" + a.Domain + "/mcp"
-		}
-		return "https://" + a.Domain + ":" + strconv.Itoa(a.Port) + "/mcp"
-	}
-	host := a.Address
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	return "http://" + host + ":" + strconv.Itoa(a.Port) + "/mcp"
+	return clientconfig.MCPURL(a.Domain != "", a.Address, a.Port, a.Domain)
 }

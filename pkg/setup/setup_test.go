@@ -6,9 +6,26 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/servagent/servagent/pkg/clientconfig"
+	"github.com/servagent/servagent/pkg/config"
 )
 
 var testTools = []Tool{{"execute_command", "Run a shell command"}, {"read_file", "Read a text file"}, {"upload_file", "Copy a file"}}
+
+// installed is the installation whose .env holds env, as the wizard reads it.
+func installed(t *testing.T, env map[string]string, fullAccess bool) *Installed {
+	t.Helper()
+	var valid []string
+	for _, tl := range testTools {
+		valid = append(valid, tl.Name)
+	}
+	in, err := NewInstalled(env, fullAccess, append(valid, "read_job_output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
 
 func creds(n *int) Credentials {
 	return func() (string, string) { *n++; return "servagent-id", "s3cret-value" }
@@ -83,7 +100,7 @@ func TestInstalledUnchangedAndChanged(t *testing.T) {
 		"SERVAGENT_ACME_EMAIL":      "ops@example.com",
 		"SERVAGENT_OAUTH_CLIENT_ID": "old-id", "SERVAGENT_OAUTH_CLIENT_SECRET": "old", "SERVAGENT_OAUTH_ISSUER_URL": "https://mcp.example.com/mcp",
 	}
-	cur := &Installed{Env: env, FullAccess: true}
+	cur := installed(t, env, true)
 	a := FromInstalled(*cur, "203.0.113.7", testTools)
 	if a.Domain != "mcp.example.com" || a.Port != 443 || !a.FullAccess || !a.OAuth || len(a.Tools) != 3 || !a.AcceptTerms {
 		t.Fatalf("FromInstalled = %+v", a)
@@ -98,7 +115,7 @@ func TestInstalledUnchangedAndChanged(t *testing.T) {
 	if !strings.Contains(p.Summary(), "No change") {
 		t.Errorf("summary:\n%s", p.Summary())
 	}
-	http := &Installed{Env: map[string]string{"SERVAGENT_PORT": "8765", "SERVAGENT_TOOLS": "execute_command"}}
+	http := installed(t, map[string]string{"SERVAGENT_PORT": "8765", "SERVAGENT_TOOLS": "execute_command"}, false)
 	b := FromInstalled(*http, "203.0.113.7", testTools)
 	b.Address = "192.0.2.44" // printed only: not a change to apply
 	if p, err := NewPlan(b, http, testTools, nil, nil); err != nil || len(p.Changes) != 0 || len(p.Env) != 0 {
@@ -194,5 +211,68 @@ func TestTemplatesAndSummaries(t *testing.T) {
 	got := FirstSentence(long)
 	if got != "Read a byte range of any file as base64, with the chunk's sha256, the…" || len([]rune(got)) > SummaryWidth {
 		t.Errorf("FirstSentence(long) = %q (%d runes)", got, len([]rune(got)))
+	}
+}
+
+// TestMCPURLIsTheOneInstallPrints: the wizard shows the endpoint exactly as
+// install and serve print it (clientconfig.MCPURL), the scheme's default
+// port left out, at ports 80, 443 and any other, over HTTP and HTTPS.
+func TestMCPURLIsTheOneInstallPrints(t *testing.T) {
+	for _, c := range []struct {
+		domain, address string
+		port            int
+		want            string
+	}{
+		{"", "203.0.113.7", 80, "http://203.0.113.7/mcp"},
+		{"", "203.0.113.7", 443, "http://203.0.113.7:443/mcp"},
+		{"", "203.0.113.7", 8765, "http://203.0.113.7:8765/mcp"},
+		{"", "2001:db8::7", 80, "http://[2001:db8::7]/mcp"},
+		{"", "2001:db8::7", 8765, "http://[2001:db8::7]:8765/mcp"},
+		{"", "[2001:db8::7]", 8765, "http://[2001:db8::7]:8765/mcp"},
+		{"mcp.example.com", "203.0.113.7", 443, "https://mcp.example.com/mcp"},
+		{"mcp.example.com", "203.0.113.7", 80, "https://mcp.example.com:80/mcp"},
+		{"mcp.example.com", "203.0.113.7", 8443, "https://mcp.example.com:8443/mcp"},
+	} {
+		a := Defaults(c.address)
+		a.Domain, a.Port = c.domain, c.port
+		got := a.MCPURL()
+		if got != c.want {
+			t.Errorf("%q on %s:%d: MCPURL = %q, want %q", c.domain, c.address, c.port, got, c.want)
+		}
+		if printed := clientconfig.MCPURL(c.domain != "", c.address, c.port, c.domain); got != printed {
+			t.Errorf("%q on %s:%d: the wizard shows %q, install prints %q", c.domain, c.address, c.port, got, printed)
+		}
+	}
+}
+
+// TestFromInstalledTools: the installed tools open the wizard as its own
+// entries in its order, whatever the order and spelling of SERVAGENT_TOOLS;
+// a tool that comes with another is no entry; unset is the default.
+func TestFromInstalledTools(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"SERVAGENT_TOOLS": "upload_file, read_job_output,execute_command"}, []string{"execute_command", "upload_file"}},
+		{map[string]string{"SERVAGENT_TOOLS": "ALL"}, []string{"execute_command", "read_file", "upload_file"}},
+		{map[string]string{"SERVAGENT_TOOLS": "read_file,read_file"}, []string{"read_file"}},
+		{map[string]string{}, config.DefaultTools()},
+	} {
+		a := FromInstalled(*installed(t, c.env, false), "203.0.113.7", testTools)
+		if !reflect.DeepEqual(a.Tools, c.want) {
+			t.Errorf("%v: Tools = %v, want %v", c.env, a.Tools, c.want)
+		}
+	}
+	for env, want := range map[string]string{
+		"execute_command,nope": `unknown tool "nope"`,
+		"":                     "at least one tool",
+	} {
+		_, err := NewInstalled(map[string]string{"SERVAGENT_TOOLS": env}, false, []string{"execute_command"})
+		if !config.IsConfigError(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("SERVAGENT_TOOLS=%q installed: %v, want a config error saying %q", env, err, want)
+		}
+	}
+	if _, err := NewInstalled(map[string]string{"SERVAGENT_PORT": "x"}, false, []string{"execute_command"}); !config.IsConfigError(err) {
+		t.Errorf("SERVAGENT_PORT=x installed: %v, want a config error", err)
 	}
 }

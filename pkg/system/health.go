@@ -14,11 +14,16 @@ import (
 	"github.com/servagent/servagent/pkg/clientconfig"
 	"github.com/servagent/servagent/pkg/config"
 	"github.com/servagent/servagent/pkg/systemd"
+	"github.com/servagent/servagent/pkg/timeutil"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 )
+
+// DefaultHealthTimeout is how long a started service has to answer /healthz
+// before install, update (which then rolls back) and tls setup give up.
+const DefaultHealthTimeout = 30 * time.Second
 
 // Health is the /healthz answer of serve.
 type Health struct {
@@ -65,10 +70,8 @@ func WaitHealthy(ctx context.Context, c *http.Client, url, wantVersion string, t
 			return h, nil
 		}
 		last = err
-		select {
-		case <-ctx.Done():
+		if !timeutil.Sleep(ctx, 200*time.Millisecond) {
 			return h, fmt.Errorf("no healthy answer within %s: %w", timeout, last)
-		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -107,7 +110,7 @@ func PinnedClient(certFile, serverName string) (*http.Client, error) {
 // lines on failure.
 func VerifyService(ctx context.Context, l Layout, sd systemd.Systemd, s *config.Config, version string, timeout time.Duration) error {
 	if timeout == 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultHealthTimeout
 	}
 	url, client, err := HealthEndpoint(l, s)
 	if err != nil {

@@ -72,7 +72,7 @@ func (RealHost) Chown(path string, uid, gid int) error { return os.Lchown(path, 
 type InstalledService struct {
 	Layout        Layout
 	Systemd       systemd.Systemd
-	HealthTimeout time.Duration // 0: 30s
+	HealthTimeout time.Duration // 0: DefaultHealthTimeout
 }
 
 // Restart restarts the unit, clearing a failed state first: a broken
@@ -95,7 +95,7 @@ func (s InstalledService) Healthy(ctx context.Context, version string) error {
 	}
 	timeout := s.HealthTimeout
 	if timeout == 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultHealthTimeout
 	}
 	_, err = WaitHealthy(ctx, c, url, version, timeout)
 	return err

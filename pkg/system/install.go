@@ -38,7 +38,7 @@ type InstallOptions struct {
 	RotateKey  bool
 	NoStart    bool
 
-	HealthTimeout time.Duration // 0: 30s
+	HealthTimeout time.Duration // 0: DefaultHealthTimeout
 	NewKey        func() string // nil: secret.NewKey
 }
 
@@ -119,8 +119,10 @@ func (in *installer) ensureUser(ctx context.Context) error {
 			"--no-create-home", "--shell", nologinShell(in.l), "--comment", "servagent MCP server", ServiceUser); err != nil {
 			return fmt.Errorf("creating system user %s: %w", ServiceUser, err)
 		}
-		if uid, gid, exists, err = in.h.LookupUser(ServiceUser); err != nil || !exists {
-			return fmt.Errorf("user %s not found after useradd: %v", ServiceUser, err)
+		if uid, gid, exists, err = in.h.LookupUser(ServiceUser); err != nil {
+			return fmt.Errorf("user %s not found after useradd: %w", ServiceUser, err)
+		} else if !exists {
+			return fmt.Errorf("user %s not found after useradd", ServiceUser)
 		}
 		in.manifest.CreatedUser = true
 		in.logf("created system user %s (uid %d)", ServiceUser, uid)
@@ -265,7 +267,7 @@ func obtainCert(ctx context.Context, o InstallOptions, curDomain string, logf fu
 	l := o.Layout
 	certFile := filepath.Join(StateDir, "certs", o.Domain, "fullchain.pem")
 	keyFile := filepath.Join(StateDir, "certs", o.Domain, "privkey.pem")
-	have := curDomain == o.Domain && fileExists(l.Path(certFile)) && fileExists(l.Path(keyFile))
+	have := curDomain == o.Domain && l.Exists(certFile) && l.Exists(keyFile)
 	if !have {
 		if o.Obtainer == nil {
 			return nil, ErrNoObtainer
@@ -411,8 +413,6 @@ func chownTree(h Host, root string, uid, gid int) error {
 	})
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 func (l Layout) unprefix(p string) string {
 	if l.Root == "" {
 		return p
@@ -425,7 +425,7 @@ func (l Layout) unprefix(p string) string {
 
 func nologinShell(l Layout) string {
 	for _, s := range []string{"/usr/sbin/nologin", "/sbin/nologin"} {
-		if fileExists(l.Path(s)) {
+		if l.Exists(s) {
 			return s
 		}
 	}

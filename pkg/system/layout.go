@@ -44,6 +44,10 @@ func (l Layout) Path(p string) string {
 	return filepath.Join(l.Root, p)
 }
 
+// Exists reports whether p (an absolute system path) exists under the
+// layout's root.
+func (l Layout) Exists(p string) bool { _, err := os.Stat(l.Path(p)); return err == nil }
+
 // System paths (unprefixed).
 var (
 	BinPath      = filepath.Join(InstallDir, "bin", "servagent")

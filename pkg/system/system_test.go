@@ -3,7 +3,9 @@ package system
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,8 @@ type fakeHost struct {
 	chowned  map[string][2]int
 	nextUID  int
 	realVisu bool
+	// lookup, when set, answers LookupUser instead of the table.
+	lookup func(name string) (int, int, bool, error)
 }
 
 func newFakeHost() *fakeHost {
@@ -72,6 +76,9 @@ func (f *fakeHost) systemd() systemd.Systemd {
 func (f *fakeHost) LookupUser(name string) (int, int, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lookup != nil {
+		return f.lookup(name)
+	}
 	u, ok := f.users[name]
 	return u[0], u[1], ok, nil
 }
@@ -582,5 +589,43 @@ func TestInstalledServiceRestart(t *testing.T) {
 	h.fail["systemctl restart"] = fmt.Errorf("exit status 1")
 	if err := s.Restart(context.Background()); err == nil || !strings.Contains(err.Error(), "systemctl restart servagent.service: exit status 1: simulated failure") {
 		t.Errorf("failed restart: %v", err)
+	}
+}
+
+// TestUserLookupFailuresKeepTheirCause: a failed lookup of the service user
+// after useradd, or before tls setup, names the user and wraps the lookup's
+// error; a user that is simply not there says so without a cause.
+func TestUserLookupFailuresKeepTheirCause(t *testing.T) {
+	boom := errors.New("nss unreachable")
+	root, h := t.TempDir(), newFakeHost()
+	calls := 0
+	h.lookup = func(string) (int, int, bool, error) {
+		if calls++; calls == 1 {
+			return 0, 0, false, nil // not there yet: install runs useradd
+		}
+		return 0, 0, false, boom
+	}
+	if _, _, err := testInstall(t, root, h, nil); !errors.Is(err, boom) ||
+		err.Error() != "user servagent not found after useradd: nss unreachable" {
+		t.Errorf("install, lookup failing after useradd: %v", err)
+	}
+	h.lookup = func(string) (int, int, bool, error) { return 0, 0, false, nil }
+	if _, _, err := testInstall(t, root, h, nil); err == nil || err.Error() != "user servagent not found after useradd" {
+		t.Errorf("install, no user after useradd: %v", err)
+	}
+
+	h.lookup = nil
+	if _, out, err := testInstall(t, root, h, nil); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	tlsOpts := TLSOptions{Layout: Layout{Root: root}, Host: h, Systemd: h.systemd(), Out: io.Discard, Domain: "mcp.example.com"}
+	h.lookup = func(string) (int, int, bool, error) { return 0, 0, false, boom }
+	if _, err := SetupTLS(t.Context(), tlsOpts); !errors.Is(err, boom) ||
+		err.Error() != "user servagent missing (nss unreachable): run servagent install again" {
+		t.Errorf("tls setup, lookup failing: %v", err)
+	}
+	h.lookup = func(string) (int, int, bool, error) { return 0, 0, false, nil }
+	if _, err := SetupTLS(t.Context(), tlsOpts); err == nil || err.Error() != "user servagent missing: run servagent install again" {
+		t.Errorf("tls setup, no user: %v", err)
 	}
 }

@@ -44,8 +44,10 @@ func SetupTLS(ctx context.Context, o TLSOptions) (string, error) {
 		return "", ErrNotInstalled
 	}
 	uid, gid, exists, err := h.LookupUser(ServiceUser)
-	if err != nil || !exists {
-		return "", fmt.Errorf("user %s missing (%v): run servagent install again", ServiceUser, err)
+	if err != nil {
+		return "", fmt.Errorf("user %s missing (%w): run servagent install again", ServiceUser, err)
+	} else if !exists {
+		return "", fmt.Errorf("user %s missing: run servagent install again", ServiceUser)
 	}
 	env, err := readInstallEnv(l)
 	if err != nil {

@@ -82,7 +82,7 @@ func PlanUninstall(l Layout, h Host) (Plan, error) {
 	}
 	if hasManifest {
 		p.InstallDir = true
-	} else if fileExists(l.Path(InstallDir)) {
+	} else if l.Exists(InstallDir) {
 		p.Left = append(p.Left, InstallDir+" (no install manifest)")
 	}
 	if _, _, exists, err := h.LookupUser(ServiceUser); err != nil {
@@ -112,7 +112,7 @@ func Uninstall(ctx context.Context, o UninstallOptions, p Plan) error {
 		}
 		_ = o.Systemd.Run(ctx, "reset-failed", UnitName)
 		logf("stopped, disabled and removed %s", UnitName)
-		if fileExists(l.Path(UnitPath + ".d")) {
+		if l.Exists(UnitPath + ".d") {
 			logf("left %s.d (drop-ins are the operator's)", UnitPath)
 		}
 	}
@@ -163,7 +163,7 @@ func keepCerts(o UninstallOptions) (string, error) {
 	l := o.Layout
 	var found []string
 	for _, name := range []string{"acme", "certs"} {
-		if fileExists(l.Path(filepath.Join(StateDir, name))) {
+		if l.Exists(filepath.Join(StateDir, name)) {
 			found = append(found, name)
 		}
 	}
