@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/servagent/servagent/pkg/config"
+	"github.com/servagent/servagent/pkg/fsutil"
 	"github.com/servagent/servagent/pkg/skills"
 	"github.com/servagent/servagent/pkg/textutil"
 )
@@ -62,11 +63,6 @@ func absPath(p string) string {
 	return p
 }
 
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
 func newSkillsCmd(ios IO) *cobra.Command {
 	var dirFlag string
 	cmd := &cobra.Command{
@@ -85,7 +81,7 @@ skill is <dir>/<name>/SKILL.md; if its first line is not a markdown heading,
 		if dirFlag != "" {
 			return absPath(dirFlag)
 		}
-		return defaultSkillsDir(settingFromEnvOrFile, isDir)
+		return defaultSkillsDir(settingFromEnvOrFile, fsutil.IsDir)
 	}
 	cmd.AddCommand(
 		newSkillsListCmd(ios, dir),
