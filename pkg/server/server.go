@@ -249,8 +249,8 @@ func (s *Server) routes() http.Handler {
 		}
 		sse.ServeHTTP(w, r)
 	}))
-	mux.Handle("/upload", upload.NewHandler(upload.Handler{WorkDir: cfg.WorkDir, MaxSize: cfg.UploadMaxSize, SpoolDir: cfg.StateDir, Logger: s.log}))
-	mux.Handle("/download", upload.NewDownload(upload.Download{WorkDir: cfg.WorkDir, Logger: s.log}))
+	mux.Handle("/upload", upload.NewHandler(upload.Handler{Paths: s.env.Paths, MaxSize: cfg.UploadMaxSize, SpoolDir: cfg.StateDir, Logger: s.log}))
+	mux.Handle("/download", upload.NewDownload(upload.Download{Paths: s.env.Paths, Logger: s.log}))
 	if s.opts.OAuth != nil {
 		s.opts.OAuth.Register(mux)
 	}

@@ -37,7 +37,11 @@ var All = []Tool{
 // tests build the one they need, so they need no package state and can run
 // in parallel.
 type Env struct {
-	WorkDir        string
+	WorkDir string
+	// Paths turns a client's path into an absolute one; the server hands
+	// the same resolver to /upload and /download. Without a WorkDir of its
+	// own it takes relative paths from WorkDir.
+	Paths          userpath.Resolver
 	CommandTimeout time.Duration
 	MaxOutputSize  int64
 	UploadMaxSize  int64
@@ -73,6 +77,9 @@ type Env struct {
 // NewEnv returns an Env with the host's defaults for what is not given:
 // a new Runner, the real systemd, a discarding logger.
 func NewEnv(e Env) *Env {
+	if e.Paths.WorkDir == "" {
+		e.Paths.WorkDir = e.WorkDir
+	}
 	if e.Runner == nil {
 		e.Runner = runner.New()
 	}
@@ -91,7 +98,7 @@ func NewEnv(e Env) *Env {
 // resolve turns a client path into a clean absolute path: the rules every
 // entry point shares (pkg/userpath).
 func (e *Env) resolve(p string) (string, error) {
-	return userpath.Resolver{WorkDir: e.WorkDir}.Resolve(p)
+	return e.Paths.Resolve(p)
 }
 
 // childEnv is the environment given to commands: the server's own, minus

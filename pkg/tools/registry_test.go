@@ -1,8 +1,13 @@
 package tools
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // TestEveryToolHasTitleAndAllHints lists the registered tools through a real
@@ -63,5 +68,28 @@ func TestDeclarations(t *testing.T) {
 func TestRegisterUnknown(t *testing.T) {
 	if err := Register(nil, newTestEnv(t), []string{"execute_command", "no_such_tool"}); err == nil {
 		t.Fatal("Register accepted an unknown tool name")
+	}
+}
+
+// The path resolver is a dependency like the others: an Env given one with
+// its own home expands "~" there, for writes and reads alike.
+func TestEnvPathsResolveTheToolsPaths(t *testing.T) {
+	work, home := t.TempDir(), t.TempDir()
+	env := NewEnv(Env{WorkDir: work, MaxOutputSize: 1 << 20,
+		Paths: userpath.Resolver{WorkDir: work, Home: func() (string, error) { return home, nil }}})
+	if res := callTool(t, env, "write_file", map[string]any{"path": "~/notes.txt", "content": "hi\n"}); res.IsError {
+		t.Fatal(resultText(res))
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "notes.txt")); err != nil || string(b) != "hi\n" {
+		t.Fatalf("write_file ~/notes.txt: %q %v", b, err)
+	}
+	if res := callTool(t, env, "read_file", map[string]any{"path": " ~/notes.txt\n"}); res.IsError || !strings.Contains(resultText(res), "hi") {
+		t.Fatalf("read_file: %s", resultText(res))
+	}
+	if res := callTool(t, env, "write_file", map[string]any{"path": "rel.txt", "content": "x"}); res.IsError {
+		t.Fatal(resultText(res))
+	}
+	if _, err := os.Stat(filepath.Join(work, "rel.txt")); err != nil {
+		t.Fatalf("relative path not under the work dir: %v", err)
 	}
 }

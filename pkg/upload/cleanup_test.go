@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // A failed upload removes the directories it created, but only those: when
@@ -24,7 +26,7 @@ func TestFailedUploadCleanupIgnoresDirSwappedForLink(t *testing.T) {
 	secret := filepath.Join(base, "secret")
 	os.MkdirAll(filepath.Join(secret, "b"), 0o700)
 
-	h := NewHandler(Handler{WorkDir: base, MaxSize: 1000})
+	h := NewHandler(Handler{Paths: userpath.Resolver{WorkDir: base}, MaxSize: 1000})
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	req := httptest.NewRequest("POST", "/upload", pr)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // The crash child: serves /upload into UPLOAD_TEST_CRASH_DIR until killed.
@@ -28,7 +30,7 @@ func init() {
 		os.Exit(1)
 	}
 	fmt.Println(ln.Addr().String())
-	http.Serve(ln, NewHandler(Handler{WorkDir: dir, MaxSize: 1 << 30, SpoolDir: dir}))
+	http.Serve(ln, NewHandler(Handler{Paths: userpath.Resolver{WorkDir: dir}, MaxSize: 1 << 30, SpoolDir: dir}))
 	os.Exit(2)
 }
 

@@ -22,8 +22,8 @@ import (
 // ranges (http.ServeContent), opened under fsutil's symlink rule. Build it
 // with NewDownload.
 type Download struct {
-	WorkDir string       // relative paths are taken from here (pkg/userpath rules)
-	Logger  *slog.Logger // nil: discard
+	Paths  userpath.Resolver // how ?path= becomes absolute (the tools' rules)
+	Logger *slog.Logger      // nil: discard
 }
 
 // NewDownload returns d with its defaults filled in.
@@ -41,7 +41,7 @@ func (d *Download) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := r.URL.Query().Get("path")
-	p, err := userpath.Resolver{WorkDir: d.WorkDir}.Resolve(raw)
+	p, err := d.Paths.Resolve(raw)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, userpath.ErrEmpty) {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/servagent/servagent/pkg/userpath"
 )
 
 // serve runs an upload and a download handler on loopback.
@@ -61,8 +63,8 @@ func TestHandlersWithAndWithoutLogger(t *testing.T) {
 	var logs bytes.Buffer
 	for _, logger := range []*slog.Logger{nil, slog.New(slog.NewTextHandler(&logs, nil))} {
 		dir := t.TempDir()
-		base := serve(t, NewHandler(Handler{WorkDir: dir, MaxSize: 1 << 20, SpoolDir: dir, Logger: logger}),
-			NewDownload(Download{WorkDir: dir, Logger: logger}))
+		base := serve(t, NewHandler(Handler{Paths: userpath.Resolver{WorkDir: dir}, MaxSize: 1 << 20, SpoolDir: dir, Logger: logger}),
+			NewDownload(Download{Paths: userpath.Resolver{WorkDir: dir}, Logger: logger}))
 		if code := post(t, base, "f", "data"); code != 200 {
 			t.Fatalf("upload: %d", code)
 		}
@@ -92,7 +94,7 @@ func TestDownloadLogKeepsRunesWhole(t *testing.T) {
 	var logs bytes.Buffer
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f"), []byte("data"), 0o644)
-	d := NewDownload(Download{WorkDir: dir, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	d := NewDownload(Download{Paths: userpath.Resolver{WorkDir: dir}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	long := "/" + strings.Repeat("é", 600) // the 512-byte cut falls inside an é
 	d.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/download?path="+url.QueryEscape(long), nil))
 	req := httptest.NewRequest("GET", "/download?path=f", nil)

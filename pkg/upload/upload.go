@@ -25,7 +25,7 @@ import (
 
 // Handler serves POST /upload. Build it with NewHandler.
 type Handler struct {
-	WorkDir string // relative paths are taken from here (pkg/userpath rules)
+	Paths   userpath.Resolver // how the path field becomes absolute (the tools' rules)
 	MaxSize int64
 	// SpoolDir holds a file part that arrives before the path field (an
 	// unnamed O_TMPFILE, gone on close or crash); empty: the system temp dir.
@@ -226,7 +226,7 @@ func (h *Handler) commit(f *form) (*Result, error) {
 // resolve turns the path field into the destination by the rules the tools
 // use (pkg/userpath); a bad path is the client's error.
 func (h *Handler) resolve(v string) (string, error) {
-	p, err := userpath.Resolver{WorkDir: h.WorkDir}.Resolve(v)
+	p, err := h.Paths.Resolve(v)
 	switch {
 	case errors.Is(err, userpath.ErrEmpty):
 		return "", bad("field %v", err) // field path is empty: give an absolute path or …
