@@ -4,7 +4,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCompletionCmd(ios IO) *cobra.Command {
+func newCompletionCmd(f *Factory) *cobra.Command {
+	ios := f.IO
 	return &cobra.Command{
 		Use:       "completion bash|zsh|fish",
 		Short:     "Print a shell completion script",

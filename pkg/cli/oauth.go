@@ -22,7 +22,8 @@ type GenCredentialsOptions struct {
 	DefaultEnvFiles []string
 }
 
-func newOAuthCmd(ios IO) *cobra.Command {
+func newOAuthCmd(f *Factory) *cobra.Command {
+	ios := f.IO
 	cmd := &cobra.Command{
 		Use:   "oauth",
 		Short: "Manage the OAuth authorization server",

@@ -42,16 +42,16 @@ commands, edit files, manage services and read logs here.`,
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.AddCommand(
-		newServeCmd(ios, nil),
-		newVersionCmd(ios),
-		newCompletionCmd(ios),
+		newServeCmd(f, nil),
+		newVersionCmd(f),
+		newCompletionCmd(f),
 		newInstallCmd(f, nil),
 		newSetupCmd(f, nil),
 		newUninstallCmd(f, nil),
 		newUpdateCmd(f, nil),
 		newTLSCmd(f),
-		newOAuthCmd(ios),
-		newSkillsCmd(ios),
+		newOAuthCmd(f),
+		newSkillsCmd(f),
 	)
 	usageErrors(root)
 	return root

@@ -38,8 +38,8 @@ type ServeOptions struct {
 	DefaultEnvFiles []string
 }
 
-func newServeCmd(ios IO, runF func(*ServeOptions) error) *cobra.Command {
-	opts := &ServeOptions{IO: ios}
+func newServeCmd(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: f.IO}
 	values := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "serve",

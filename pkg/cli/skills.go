@@ -63,7 +63,8 @@ func absPath(p string) string {
 	return p
 }
 
-func newSkillsCmd(ios IO) *cobra.Command {
+func newSkillsCmd(f *Factory) *cobra.Command {
+	ios := f.IO
 	var dirFlag string
 	cmd := &cobra.Command{
 		Use:   "skills",
