@@ -54,12 +54,26 @@ func (s *Server) newMCPServer(r *http.Request) *mcp.Server {
 	srv := s.buildMCPServer(instr, nil)
 	if srv != nil {
 		s.current = &builtServer{instructions: instr, srv: srv}
+		s.keepBuilt(srv)
 		// Building a server (schema reflection for every tool) leaves a few
 		// MiB of garbage; hand it back to the OS rather than keep it resident
 		// on an otherwise idle server. This runs once per instructions change.
 		s.background(debug.FreeOSMemory)
 	}
 	return srv
+}
+
+// keepBuilt records srv for shutdown, forgetting the earlier servers whose
+// sessions have all ended (s.mu is held).
+func (s *Server) keepBuilt(srv *mcp.Server) {
+	kept := s.built[:0]
+	for _, b := range s.built {
+		for range b.Sessions() {
+			kept = append(kept, b)
+			break
+		}
+	}
+	s.built = append(kept, srv)
 }
 
 // readsInstructions reports whether r may be answered with the server's

@@ -46,7 +46,8 @@ type ChallengeSolver interface {
 
 // Options configure a Server.
 type Options struct {
-	// Config is the validated configuration; the server never changes it.
+	// Config is the validated configuration. The server never changes it,
+	// and it must not be changed after New: the server keeps the pointer.
 	Config *config.Config
 	// APIKey is the bearer key in force when it is not Config.APIKey: one
 	// generated for this run. Empty: Config.APIKey.
@@ -86,6 +87,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	current  *builtServer                         // the MCP server for the current instructions
+	built    []*mcp.Server                        // session servers that may have sessions open: closed at shutdown
 	sessions map[*mcp.ServerSession]*sessionCalls // in-flight calls per live session
 }
 
@@ -175,22 +177,52 @@ func (s *Server) background(f func()) bool {
 	return true
 }
 
+// endSessionCalls cancels the calls of every live session: a call that is
+// not a process (a long copy_path, a listing on a hung mount) ends with its
+// context, which the SDK would otherwise never cancel.
+func (s *Server) endSessionCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sc := range s.sessions {
+		sc.cancel()
+	}
+}
+
 // stopBackground ends the background work: no new one starts, every MCP
-// session still open is closed (which ends its watcher), and it waits.
+// session still open is closed (which ends its watcher), and it waits, up
+// to ShutdownTimeout: a call that ignores its context cannot hold the
+// process for ever.
 func (s *Server) stopBackground() {
 	s.bgMu.Lock()
 	s.stopping = true
 	s.bgMu.Unlock()
+	s.endSessionCalls()
 	s.mu.Lock()
-	open := make([]*mcp.ServerSession, 0, len(s.sessions))
+	var open []*mcp.ServerSession
 	for ss := range s.sessions {
 		open = append(open, ss)
 	}
-	s.mu.Unlock()
-	for _, ss := range open {
-		ss.Close()
+	for _, srv := range s.built {
+		for ss := range srv.Sessions() {
+			if _, seen := s.sessions[ss]; !seen {
+				open = append(open, ss) // a session that never made a call
+			}
+		}
 	}
-	s.bg.Wait()
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, ss := range open {
+			ss.Close() // waits for the session's calls to return
+		}
+		s.bg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(s.opts.ShutdownTimeout):
+		s.log.Warn("sessions still busy after the shutdown grace; not waiting for them", "sessions", len(open))
+	}
 }
 
 // SecretEnvNames lists the settings whose values never reach the model or a
@@ -363,6 +395,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	cancel()
 	if n > 0 {
 		s.log.Warn("tool calls still running after the grace period; killing their processes", "calls", n)
+		s.endSessionCalls()
 	}
 	if n := s.env.Jobs.Shutdown(); n > 0 {
 		s.log.Info("killed running jobs", "jobs", n)

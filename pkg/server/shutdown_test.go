@@ -68,3 +68,30 @@ func TestServeEndsJobsWhenTheListenerFails(t *testing.T) {
 		t.Fatalf("job processes outlived Serve: %v", left)
 	}
 }
+
+// A session that never made a tool call is closed at shutdown too: no
+// goroutine of the SDK's is left serving it.
+func TestServeClosesSessionsThatMadeNoCall(t *testing.T) {
+	count := func() int {
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		return strings.Count(string(buf), "mcp.(*streamableServerConn).Read(")
+	}
+	before := count()
+	inst := start(t, nil)
+	cs := servertest.Connect(t, inst.URL, inst.Key, "streamable", nil)
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if count() <= before {
+		t.Fatal("the open session shows no goroutine: the test would prove nothing")
+	}
+	inst.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for count() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(); n > before {
+		t.Fatalf("%d goroutines of a session still served after Serve returned (before: %d)", n, before)
+	}
+}
