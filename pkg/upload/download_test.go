@@ -46,3 +46,18 @@ func TestDownloadUnreadableIs403(t *testing.T) {
 		t.Fatalf("unreadable file: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// A path the kernel cannot resolve (a symlink loop, a name too long) is the
+// client's error, 400, not a server failure.
+func TestDownloadUnresolvablePathIs400(t *testing.T) {
+	dir := t.TempDir()
+	os.Symlink("b", filepath.Join(dir, "a"))
+	os.Symlink("a", filepath.Join(dir, "b"))
+	for _, p := range []string{filepath.Join(dir, "a"), filepath.Join(dir, strings.Repeat("n", 300))} {
+		rec := httptest.NewRecorder()
+		NewDownload(Download{}).ServeHTTP(rec, httptest.NewRequest("GET", "/download?path="+url.QueryEscape(p), nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", p[len(dir):], rec.Code, rec.Body)
+		}
+	}
+}
