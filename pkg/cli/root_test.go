@@ -94,6 +94,9 @@ func TestUsageExitCodes(t *testing.T) {
 		{[]string{"skills", "show", "nosuch", "--dir", skills}, ExitFailure, fmt.Sprintf("servagent: no skill %q in %s\n", "nosuch", skills)},
 		{[]string{"version"}, ExitOK, ""},
 		{[]string{"tls"}, ExitOK, ""}, // a group without a subcommand prints its help
+		{[]string{"skills"}, ExitOK, ""},
+		{[]string{"tls", "bogus"}, ExitUsage, `servagent: unknown command "bogus" for "servagent tls"` + "\n"},
+		{[]string{"skills", "bogus"}, ExitUsage, `servagent: unknown command "bogus" for "servagent skills"` + "\n"},
 	} {
 		var out, errOut bytes.Buffer
 		got := ExitCode(Run(t.Context(), c.args, IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}))

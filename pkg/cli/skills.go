@@ -74,6 +74,7 @@ live) that servagent adds to the instructions of every new MCP session. Each
 skill is <dir>/<name>/SKILL.md; if its first line is not a markdown heading,
 "### <name>" is added. Edits apply to the next MCP session, without a restart.`,
 		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.PersistentFlags().StringVar(&dirFlag, "dir", "",
 		"skills directory (default: $SERVAGENT_SKILLS_DIR, else "+installedSkillsDir+" if it exists, else ./skills)")

@@ -28,6 +28,8 @@ func newTLSCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tls",
 		Short: "Manage HTTPS of the installed service",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newTLSSetupCmd(f, nil))
 	return cmd
