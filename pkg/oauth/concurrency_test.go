@@ -120,9 +120,9 @@ func TestClientAuthFailuresThrottled(t *testing.T) {
 			t.Fatalf("status %d", st)
 		}
 	}
-	st, _, _ := e.postForm(t, "/token", [2]string{testClientID, "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
-	if st != http.StatusTooManyRequests {
-		t.Fatalf("wrong secret after 20 failures: %d", st)
+	st, _, h := e.postForm(t, "/token", [2]string{testClientID, "wrong"}, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if st != http.StatusTooManyRequests || h.Get("Retry-After") != "60" {
+		t.Fatalf("wrong secret after 20 failures: %d, Retry-After %q", st, h.Get("Retry-After"))
 	}
 	// The correct secret is never refused by the limiter (issue 8, item 3).
 	st, _ = e.operatorRefresh(t, "x")

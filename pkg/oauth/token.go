@@ -43,6 +43,12 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="servagent", charset="UTF-8"`)
 	}
+	switch e.status { // as the middleware and /register say when to come back
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "60")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5")
+	}
 	httpjson.Error(w, e.status, e.code, e.desc)
 }
 
@@ -270,13 +276,14 @@ func (r *tokenRow) issuedTo() string { return r.ClientID }
 
 // presentedRow reads the row of the code or refresh token value a client
 // presented, by its hash and the further conditions cond, and checks it
-// was issued to client: no row is invalid_grant with unknown, another
-// client's row invalid_grant with other, a storage failure server_error.
+// was issued to client. No row and another client's row are the same
+// invalid_grant with unknown, so a client cannot learn that someone else's
+// value exists (the attempt is logged); a storage failure is server_error.
 // Whether the row is still usable is the caller's to check.
 func presentedRow[T any, P interface {
 	*T
 	issuedTo() string
-}](ctx context.Context, s *Server, client *clientRow, value, unknown, other string, cond ...any) (P, *oauthError) {
+}](ctx context.Context, s *Server, client *clientRow, value, unknown string, cond ...any) (P, *oauthError) {
 	row := P(new(T))
 	err := s.db.WithContext(ctx).Where("hash = ?", secret.Hash(value)).Take(row, cond...).Error
 	switch {
@@ -285,7 +292,8 @@ func presentedRow[T any, P interface {
 	case err != nil:
 		return nil, s.storageError(err)
 	case row.issuedTo() != client.ID:
-		return nil, errInvalidGrant(other)
+		s.log.Warn("a client presented a value issued to another client", "client", client.ID, "issued_to", row.issuedTo())
+		return nil, errInvalidGrant(unknown)
 	}
 	return row, nil
 }
@@ -302,7 +310,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *clientRow, form map[s
 	if len(code) > maxTokenLen {
 		return nil, errInvalidGrant("unknown code")
 	}
-	row, oe := presentedRow[codeRow](ctx, s, client, code, unknownCode, "the code was issued to another client")
+	row, oe := presentedRow[codeRow](ctx, s, client, code, unknownCode)
 	if oe != nil {
 		return nil, oe
 	}
@@ -369,7 +377,7 @@ func (s *Server) refresh(ctx context.Context, client *clientRow, form map[string
 	if len(rt) > maxTokenLen {
 		return nil, errInvalidGrant("unknown refresh token")
 	}
-	row, oe := presentedRow[tokenRow](ctx, s, client, rt, unknownRefresh, "the refresh token was issued to another client", "kind = ?", kindRefresh)
+	row, oe := presentedRow[tokenRow](ctx, s, client, rt, unknownRefresh, "kind = ?", kindRefresh)
 	if oe != nil {
 		return nil, oe
 	}

@@ -31,8 +31,8 @@ func TestGrantLookup(t *testing.T) {
 		form  url.Values
 		desc  string
 	}{
-		{"another client's code", other, codeGrant(code), "the code was issued to another client"},
-		{"another client's refresh token", other, refreshGrant(tok.RefreshToken), "the refresh token was issued to another client"},
+		{"another client's code", other, codeGrant(code), unknownCode}, // no hint that it exists
+		{"another client's refresh token", other, refreshGrant(tok.RefreshToken), unknownRefresh},
 		{"an access token as refresh token", staticCreds, refreshGrant(tok.AccessToken), unknownRefresh},
 		{"a refresh token as code", staticCreds, codeGrant(tok.RefreshToken), unknownCode},
 		{"an unknown refresh token", staticCreds, refreshGrant("x" + tok.RefreshToken), unknownRefresh},
