@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -72,8 +74,9 @@ func IsLoopbackHost(host string) bool {
 
 // IssuerURL normalises an OAuth issuer URL (no trailing slash) and checks it:
 // absolute http(s), a path ending in /mcp, https unless the host is
-// loopback (codes and tokens would cross the network in clear), no query or
-// fragment.
+// loopback (codes and tokens would cross the network in clear), no user
+// information, a port from 1 to 65535, no dot segment or escaped character
+// in the path (the issuer is compared as a string), no query or fragment.
 func IssuerURL(raw string) (string, error) {
 	issuer := strings.TrimRight(raw, "/")
 	u, err := url.Parse(issuer)
@@ -88,6 +91,17 @@ func IssuerURL(raw string) (string, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", errors.New("a URL without query or fragment")
+	}
+	if u.User != nil {
+		return "", errors.New("a URL without user information (user:password@)")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", errors.New("a URL whose port is between 1 and 65535")
+		}
+	}
+	if u.RawPath != "" || strings.Contains(u.EscapedPath(), "%") || slices.ContainsFunc(strings.Split(u.Path, "/"), func(seg string) bool { return seg == "." || seg == ".." }) {
+		return "", errors.New("a URL whose path has no . or .. segment and no escaped character")
 	}
 	return issuer, nil
 }

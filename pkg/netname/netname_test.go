@@ -44,7 +44,10 @@ func TestIssuerURL(t *testing.T) {
 		}
 	}
 	for in, why := range map[string]string{"x.example/mcp": "absolute", "ftp://x.example/mcp": "absolute", "https://x.example/": "ends in /mcp",
-		"http://x.example/mcp": "https", "https://x.example/mcp?a=1": "query", "https://x.example/mcp#f": "fragment"} {
+		"http://x.example/mcp": "https", "https://x.example/mcp?a=1": "query", "https://x.example/mcp#f": "fragment",
+		"https://u:p@x.example/mcp": "user information", "https://u@x.example/mcp": "user information",
+		"http://127.0.0.1:99999999999/mcp": "port", "https://x.example:0/mcp": "port",
+		"https://x.example/x/../mcp": "segment", "https://x.example/./mcp": "segment", "https://x.example/%6Dcp/mcp": "escaped"} {
 		if _, err := IssuerURL(in); err == nil || !strings.Contains(err.Error(), why) {
 			t.Errorf("IssuerURL(%q): %v, want %q", in, err, why)
 		}
