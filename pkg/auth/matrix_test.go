@@ -2,8 +2,10 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,26 @@ func TestMiddlewareOAuthTokens(t *testing.T) {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 			}
 		}
+	}
+}
+
+// A token store that fails is a 500 for the client, and the reason reaches
+// the operator's log.
+func TestMiddlewareSaysWhyTokenVerificationFailed(t *testing.T) {
+	var logged string
+	h := Middleware(Options{APIKey: "k", OnAuthFailure: func(_ *http.Request, reason string) { logged = reason },
+		OAuth: func(context.Context, string) (*sdkauth.TokenInfo, error) {
+			return nil, errors.New("database is locked")
+		}},
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("served") }))
+	req := httptest.NewRequest("POST", "/mcp", nil)
+	req.Header.Set("Authorization", "Bearer some-token")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "locked") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logged, "database is locked") {
+		t.Fatalf("logged reason %q", logged)
 	}
 }

@@ -142,6 +142,9 @@ func checkBearer(w http.ResponseWriter, r *http.Request, next http.Handler, rule
 			return
 		}
 		if err != nil && !errors.Is(err, sdkauth.ErrInvalidToken) {
+			if opts.OnAuthFailure != nil { // the client is told only that it failed; the operator why
+				opts.OnAuthFailure(r, "token verification failed: "+err.Error())
+			}
 			httpjson.Error(w, http.StatusInternalServerError, "server_error", "token verification failed")
 			return
 		}
