@@ -76,7 +76,7 @@ func openStatus(err error) (int, string) {
 		return http.StatusForbidden, err.Error()
 	case errors.Is(err, fsutil.ErrRefused) && strings.Contains(err.Error(), "protected_symlinks"):
 		return http.StatusForbidden, err.Error()
-	case errors.Is(err, fsutil.ErrRefused), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
+	case errors.Is(err, fsutil.ErrRefused), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG), errors.Is(err, syscall.ENOTDIR):
 		return http.StatusBadRequest, err.Error()
 	}
 	return http.StatusInternalServerError, err.Error()

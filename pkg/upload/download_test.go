@@ -47,13 +47,15 @@ func TestDownloadUnreadableIs403(t *testing.T) {
 	}
 }
 
-// A path the kernel cannot resolve (a symlink loop, a name too long) is the
+// A path the kernel cannot resolve (a symlink loop, a name too long, a file
+// used as a directory) is the
 // client's error, 400, not a server failure.
 func TestDownloadUnresolvablePathIs400(t *testing.T) {
 	dir := t.TempDir()
 	os.Symlink("b", filepath.Join(dir, "a"))
 	os.Symlink("a", filepath.Join(dir, "b"))
-	for _, p := range []string{filepath.Join(dir, "a"), filepath.Join(dir, strings.Repeat("n", 300))} {
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	for _, p := range []string{filepath.Join(dir, "a"), filepath.Join(dir, strings.Repeat("n", 300)), filepath.Join(dir, "file", "x")} {
 		rec := httptest.NewRecorder()
 		NewDownload(Download{}).ServeHTTP(rec, httptest.NewRequest("GET", "/download?path="+url.QueryEscape(p), nil))
 		if rec.Code != http.StatusBadRequest {
