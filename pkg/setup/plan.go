@@ -61,7 +61,14 @@ func NewPlan(a Answers, cur *Installed, all []Tool, haveSkill func(string) bool,
 			p.Env[name] = v
 		}
 	}
-	set(config.VarTools, ToolsValue(a.Tools, all))
+	tools := ToolsValue(a.Tools, all)
+	if cur != nil && sameTools(a.Tools, old.Tools) {
+		// The same selection keeps its spelling: an explicit list of every
+		// tool does not become "all" (which takes in the tools of later
+		// versions) behind a summary that says nothing changed.
+		tools = cur.File[config.VarTools]
+	}
+	set(config.VarTools, tools)
 	issuer := a.MCPURL()
 	switch {
 	case a.OAuth && (s.OAuthClientID == "" || s.OAuthClientSecret == ""):
@@ -118,6 +125,11 @@ func installArgs(a Answers, cur *Installed) []string {
 		args = append(args, "--full-access=false")
 	}
 	return append(args, "--yes")
+}
+
+// sameTools reports whether a and b select the same tools, in any order.
+func sameTools(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 func changes(old, a Answers, skills []string, all []Tool) []Change {

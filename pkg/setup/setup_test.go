@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -274,5 +275,33 @@ func TestFromInstalledTools(t *testing.T) {
 	}
 	if _, err := NewInstalled(map[string]string{"SERVAGENT_PORT": "x"}, false, []string{"execute_command"}); !config.IsConfigError(err) {
 		t.Errorf("SERVAGENT_PORT=x installed: %v, want a config error", err)
+	}
+}
+
+// An unchanged selection keeps the installed spelling: a list of every tool
+// is not rewritten as "all", a companion listed without its tool is not
+// dropped, and the summary's "No change" is true.
+func TestUnchangedToolsKeepTheirSpelling(t *testing.T) {
+	for _, tools := range []string{"execute_command,read_file,upload_file", "read_file,read_job_output", "upload_file,execute_command"} {
+		cur := installed(t, map[string]string{"SERVAGENT_PORT": "8765", "SERVAGENT_TOOLS": tools}, false)
+		a := FromInstalled(*cur, "203.0.113.7", testTools)
+		p, err := NewPlan(a, cur, testTools, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Env) != 0 || len(p.Changes) != 0 || !strings.Contains(p.Summary(), "No change") {
+			t.Errorf("%s, unchanged: Env %v, Changes %v\n%s", tools, p.Env, p.Changes, p.Summary())
+		}
+	}
+	// Choosing every tool from a shorter list is a change, and says so.
+	cur := installed(t, map[string]string{"SERVAGENT_PORT": "8765", "SERVAGENT_TOOLS": "execute_command"}, false)
+	a := FromInstalled(*cur, "203.0.113.7", testTools)
+	a.Tools = []string{"execute_command", "read_file", "upload_file"}
+	p, err := NewPlan(a, cur, testTools, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Env["SERVAGENT_TOOLS"] != "all" || !slices.Contains(p.Changes, Change{"tools", "execute_command", "all"}) {
+		t.Errorf("every tool chosen: Env %v, Changes %v", p.Env, p.Changes)
 	}
 }
