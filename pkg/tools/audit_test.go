@@ -10,6 +10,7 @@ import (
 )
 
 func TestProgramName(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"ls -la /etc", "ls"},
 		{"  FOO=bar BAZ=qux make install", "make"},
@@ -40,6 +41,7 @@ func TestProgramName(t *testing.T) {
 }
 
 func TestAuditArgs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		tool, args string
 		want       []string
@@ -76,6 +78,7 @@ func TestAuditArgs(t *testing.T) {
 // A clipped value or program name never ends inside a UTF-8 sequence; ASCII
 // is cut at the same byte as ever.
 func TestAuditCutsAreUTF8Safe(t *testing.T) {
+	t.Parallel()
 	// `"` then two-byte runes: byte 200 falls inside one.
 	got := AuditArgs("read_file", json.RawMessage(`{"path":"`+strings.Repeat("é", 150)+`"}`))
 	if want := `path="` + strings.Repeat("é", 99) + "…"; got != want {

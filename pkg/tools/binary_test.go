@@ -15,6 +15,7 @@ import (
 // TestBinaryChunkedRoundTrip uploads a random 5 MB file in 1 MB chunks with
 // append, downloads it in chunks, and compares sha256 end to end.
 func TestBinaryChunkedRoundTrip(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.MaxOutputSize = 4 << 20 // chunk size capped by maxBinaryChunk, not by this
 	data := make([]byte, 5<<20+12345)
@@ -77,6 +78,7 @@ func TestBinaryChunkedRoundTrip(t *testing.T) {
 }
 
 func TestWriteFileBinary(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "f.bin")
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -128,12 +130,14 @@ func TestWriteFileBinary(t *testing.T) {
 }
 
 func TestReadFileBinary(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "f.bin")
 	data := []byte("\x00\x01\x02binary\xff")
 	os.WriteFile(p, data, 0o644)
 	sum := sha256.Sum256(data)
 	t.Run("whole", func(t *testing.T) {
+		t.Parallel()
 		res := callTool(t, env, "read_file_binary", map[string]any{"path": p})
 		out := structured[ReadFileBinaryOutput](t, res)
 		if out.ContentBase64 != base64.StdEncoding.EncodeToString(data) || !out.EOF || out.FileSHA256 != hex.EncodeToString(sum[:]) || out.Size != int64(len(data)) {
@@ -144,18 +148,21 @@ func TestReadFileBinary(t *testing.T) {
 		}
 	})
 	t.Run("range", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileBinaryOutput](t, callTool(t, env, "read_file_binary", map[string]any{"path": p, "offset": 3, "length": 6}))
 		if out.ContentBase64 != base64.StdEncoding.EncodeToString(data[3:9]) || out.EOF || out.NextOffset != 9 {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("offset at end", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileBinaryOutput](t, callTool(t, env, "read_file_binary", map[string]any{"path": p, "offset": len(data)}))
 		if out.Length != 0 || !out.EOF {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("chunk derived from MaxOutputSize", func(t *testing.T) {
+		t.Parallel()
 		small := *env
 		small.MaxOutputSize = 8000
 		if c := small.binaryChunk(); c != 6000 {
@@ -164,6 +171,7 @@ func TestReadFileBinary(t *testing.T) {
 		toolError(t, callTool(t, &small, "read_file_binary", map[string]any{"path": p, "length": 7000}), "per-call maximum")
 	})
 	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
 		toolError(t, callTool(t, env, "read_file_binary", map[string]any{"path": p, "offset": 100}), "past the end")
 		toolError(t, callTool(t, env, "read_file_binary", map[string]any{"path": p, "offset": -1}), "offset")
 		toolError(t, callTool(t, env, "read_file_binary", map[string]any{"path": p, "length": 2 << 20}), "per-call maximum")
@@ -175,6 +183,7 @@ func TestReadFileBinary(t *testing.T) {
 // TestReadFileBinaryProcfs: a procfs file reports size 0 but has content;
 // read_file_binary returns it (from one snapshot) instead of 0 bytes + eof.
 func TestReadFileBinaryProcfs(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	out := structured[ReadFileBinaryOutput](t, callTool(t, env, "read_file_binary", map[string]any{"path": "/proc/self/status"}))
 	raw, err := base64.StdEncoding.DecodeString(out.ContentBase64)

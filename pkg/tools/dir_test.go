@@ -45,6 +45,7 @@ func listedPaths(out ListDirectoryOutput) []string {
 }
 
 func TestListDirectory(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	root := env.WorkDir
 	mkTree(t, root, map[string]string{
@@ -55,6 +56,7 @@ func TestListDirectory(t *testing.T) {
 	os.Symlink(".", filepath.Join(root, "a", "loop"))
 	os.Symlink("..", filepath.Join(root, "a", "up"))
 
+	// Subtests stay in order: "cap and truncated flag" adds entries the others would list.
 	t.Run("flat", func(t *testing.T) {
 		res := callTool(t, env, "list_directory", map[string]any{})
 		out := structured[ListDirectoryOutput](t, res)
@@ -160,6 +162,7 @@ func TestListDirectoryUnreadableHelper(t *testing.T) {
 }
 
 func TestListDirectoryUnreadable(t *testing.T) {
+	t.Parallel()
 	dir, err := os.MkdirTemp("", "servagent-list-")
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ func bigSparse(tb testing.TB) (*Env, string) {
 // TestReadFileRangeBoundedMemory: reading ranges of a 1 GB file (including
 // a 512 MB line of NULs in the way, and the counting pass of a tail) keeps
 // the heap growth under 16 MiB.
+// Serial: the heap is sampled process-wide, so a parallel test's allocations would count.
 func TestReadFileRangeBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 1 GB of sparse file")

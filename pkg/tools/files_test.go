@@ -27,6 +27,7 @@ func writeLines(t testing.TB, p string, n int) {
 }
 
 func TestFileToolsAnnotations(t *testing.T) {
+	t.Parallel()
 	mine := []string{"read_file", "write_file", "edit_file", "read_file_binary", "write_file_binary", "list_directory", "move_path", "copy_path", "delete_path"}
 	listed := listTools(t, mine)
 	if len(listed) != len(mine) {
@@ -52,11 +53,13 @@ func TestFileToolsAnnotations(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "f.txt")
 	writeLines(t, p, 100)
 
 	t.Run("whole file", func(t *testing.T) {
+		t.Parallel()
 		res := callTool(t, env, "read_file", map[string]any{"path": "f.txt"})
 		out := structured[ReadFileOutput](t, res)
 		if out.LinesReturned != 100 || out.TotalLines != 100 || !out.TotalExact || out.MoreRemaining || out.StartLine != 0 {
@@ -70,6 +73,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("range", func(t *testing.T) {
+		t.Parallel()
 		res := callTool(t, env, "read_file", map[string]any{"path": p, "offset": 10, "limit": 5})
 		out := structured[ReadFileOutput](t, res)
 		if out.Content != "line 10\nline 11\nline 12\nline 13\nline 14\n" || !out.MoreRemaining || out.NextOffset != 15 || out.TotalLines != 100 {
@@ -80,6 +84,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("tail", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": p, "offset": -20}))
 		if out.LinesReturned != 20 || out.StartLine != 80 || out.TotalLines != 100 || out.MoreRemaining ||
 			!strings.HasPrefix(out.Content, "line 80\n") || !strings.HasSuffix(out.Content, "line 99\n") {
@@ -87,24 +92,28 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("tail with limit", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": p, "offset": -20, "limit": 5}))
 		if out.Content != "line 80\nline 81\nline 82\nline 83\nline 84\n" || !out.MoreRemaining || out.NextOffset != 85 {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("tail longer than file", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": p, "offset": -500}))
 		if out.LinesReturned != 100 || out.StartLine != 0 {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("offset past end", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": p, "offset": 500}))
 		if out.LinesReturned != 0 || out.TotalLines != 100 || out.MoreRemaining {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("no trailing newline", func(t *testing.T) {
+		t.Parallel()
 		q := filepath.Join(env.WorkDir, "nonl.txt")
 		os.WriteFile(q, []byte("a\nb\nc"), 0o644)
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": q}))
@@ -117,6 +126,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("empty", func(t *testing.T) {
+		t.Parallel()
 		q := filepath.Join(env.WorkDir, "empty.txt")
 		os.WriteFile(q, nil, 0o644)
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": q}))
@@ -129,6 +139,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("byte cap", func(t *testing.T) {
+		t.Parallel()
 		small := *env
 		small.MaxOutputSize = 100 // lines 0-9 take 7 bytes, then 8: 13 whole lines fit
 		res := callTool(t, &small, "read_file", map[string]any{"path": p})
@@ -141,6 +152,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("line longer than cap", func(t *testing.T) {
+		t.Parallel()
 		q := filepath.Join(env.WorkDir, "long.txt")
 		os.WriteFile(q, []byte(strings.Repeat("x", 5000)+"\nshort\n"), 0o644)
 		small := *env
@@ -155,6 +167,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("partial line dropped at the cap", func(t *testing.T) {
+		t.Parallel()
 		q := filepath.Join(env.WorkDir, "mixed.txt")
 		os.WriteFile(q, []byte("a\nb\n"+strings.Repeat("y", 5000)+"\nz\n"), 0o644)
 		small := *env
@@ -167,6 +180,7 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": env.WorkDir}), "list_directory")
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": "missing.txt"}), "does not exist")
 		toolError(t, callTool(t, env, "read_file", map[string]any{"path": ""}), "path is empty")
@@ -188,12 +202,14 @@ func TestReadFile(t *testing.T) {
 		}
 	})
 	t.Run("procfs tail (size 0)", func(t *testing.T) {
+		t.Parallel()
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": "/proc/self/status", "offset": -3}))
 		if out.LinesReturned != 3 || out.TotalLines < 10 || out.StartLine != out.TotalLines-3 || out.MoreRemaining {
 			t.Fatalf("unexpected %+v", out)
 		}
 	})
 	t.Run("latin1 text is not binary", func(t *testing.T) {
+		t.Parallel()
 		q := filepath.Join(env.WorkDir, "latin1.txt")
 		os.WriteFile(q, []byte("caf\xe9 cr\xe8me\nna\xefve\n"), 0o644)
 		out := structured[ReadFileOutput](t, callTool(t, env, "read_file", map[string]any{"path": q}))
@@ -206,6 +222,7 @@ func TestReadFile(t *testing.T) {
 // TestReadFileEstimate: past Env.CountBudget the total line count is an
 // estimate, said so, and a tail falls back to relative offsets.
 func TestReadFileEstimate(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.CountBudget = 64 << 10
 	p := filepath.Join(env.WorkDir, "f.txt")
@@ -228,6 +245,7 @@ func TestReadFileEstimate(t *testing.T) {
 // separated by sparse holes (no newline in a hole, so each hole joins the
 // next island's first line).
 func TestReadFileLarge(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "big.log")
 	makeIslands(t, p, 200<<20)
@@ -269,8 +287,10 @@ func makeIslands(t testing.TB, p string, size int64) {
 }
 
 func TestWriteFile(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	t.Run("create with parents", func(t *testing.T) {
+		t.Parallel()
 		res := callTool(t, env, "write_file", map[string]any{"path": "a/b/c.txt", "content": "hello\n"})
 		out := structured[WriteFileOutput](t, res)
 		p := filepath.Join(env.WorkDir, "a/b/c.txt")
@@ -282,9 +302,11 @@ func TestWriteFile(t *testing.T) {
 		}
 	})
 	t.Run("create_dirs=false", func(t *testing.T) {
+		t.Parallel()
 		toolError(t, callTool(t, env, "write_file", map[string]any{"path": "x/y.txt", "content": "z", "create_dirs": false}), "create_dirs=true")
 	})
 	t.Run("overwrite keeps mode and owner", func(t *testing.T) {
+		t.Parallel()
 		p := filepath.Join(env.WorkDir, "keep.conf")
 		os.WriteFile(p, []byte("old"), 0o600)
 		os.Chmod(p, 0o640)
@@ -307,6 +329,7 @@ func TestWriteFile(t *testing.T) {
 		}
 	})
 	t.Run("append", func(t *testing.T) {
+		t.Parallel()
 		p := filepath.Join(env.WorkDir, "log.txt")
 		os.WriteFile(p, []byte("one\n"), 0o600)
 		out := structured[WriteFileOutput](t, callTool(t, env, "write_file", map[string]any{"path": p, "content": "two\n", "append": true}))
@@ -318,6 +341,7 @@ func TestWriteFile(t *testing.T) {
 		}
 	})
 	t.Run("through symlink keeps the link", func(t *testing.T) {
+		t.Parallel()
 		target := filepath.Join(env.WorkDir, "real.txt")
 		link := filepath.Join(env.WorkDir, "link.txt")
 		os.WriteFile(target, []byte("old"), 0o644)
@@ -331,6 +355,7 @@ func TestWriteFile(t *testing.T) {
 		}
 	})
 	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
 		toolError(t, callTool(t, env, "write_file", map[string]any{"path": env.WorkDir, "content": "x"}), "is a directory")
 		toolError(t, callTool(t, env, "write_file", map[string]any{"path": "/dev/null", "content": "x"}), "not a regular file")
 		toolError(t, callTool(t, env, "write_file", map[string]any{"content": "x"}), "path")
@@ -368,6 +393,7 @@ func killContents() [2]string {
 // at random moments: the target must always hold one complete version
 // (the reference wrote in place and could leave a torn file).
 func TestWriteFileKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -409,6 +435,7 @@ func TestWriteFileKill9(t *testing.T) {
 }
 
 func TestEditFile(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "conf.ini")
 	src := "[server]\nport = 8080\nhost = localhost\n\n[client]\nport = 9090\ntimeout = 5\n"

@@ -9,6 +9,7 @@ import (
 	"testing"
 )
 
+// Serial: a parallel test's fork holds these sockets until exec, and after pid wrap-around it owns them by the lower pid.
 func TestNetworkInfo(t *testing.T) {
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,6 +64,7 @@ func TestNetworkInfo(t *testing.T) {
 }
 
 func TestHexAddresses(t *testing.T) {
+	t.Parallel()
 	if a, err := hexIPv4("0100007F"); err != nil || a.String() != "127.0.0.1" {
 		t.Errorf("hexIPv4 = %v, %v", a, err)
 	}
@@ -81,6 +83,7 @@ func TestHexAddresses(t *testing.T) {
 }
 
 func TestResolvConf(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "resolv.conf")
 	os.WriteFile(p, []byte("# comment\nnameserver 127.0.0.53\nnameserver 2001:db8::1\nsearch example.com corp\noptions edns0\n"), 0o644)
 	servers, search := resolvConf(p)

@@ -31,6 +31,7 @@ func plantedLink(t *testing.T) (link, secret string) {
 }
 
 func TestMovePathRefusesLinkPlantedInSharedDir(t *testing.T) {
+	t.Parallel()
 	link, secret := plantedLink(t)
 	env := newTestEnv(t)
 	src := filepath.Join(t.TempDir(), "payload")
@@ -45,6 +46,7 @@ func TestMovePathRefusesLinkPlantedInSharedDir(t *testing.T) {
 }
 
 func TestCopyPathRefusesLinkPlantedInSharedDir(t *testing.T) {
+	t.Parallel()
 	link, secret := plantedLink(t)
 	env := newTestEnv(t)
 	src := filepath.Join(t.TempDir(), "payload")
@@ -66,6 +68,7 @@ func TestCopyPathRefusesLinkPlantedInSharedDir(t *testing.T) {
 }
 
 func TestDeletePathRefusesLinkPlantedInSharedDir(t *testing.T) {
+	t.Parallel()
 	link, secret := plantedLink(t)
 	env := newTestEnv(t)
 	victim := filepath.Join(secret, "victim")
@@ -87,6 +90,7 @@ func TestDeletePathRefusesLinkPlantedInSharedDir(t *testing.T) {
 // A recursive delete removes a symlink inside the tree, never what it
 // points to.
 func TestDeletePathRecursiveNeverFollowsLinksInside(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	keep := t.TempDir()
 	os.WriteFile(filepath.Join(keep, "precious"), []byte("p"), 0o600)
@@ -166,6 +170,7 @@ func attackerDir(t *testing.T) (base, adir, secret string) {
 // The source is checked with lstat; a symlink swapped in before it is
 // opened must not be followed (that copied root's 0600 secret as 0644).
 func TestCopyPathSourceSwappedForLinkNeverCopiesTarget(t *testing.T) {
+	t.Parallel()
 	_, adir, secret := attackerDir(t)
 	env := newTestEnv(t)
 	src := filepath.Join(adir, "notes")
@@ -182,6 +187,7 @@ func TestCopyPathSourceSwappedForLinkNeverCopiesTarget(t *testing.T) {
 }
 
 func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
+	t.Parallel()
 	base, adir, secret := attackerDir(t)
 	dstDir := otherFS(t, base)
 	env := newTestEnv(t)
@@ -204,6 +210,7 @@ func TestMovePathAcrossFilesystemsSourceSwappedForLink(t *testing.T) {
 // lstat sees a hard link to a root setuid program, open gets the
 // attacker's file: the copy must never be setuid with the attacker's code.
 func TestCopyPathSetuidSwapNeverYieldsSetuidAttackerCode(t *testing.T) {
+	t.Parallel()
 	base, adir, _ := attackerDir(t)
 	env := newTestEnv(t)
 	suid := filepath.Join(base, "passwd")
@@ -223,6 +230,7 @@ func TestCopyPathSetuidSwapNeverYieldsSetuidAttackerCode(t *testing.T) {
 // shared directory are refused (fs.protected_regular), so root's secret
 // never ends up in a file that user owns.
 func TestWriteFileRefusesOtherUsersFileInSharedDir(t *testing.T) {
+	t.Parallel()
 	link, _ := plantedLink(t)
 	env := newTestEnv(t)
 	shared := filepath.Dir(link)
@@ -243,6 +251,7 @@ func TestWriteFileRefusesOtherUsersFileInSharedDir(t *testing.T) {
 // A symlink that the owner of a directory inside a sticky directory
 // planted there is not followed either.
 func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
+	t.Parallel()
 	link, secret := plantedLink(t)
 	env := newTestEnv(t)
 	victim := filepath.Join(secret, "authorized_keys")
@@ -264,6 +273,7 @@ func TestWriteFileRefusesLinkInOtherUsersDirBelowSharedDir(t *testing.T) {
 // a shared directory does not hand root's secret to a copy, and a FIFO
 // source is refused instead of blocking the call.
 func TestUploadFileSourceFollowsSymlinkRule(t *testing.T) {
+	t.Parallel()
 	link, secret := plantedLink(t)
 	env := newTestEnv(t)
 	os.WriteFile(filepath.Join(secret, "shadow"), []byte("ROOT-SECRET"), 0o600)

@@ -82,9 +82,11 @@ func checkTree(t *testing.T, dst string, mtime time.Time) {
 }
 
 func TestMovePath(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	w := env.WorkDir
 	t.Run("rename file and dir", func(t *testing.T) {
+		t.Parallel()
 		mkTree(t, w, map[string]string{"m/a.txt": "a"})
 		out := structured[MovePathOutput](t, callTool(t, env, "move_path", map[string]any{"source": "m/a.txt", "destination": "m/new/b.txt"}))
 		if out.Method != "rename" || out.Type != "file" || mustRead(t, filepath.Join(w, "m/new/b.txt")) != "a" || pathExists(filepath.Join(w, "m/a.txt")) {
@@ -96,6 +98,7 @@ func TestMovePath(t *testing.T) {
 		}
 	})
 	t.Run("file over file", func(t *testing.T) {
+		t.Parallel()
 		mkTree(t, w, map[string]string{"x.txt": "x", "y.txt": "y"})
 		out := structured[MovePathOutput](t, callTool(t, env, "move_path", map[string]any{"source": "x.txt", "destination": "y.txt"}))
 		if !out.Overwrote || mustRead(t, filepath.Join(w, "y.txt")) != "x" {
@@ -103,6 +106,7 @@ func TestMovePath(t *testing.T) {
 		}
 	})
 	t.Run("refusals", func(t *testing.T) {
+		t.Parallel()
 		mkTree(t, w, map[string]string{"d1/f": "f", "d2/g": "g", "file": "z"})
 		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "file", "destination": "d1"}), "existing directory", filepath.Join(w, "d1/file"))
 		toolError(t, callTool(t, env, "move_path", map[string]any{"source": "d1", "destination": "d2"}), "existing directory")
@@ -122,6 +126,7 @@ func TestMovePath(t *testing.T) {
 		}
 	})
 	t.Run("across filesystems", func(t *testing.T) {
+		t.Parallel()
 		shm := otherFS(t, w)
 		src := filepath.Join(w, "tree")
 		mtime := sampleTree(t, src)
@@ -146,10 +151,12 @@ func TestMovePath(t *testing.T) {
 }
 
 func TestCopyPath(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	w := env.WorkDir
 	src := filepath.Join(w, "src")
 	mtime := sampleTree(t, src)
+	// Subtests stay in order: the refusals need the copies made before them.
 	t.Run("directory", func(t *testing.T) {
 		out := structured[CopyPathOutput](t, callTool(t, env, "copy_path", map[string]any{"source": "src", "destination": "copy"}))
 		if out.Files != 2 || out.Dirs != 2 || out.Symlinks != 1 || out.Bytes != 14 {
@@ -217,9 +224,11 @@ func TestCopyPath(t *testing.T) {
 }
 
 func TestDeletePath(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	w := env.WorkDir
 	t.Run("file, symlink, dirs", func(t *testing.T) {
+		t.Parallel()
 		mkTree(t, w, map[string]string{"f.txt": "f", "empty/": "", "full/a/b": "b", "target/keep": "k"})
 		out := structured[DeletePathOutput](t, callTool(t, env, "delete_path", map[string]any{"path": "f.txt"}))
 		if out.Type != "file" || pathExists(filepath.Join(w, "f.txt")) {
@@ -242,6 +251,7 @@ func TestDeletePath(t *testing.T) {
 		toolError(t, callTool(t, env, "delete_path", map[string]any{"path": "full"}), "does not exist")
 	})
 	t.Run("protected paths", func(t *testing.T) {
+		t.Parallel()
 		os.Symlink("/", filepath.Join(w, "rootlink"))
 		for _, p := range []string{"/", "/etc", "/tmp/..", "/tmp/../", "/usr/../etc", "/lib", "/usr/bin", "rootlink/etc", w, w + "/", filepath.Dir(w), "."} {
 			toolError(t, callTool(t, env, "delete_path", map[string]any{"path": p, "recursive": true}), "refusing to delete")
@@ -255,6 +265,7 @@ func TestDeletePath(t *testing.T) {
 // TestCopyDropsSetuidOfAnotherOwner: root copying another user's setuid
 // program must not create a setuid-root program; a move keeps owner and bits.
 func TestCopyDropsSetuidOfAnotherOwner(t *testing.T) {
+	t.Parallel()
 	roottest.Need(t, "chowns the source to another user")
 	env := newTestEnv(t)
 	src := filepath.Join(env.WorkDir, "prog")

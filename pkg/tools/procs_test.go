@@ -30,6 +30,7 @@ func startSleepChild(t *testing.T, secs string) *exec.Cmd {
 }
 
 func TestListProcessesFindsChild(t *testing.T) {
+	t.Parallel()
 	cmd := startSleepChild(t, "317.25")
 	res := callTool(t, newTestEnv(t), "list_processes", map[string]any{"filter": "317.25"})
 	out := structured[ListProcessesOutput](t, res)
@@ -57,6 +58,7 @@ func TestListProcessesFindsChild(t *testing.T) {
 
 // The reference ran `ps aux | grep <filter>` through a shell.
 func TestListProcessesFilterIsNotAShell(t *testing.T) {
+	t.Parallel()
 	canary := filepath.Join(os.TempDir(), "pwned-"+sysRandName(t))
 	for _, f := range []string{"x; touch " + canary, "$(touch " + canary + ")", "`touch " + canary + "`", "x | touch " + canary} {
 		res := callTool(t, newTestEnv(t), "list_processes", map[string]any{"filter": f})
@@ -72,6 +74,7 @@ func TestListProcessesFilterIsNotAShell(t *testing.T) {
 }
 
 func TestListProcessesSortAndLimit(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	out := structured[ListProcessesOutput](t, callTool(t, env, "list_processes", map[string]any{"sort_by": "pid", "limit": 5}))
 	if len(out.Processes) != min(5, out.Matched) || !slices.IsSortedFunc(out.Processes, func(a, b ProcessInfo) int { return a.PID - b.PID }) {
@@ -85,6 +88,7 @@ func TestListProcessesSortAndLimit(t *testing.T) {
 	toolError(t, callTool(t, env, "list_processes", map[string]any{"limit": -1}), "limit must be positive")
 }
 
+// Serial: parallel tests would take the CPU share the busy child must show.
 func TestListProcessesCPUSample(t *testing.T) {
 	// A busy child must show a visible CPU share; the bar is low because the
 	// test machine is shared and -race slows everything.
@@ -107,6 +111,7 @@ func TestListProcessesCPUSample(t *testing.T) {
 }
 
 func TestParseProcStatOddName(t *testing.T) {
+	t.Parallel()
 	line := "42 (a) (b c) S 7 42 42 0 -1 4194560 1 0 0 0 12 8 0 0 20 0 1 0 999 1000 55 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
 	st, err := parseProcStat([]byte(line))
 	if err != nil {
@@ -124,6 +129,7 @@ func TestParseProcStatOddName(t *testing.T) {
 }
 
 func TestKillProcessRefusals(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	cases := []struct {
 		pid  int
@@ -151,8 +157,10 @@ func TestKillProcessRefusals(t *testing.T) {
 }
 
 func TestKillProcessTerminatesChild(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []string{"", "SIGTERM", "term", "9", "KILL", "INT"} {
 		t.Run("sig="+sig, func(t *testing.T) {
+			t.Parallel()
 			cmd := startSleepChild(t, "30")
 			args := map[string]any{"pid": cmd.Process.Pid}
 			if sig != "" {
@@ -177,6 +185,7 @@ func TestKillProcessTerminatesChild(t *testing.T) {
 	}
 }
 
+// Serial: the state change is awaited by a fixed 50 ms sleep.
 func TestKillProcessStopCont(t *testing.T) {
 	cmd := startSleepChild(t, "30")
 	env := newTestEnv(t)
@@ -198,6 +207,7 @@ func TestKillProcessStopCont(t *testing.T) {
 // TestKillProcessRefusesOwnThreads: kill(2) on a thread id signals the whole
 // process, so servagent's thread ids are refused like its pid (the review
 // shut the server down with a TERM to a TID).
+// Serial: without the refusal it signals this process's own threads.
 func TestKillProcessRefusesOwnThreads(t *testing.T) {
 	env := newTestEnv(t)
 	tasks, err := os.ReadDir("/proc/self/task")
@@ -221,6 +231,7 @@ func TestKillProcessRefusesOwnThreads(t *testing.T) {
 }
 
 func TestKillProcessNoSuchProcess(t *testing.T) {
+	t.Parallel()
 	pid := 4_000_000
 	for ; pid > 1000; pid-- {
 		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); os.IsNotExist(err) {
@@ -231,6 +242,7 @@ func TestKillProcessNoSuchProcess(t *testing.T) {
 }
 
 func TestKillErrorMapping(t *testing.T) {
+	t.Parallel()
 	err := killError(1234, "nginx", "SIGTERM", syscall.SIGTERM, syscall.EPERM)
 	for _, want := range []string{"permission denied", "pid 1234 (nginx)", "sudo -n kill -15 1234", "execute_command"} {
 		if !strings.Contains(err.Error(), want) {
@@ -246,6 +258,7 @@ func TestKillErrorMapping(t *testing.T) {
 // TestKillProcessEPERM produces a real EPERM: a copy of this test binary
 // runs as nobody and asks kill_process to signal a root-owned sleep.
 func TestKillProcessEPERM(t *testing.T) {
+	t.Parallel()
 	roottest.Need(t, "starts a helper as nobody")
 	victim := startSleepChild(t, "30")
 	dir := t.TempDir()
@@ -288,6 +301,7 @@ func TestKillProcessEPERMHelper(t *testing.T) {
 // Short-lived processes come and go during the scan; they are skipped or
 // listed whole, never half-read.
 func TestListProcessesChurn(t *testing.T) {
+	t.Parallel()
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -315,6 +329,7 @@ func TestListProcessesChurn(t *testing.T) {
 
 // The CPU sample window and the wait for a signalled process to exit both
 // stop when the call is cancelled.
+// Serial: it times the cancelled waits against a bound.
 func TestProcessWaitsStopOnCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

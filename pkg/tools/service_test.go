@@ -12,6 +12,7 @@ import (
 )
 
 func TestServiceActionNoSystemd(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.Systemd.RunDir = filepath.Join(t.TempDir(), "absent")
 	toolError(t, callTool(t, env, "service_action", map[string]any{"service": "nginx", "action": "status"}),
@@ -19,6 +20,7 @@ func TestServiceActionNoSystemd(t *testing.T) {
 }
 
 func TestServiceActionRestartArgv(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
 	res := callTool(t, env, "service_action", map[string]any{"service": "nginx.service", "action": "restart"})
@@ -41,6 +43,7 @@ func TestServiceActionRestartArgv(t *testing.T) {
 }
 
 func TestServiceActionReadOnlyActions(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
 	structured[ServiceActionOutput](t, callTool(t, env, "service_action", map[string]any{"service": "php8.2-fpm", "action": "status"}))
@@ -55,6 +58,7 @@ func TestServiceActionReadOnlyActions(t *testing.T) {
 
 // The reference built `systemctl <action> <service>` as a shell string.
 func TestServiceActionRejectsInjection(t *testing.T) {
+	t.Parallel()
 	canary := filepath.Join(os.TempDir(), "pwned-"+sysRandName(t))
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
@@ -84,6 +88,7 @@ func TestServiceActionRejectsInjection(t *testing.T) {
 
 // The hints keep the systemd package's error as their cause, word for word.
 func TestSystemdHintsWrapTheCause(t *testing.T) {
+	t.Parallel()
 	err := validateUnit("service", "ngi nx")
 	if !errors.Is(err, systemd.ErrUnitCharset) {
 		t.Errorf("errors.Is(%q, ErrUnitCharset) is false", err)
@@ -101,6 +106,7 @@ func TestSystemdHintsWrapTheCause(t *testing.T) {
 }
 
 func TestServiceActionSudoWhenNotRoot(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
 	env.Systemd.Euid = func() int { return 1000 }
@@ -121,6 +127,7 @@ func TestServiceActionSudoWhenNotRoot(t *testing.T) {
 }
 
 func TestServiceActionFailures(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
 	// A start that systemctl accepts but that leaves the unit failed.

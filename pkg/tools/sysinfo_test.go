@@ -8,6 +8,7 @@ import (
 )
 
 func TestSystemInfo(t *testing.T) {
+	t.Parallel()
 	res := callTool(t, newTestEnv(t), "system_info", nil)
 	o := structured[SystemInfoOutput](t, res)
 	if o.OS == "" || o.Kernel == "" || o.Arch == "" || o.Hostname == "" || o.CurrentUser == "" {
@@ -41,6 +42,7 @@ func TestSystemInfo(t *testing.T) {
 // Every tool of this family states a title and all four hints, and the
 // read-only ones say so.
 func TestSystemToolAnnotations(t *testing.T) {
+	t.Parallel()
 	names := []string{"list_processes", "kill_process", "tail_file", "system_info", "network_info", "service_action", "get_environment"}
 	listed := listTools(t, names)
 	readOnly := map[string]bool{"list_processes": true, "tail_file": true, "system_info": true, "network_info": true, "get_environment": true}
@@ -63,6 +65,7 @@ func TestSystemToolAnnotations(t *testing.T) {
 
 // system_info's os is the os-release name, or says there is none.
 func TestSystemInfoOSName(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "os-release")
 	if err := os.WriteFile(p, []byte("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), 0o644); err != nil {

@@ -23,6 +23,7 @@ func writeNumberedLines(t *testing.T, path string, n int) {
 }
 
 func TestTailFileLastLines(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "app.log")
 	writeNumberedLines(t, p, 100)
@@ -45,6 +46,7 @@ func TestTailFileLastLines(t *testing.T) {
 }
 
 func TestTailFileGrepIsLiteral(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	canary := filepath.Join(os.TempDir(), "pwned-"+sysRandName(t))
 	p := filepath.Join(env.WorkDir, "app.log")
@@ -71,6 +73,7 @@ func TestTailFileGrepIsLiteral(t *testing.T) {
 }
 
 func TestTailFileBadInput(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "a.log")
 	writeNumberedLines(t, p, 3)
@@ -87,12 +90,14 @@ func TestTailFileBadInput(t *testing.T) {
 }
 
 func TestTailFileJournalNoSystemd(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.Systemd.RunDir = filepath.Join(t.TempDir(), "absent")
 	toolError(t, callTool(t, env, "tail_file", map[string]any{"journalctl_unit": "nginx"}), "systemd is not running", "path=")
 }
 
 func TestTailFileJournalArgv(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	dir := fakeSystemd(t, env)
 	out := structured[TailFileOutput](t, callTool(t, env, "tail_file", map[string]any{"journalctl_unit": "nginx.service", "lines": 7}))
@@ -113,6 +118,7 @@ func TestTailFileJournalArgv(t *testing.T) {
 }
 
 func TestTailFileFollow(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.ProgressInterval = 300 * time.Millisecond
 	p := filepath.Join(env.WorkDir, "follow-"+sysRandName(t)+".log")
@@ -162,6 +168,7 @@ func TestTailFileFollow(t *testing.T) {
 // follow_timeout above 60 is clamped, not rejected; cancellation ends the
 // follow early and still kills the reader.
 func TestTailFileFollowClampAndCancel(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	p := filepath.Join(env.WorkDir, "clamp-"+sysRandName(t)+".log")
 	writeNumberedLines(t, p, 1)
@@ -184,6 +191,7 @@ func TestTailFileFollowClampAndCancel(t *testing.T) {
 }
 
 func TestTailFileOutputCapped(t *testing.T) {
+	t.Parallel()
 	env := newTestEnv(t)
 	env.MaxOutputSize = 1000
 	p := filepath.Join(env.WorkDir, "big.log")
@@ -195,6 +203,7 @@ func TestTailFileOutputCapped(t *testing.T) {
 }
 
 func TestLineWriterLongLineAndFlush(t *testing.T) {
+	t.Parallel()
 	ht := NewHeadTail(1 << 22)
 	lw := &lineWriter{w: ht, grep: "needle"}
 	lw.Write([]byte("hay\nneed"))

@@ -8,6 +8,7 @@ import (
 )
 
 func TestCopyFileAtomicWritesThroughSymlinkAndRespectsLimit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	os.WriteFile(src, []byte("new content"), 0o600)
