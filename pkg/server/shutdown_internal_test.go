@@ -21,10 +21,10 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// serveWithBlockingTool serves a server whose current MCP server also has
-// a tool "block" that runs block, and returns a connected client session
-// and the channel Serve's result arrives on once stop is called.
-func serveWithBlockingTool(t *testing.T, block func(ctx context.Context)) (cs *mcp.ClientSession, stop func(), served <-chan error) {
+// stopDuringBlockingCall serves a server whose current MCP server also has
+// a tool "block" that runs block, calls it over a 2025-06-18 session, stops
+// the server while block runs, and fails the test unless Serve returns.
+func stopDuringBlockingCall(t *testing.T, block func(ctx context.Context)) {
 	t.Helper()
 	env := map[string]string{"SERVAGENT_HOST": "127.0.0.1", "SERVAGENT_API_KEY": "test-key-0123456789", "SERVAGENT_WORK_DIR": t.TempDir()}
 	cfg, err := config.Load(config.LoadOptions{
@@ -38,8 +38,10 @@ func serveWithBlockingTool(t *testing.T, block func(ctx context.Context)) (cs *m
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := make(chan struct{})
 	srv := s.newMCPServer(&http.Request{Header: http.Header{}})
 	mcp.AddTool(srv, &mcp.Tool{Name: "block"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+		close(started)
 		block(ctx)
 		return &mcp.CallToolResult{}, nil, nil
 	})
@@ -47,10 +49,10 @@ func serveWithBlockingTool(t *testing.T, block func(ctx context.Context)) (cs *m
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	cs, err = mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(context.Background(),
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(context.Background(),
 		&mcp.StreamableClientTransport{Endpoint: "http://" + ln.Addr().String() + "/mcp", HTTPClient: &http.Client{Transport: bearer{cfg.APIKey}}},
 		// A session (2025-06-18): its calls end with the session, not with
 		// an HTTP request as 2026-07-28 calls do.
@@ -59,30 +61,28 @@ func serveWithBlockingTool(t *testing.T, block func(ctx context.Context)) (cs *m
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return cs, cancel, done
-}
-
-// A call that is not a process (a long copy_path, a listing on a hung
-// mount) is cancelled at the end of the grace period: Serve returns, and
-// the call with it.
-func TestServeCancelsCallsThatAreNotProcesses(t *testing.T) {
-	started, ended := make(chan struct{}), make(chan struct{})
-	cs, stop, served := serveWithBlockingTool(t, func(ctx context.Context) {
-		close(started)
-		<-ctx.Done()
-		close(ended)
-	})
 	go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "block"})
 	<-started
 	stop()
 	select {
 	case <-served:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Serve still waits for a call that would end with its context")
+		t.Fatal("Serve still waits for the call after the shutdown grace")
 	}
+}
+
+// A call that is not a process (a long copy_path, a listing on a hung
+// mount) is cancelled at the end of the grace period: Serve returns, and
+// the call with it.
+func TestServeCancelsCallsThatAreNotProcesses(t *testing.T) {
+	ended := make(chan struct{})
+	stopDuringBlockingCall(t, func(ctx context.Context) {
+		<-ctx.Done()
+		close(ended)
+	})
 	select {
 	case <-ended:
-	default:
+	case <-time.After(2 * time.Second):
 		t.Fatal("the call's context was never cancelled")
 	}
 }
@@ -90,18 +90,7 @@ func TestServeCancelsCallsThatAreNotProcesses(t *testing.T) {
 // A call that ignores its context cannot hold the process for ever: Serve
 // gives up on it after the grace period.
 func TestServeDoesNotWaitForEverForACallThatIgnoresShutdown(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
+	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	cs, stop, served := serveWithBlockingTool(t, func(context.Context) {
-		close(started)
-		<-release
-	})
-	go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "block"})
-	<-started
-	stop()
-	select {
-	case <-served:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve waits for ever for a call that ignores shutdown")
-	}
+	stopDuringBlockingCall(t, func(context.Context) { <-release })
 }
