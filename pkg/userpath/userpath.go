@@ -45,6 +45,9 @@ func (r Resolver) Resolve(p string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("cannot expand ~: %w", err)
 		}
+		if !filepath.IsAbs(h) { // a relative $HOME would land under WorkDir
+			return "", fmt.Errorf("cannot expand ~: the home directory %q is not an absolute path", h)
+		}
 		p = filepath.Join(h, strings.TrimPrefix(p, "~"))
 	}
 	if !filepath.IsAbs(p) {

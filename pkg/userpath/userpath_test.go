@@ -46,3 +46,11 @@ func TestResolveHomeError(t *testing.T) {
 		t.Fatalf("empty path: err = %v, want ErrEmpty", err)
 	}
 }
+
+// A relative home (HOME=relhome) is refused, not taken from the work dir.
+func TestResolveRelativeHome(t *testing.T) {
+	r := Resolver{WorkDir: "/w", Home: func() (string, error) { return "relhome", nil }}
+	if got, err := r.Resolve("~/x"); err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+		t.Fatalf("Resolve(~/x) = %q, %v", got, err)
+	}
+}
